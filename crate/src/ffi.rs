@@ -1,0 +1,378 @@
+//! Every function the wasm module exports. Coarse calls over (pointer, count) pairs into caller-allocated buffers;
+//! TypeScript validates arguments first, and these functions return status codes (see `model::status`) instead
+//! of trapping. Pointers are offsets into the module's linear memory.
+
+use crate::gemm::{self, Op};
+use crate::math;
+use crate::mem;
+use crate::model::{status, Config, Model, Source, TensorInfo, MAX_HIDDEN};
+use crate::optim::{OptConfig, OptKind};
+use crate::rng::Pcg32;
+use crate::simd::F32x4;
+
+/// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
+pub const ABI_VERSION: u32 = 1;
+
+static mut LAST_STATUS: i32 = 0;
+
+#[no_mangle]
+pub extern "C" fn vae_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// Status of the last call that returned a pointer (0 when it succeeded).
+#[no_mangle]
+pub extern "C" fn vae_last_status() -> i32 {
+    unsafe { LAST_STATUS }
+}
+
+#[no_mangle]
+pub extern "C" fn vae_alloc(bytes: usize) -> *mut u8 {
+    mem::alloc(bytes)
+}
+
+/// 1 if freed, 0 for a null, foreign or already freed pointer.
+#[no_mangle]
+pub extern "C" fn vae_free(p: *mut u8) -> i32 {
+    mem::free(p) as i32
+}
+
+#[no_mangle]
+pub extern "C" fn vae_live_allocations() -> u32 {
+    mem::live_allocations()
+}
+
+#[no_mangle]
+pub extern "C" fn vae_heap_used() -> usize {
+    mem::heap_used_bytes()
+}
+
+fn source(data: *const u8, dtype: u32) -> Option<Source> {
+    match dtype {
+        0 => Some(Source::U8(data)),
+        1 => Some(Source::F32(data as *const f32)),
+        _ => None,
+    }
+}
+
+unsafe fn model<'a>(m: *mut Model) -> &'a mut Model {
+    &mut *m
+}
+
+fn code<T>(r: Result<T, i32>) -> i32 {
+    match r {
+        Ok(_) => status::OK,
+        Err(e) => e,
+    }
+}
+
+/// Creates and initialises a model from the config words (see `Config::from_words`); null on failure with the
+/// reason in `vae_last_status`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_new(words: *const u32, n: usize) -> *mut Model {
+    let cfg = match Config::from_words(core::slice::from_raw_parts(words, n)) {
+        Some(c) => c,
+        None => {
+            LAST_STATUS = status::BAD_CONFIG;
+            return core::ptr::null_mut();
+        }
+    };
+    let m = match Model::new(cfg) {
+        Ok(m) => m,
+        Err(e) => {
+            LAST_STATUS = e;
+            return core::ptr::null_mut();
+        }
+    };
+    let p = mem::alloc(core::mem::size_of::<Model>()) as *mut Model;
+    if p.is_null() {
+        let mut m = m;
+        m.release();
+        LAST_STATUS = status::OUT_OF_MEMORY;
+        return p;
+    }
+    p.write(m);
+    LAST_STATUS = status::OK;
+    p
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_free(m: *mut Model) {
+    if m.is_null() {
+        return;
+    }
+    model(m).release();
+    mem::free(m as *mut u8);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_param_count(m: *mut Model) -> usize {
+    model(m).n_params()
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_params(m: *mut Model) -> *mut f32 {
+    model(m).params
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_grads(m: *mut Model) -> *mut f32 {
+    model(m).grads
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_tensor_count(m: *mut Model) -> u32 {
+    let m = model(m);
+    let mut infos = [TensorInfo { role: crate::model::Role::OutBias, index: 0, rows: 0, cols: 0, offset: 0 }; 4 * MAX_HIDDEN + 8];
+    m.lay.tensors(&m.cfg, &mut infos) as u32
+}
+
+/// Writes [role, index, rows, cols, offset] of tensor `i` to `out`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_tensor_info(m: *mut Model, i: u32, out: *mut u32) -> i32 {
+    let m = model(m);
+    let mut infos = [TensorInfo { role: crate::model::Role::OutBias, index: 0, rows: 0, cols: 0, offset: 0 }; 4 * MAX_HIDDEN + 8];
+    let n = m.lay.tensors(&m.cfg, &mut infos);
+    if i as usize >= n {
+        return status::BAD_ARGUMENT;
+    }
+    let t = infos[i as usize];
+    let vals = [t.role as u32, t.index as u32, t.rows as u32, t.cols as u32, t.offset as u32];
+    core::ptr::copy_nonoverlapping(vals.as_ptr(), out, 5);
+    status::OK
+}
+
+/// kind: 0 SGD, 1 Adam, 2 Adagrad.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vae_model_set_optimizer(
+    m: *mut Model, kind: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, momentum: f32, weight_decay: f32,
+) -> i32 {
+    let kind = match OptKind::from_u32(kind) {
+        Some(k) => k,
+        None => return status::BAD_ARGUMENT,
+    };
+    code(model(m).set_optimizer(OptConfig { kind, lr, beta1, beta2, eps, momentum, weight_decay }))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_reset_optimizer(m: *mut Model) {
+    model(m).reset_optimizer();
+}
+
+/// Optimizer steps taken so far.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_step(m: *mut Model) -> f64 {
+    model(m).step as f64
+}
+
+/// Sizes the workspace for `rows` encoder rows and `drows` decoder rows (rows × samples).
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_reserve(m: *mut Model, rows: usize, drows: usize) -> i32 {
+    code(model(m).reserve(rows, drows))
+}
+
+/// Shuffles `perm` (n indices) in place with the training RNG.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usize) {
+    model(m).rng.shuffle(core::slice::from_raw_parts_mut(perm, n));
+}
+
+/// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32). The KL weight is
+/// β = kl_weight · min(1, (fit_step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0).
+/// Writes [loss, reconstruction, kl, β] to `stats`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vae_model_train_step(
+    m: *mut Model, data: *const u8, dtype: u32, idx: *const u32, batch: usize, samples: usize, kl_weight: f32,
+    warmup_steps: u32, fit_step: u32, binarize: u32, stats: *mut f64,
+) -> i32 {
+    let src = match source(data, dtype) {
+        Some(s) => s,
+        None => return status::BAD_ARGUMENT,
+    };
+    let beta = if warmup_steps == 0 {
+        kl_weight
+    } else {
+        let ramp = (fit_step as f32 + 1.0) / warmup_steps as f32;
+        kl_weight * if ramp < 1.0 { ramp } else { 1.0 }
+    };
+    match model(m).train_step(src, idx, batch, samples, beta, binarize != 0) {
+        Ok(s) => {
+            let vals = [s.loss, s.rec, s.kl, beta as f64];
+            core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 4);
+            status::OK
+        }
+        Err(e) => e,
+    }
+}
+
+/// Loss terms and every gradient (left in the gradient buffer) for f32 rows `x` and noise `eps`
+/// (rows·samples × latent). Writes [loss, reconstruction, kl] to `stats`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_loss_grad(
+    m: *mut Model, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, stats: *mut f64,
+) -> i32 {
+    match model(m).loss_and_gradients(x, rows, eps, samples, beta) {
+        Ok(s) => {
+            let vals = [s.loss, s.rec, s.kl];
+            core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 3);
+            status::OK
+        }
+        Err(e) => e,
+    }
+}
+
+/// Summed reconstruction and KL over n rows into stats[0..2]; per-row values too when the pointers are non-null.
+/// ε comes from a generator seeded with `seed` when `use_seed` is 1, else from the model's evaluation stream.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vae_model_evaluate(
+    m: *mut Model, data: *const u8, dtype: u32, n: usize, samples: usize, seed: u32, use_seed: u32,
+    per_rec: *mut f32, per_kl: *mut f32, stats: *mut f64,
+) -> i32 {
+    let src = match source(data, dtype) {
+        Some(s) => s,
+        None => return status::BAD_ARGUMENT,
+    };
+    let m = model(m);
+    let per_row = if per_rec.is_null() || per_kl.is_null() { None } else { Some((per_rec, per_kl)) };
+    let mut own = Pcg32::new(seed as u64, 3);
+    let r = if use_seed != 0 {
+        m.evaluate(src, n, samples, &mut own, per_row)
+    } else {
+        let mut aux = m.aux;
+        let r = m.evaluate(src, n, samples, &mut aux, per_row);
+        m.aux = aux;
+        r
+    };
+    match r {
+        Ok((rec, kl)) => {
+            *stats = rec;
+            *stats.add(1) = kl;
+            status::OK
+        }
+        Err(e) => e,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_encode(
+    m: *mut Model, data: *const u8, dtype: u32, n: usize, mean_out: *mut f32, logvar_out: *mut f32,
+) -> i32 {
+    match source(data, dtype) {
+        Some(src) => code(model(m).encode(src, n, mean_out, logvar_out)),
+        None => status::BAD_ARGUMENT,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_decode(m: *mut Model, z: *const f32, n: usize, out: *mut f32, logits: u32) -> i32 {
+    code(model(m).decode(z, n, out, logits != 0))
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_reconstruct(m: *mut Model, data: *const u8, dtype: u32, n: usize, out: *mut f32) -> i32 {
+    match source(data, dtype) {
+        Some(src) => code(model(m).reconstruct(src, n, out)),
+        None => status::BAD_ARGUMENT,
+    }
+}
+
+/// n samples from the prior, decoded; seeded like `vae_model_evaluate`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_sample(m: *mut Model, n: usize, seed: u32, use_seed: u32, out: *mut f32) -> i32 {
+    let m = model(m);
+    if use_seed != 0 {
+        let mut own = Pcg32::new(seed as u64, 4);
+        code(m.sample(n, &mut own, out))
+    } else {
+        let mut aux = m.aux;
+        let r = m.sample(n, &mut aux, out);
+        m.aux = aux;
+        code(r)
+    }
+}
+
+// ---- kernels exposed for tests (SIMD vs scalar twin) and the benchmark ----------------------------------------
+
+static mut GEMM_SCRATCH: *mut f32 = core::ptr::null_mut();
+
+/// C (+)= op(A)·op(B) with the packed SIMD kernel, or with its scalar twin when `scalar` is 1.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vae_gemm(
+    op: u32, m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32,
+    ldc: usize, accumulate: u32, scalar: u32,
+) -> i32 {
+    let op = match Op::from_u32(op) {
+        Some(o) => o,
+        None => return status::BAD_ARGUMENT,
+    };
+    if scalar != 0 {
+        gemm::gemm_scalar(op, m, n, k, a, lda, b, ldb, c, ldc, accumulate != 0);
+        return status::OK;
+    }
+    if GEMM_SCRATCH.is_null() {
+        GEMM_SCRATCH = mem::alloc_f32(gemm::SCRATCH);
+        if GEMM_SCRATCH.is_null() {
+            return status::OUT_OF_MEMORY;
+        }
+    }
+    let s = core::slice::from_raw_parts_mut(GEMM_SCRATCH, gemm::SCRATCH);
+    gemm::gemm(op, m, n, k, a, lda, b, ldb, c, ldc, accumulate != 0, s);
+    status::OK
+}
+
+/// Elementwise function `f` (0 exp, 1 ln, 2 sigmoid, 3 softplus, 4 tanh, 5 log1p) over n floats, four lanes at a
+/// time or (scalar = 1) one at a time.
+#[no_mangle]
+pub unsafe extern "C" fn vae_math(f: u32, x: *const f32, out: *mut f32, n: usize, scalar: u32) -> i32 {
+    macro_rules! apply {
+        ($func:path) => {{
+            let mut i = 0;
+            if scalar == 0 {
+                while i + 4 <= n {
+                    $func(F32x4::load(x.add(i))).store(out.add(i));
+                    i += 4;
+                }
+            }
+            while i < n {
+                *out.add(i) = $func(*x.add(i));
+                i += 1;
+            }
+        }};
+    }
+    match f {
+        0 => apply!(math::exp),
+        1 => apply!(math::ln),
+        2 => apply!(math::sigmoid),
+        3 => apply!(math::softplus),
+        4 => apply!(math::tanh),
+        5 => apply!(math::log1p_nonneg),
+        _ => return status::BAD_ARGUMENT,
+    }
+    status::OK
+}
+
+/// Peak-throughput probe: `iters` rounds of 12 independent f32x4 multiply-add chains (96 flops per round).
+/// Returns a value that depends on every chain so the work cannot be removed.
+#[no_mangle]
+pub extern "C" fn vae_peak(iters: u32) -> f32 {
+    let m = F32x4::splat(0.999_999);
+    let a = F32x4::splat(1e-7);
+    let mut acc = [F32x4::splat(1.0); 12];
+    for (i, v) in acc.iter_mut().enumerate() {
+        *v = F32x4::splat(1.0 + i as f32 * 1e-3);
+    }
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = v.mul(m).add(a);
+        }
+    }
+    let mut s = F32x4::zero();
+    for v in acc.iter() {
+        s = s.add(*v);
+    }
+    s.hsum()
+}

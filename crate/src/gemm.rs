@@ -1,0 +1,322 @@
+//! Packed, register-blocked f32 GEMM: C (+)= op(A) · op(B), row-major, in three forms:
+//! `NN` (A·B), `NT` (A·Bᵀ, B stored N×K) and `TN` (Aᵀ·B, A stored K×M).
+//!
+//! Operands are packed into MR-row panels of A and NR-column panels of B (zero-padded), and an MR×NR micro-kernel
+//! keeps the whole C tile in SIMD registers across a KC-long slice of k. Every C element is accumulated
+//! sequentially over k starting from its initial value (0, or C itself when accumulating), exactly like the naive
+//! loop in [`gemm_scalar`]; so the two agree bit for bit, and the result does not depend on blocking or on how the
+//! work is split.
+
+use crate::simd::F32x4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    NN,
+    NT,
+    TN,
+}
+
+impl Op {
+    pub fn from_u32(x: u32) -> Option<Op> {
+        match x {
+            0 => Some(Op::NN),
+            1 => Some(Op::NT),
+            2 => Some(Op::TN),
+            _ => None,
+        }
+    }
+}
+
+/// Rows of the micro-tile.
+pub const MR: usize = 8;
+/// Columns of the micro-tile (two f32x4 vectors).
+pub const NR: usize = 8;
+pub const KC: usize = 256;
+pub const MC: usize = MR * 16;
+pub const NC: usize = 512;
+/// f32s of scratch a call needs for its packed panels.
+pub const SCRATCH: usize = MC * KC + KC * NC;
+
+/// op(A)[i, p] for a row-major A with leading dimension lda.
+#[inline(always)]
+unsafe fn a_at(op: Op, a: *const f32, lda: usize, i: usize, p: usize) -> f32 {
+    match op {
+        Op::TN => *a.add(p * lda + i),
+        _ => *a.add(i * lda + p),
+    }
+}
+
+#[inline(always)]
+unsafe fn b_at(op: Op, b: *const f32, ldb: usize, p: usize, j: usize) -> f32 {
+    match op {
+        Op::NT => *b.add(j * ldb + p),
+        _ => *b.add(p * ldb + j),
+    }
+}
+
+/// The scalar twin: the naive triple loop with the same per-element summation order.
+///
+/// # Safety
+/// Pointers must address matrices of the stated shapes and leading dimensions; C must not alias A or B.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_scalar(
+    op: Op, m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32,
+    ldc: usize, accumulate: bool,
+) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = if accumulate { *c.add(i * ldc + j) } else { 0.0 };
+            for p in 0..k {
+                s += a_at(op, a, lda, i, p) * b_at(op, b, ldb, p, j);
+            }
+            *c.add(i * ldc + j) = s;
+        }
+    }
+}
+
+/// Packs rows [i0, i0+mc) × k-slice [p0, p0+kc) of op(A) into MR-row panels: panel q holds, for each p, MR values.
+unsafe fn pack_a(op: Op, a: *const f32, lda: usize, i0: usize, mc: usize, p0: usize, kc: usize, out: *mut f32) {
+    let panels = (mc + MR - 1) / MR;
+    for q in 0..panels {
+        let dst = out.add(q * kc * MR);
+        let rows = (mc - q * MR).min(MR);
+        let r0 = i0 + q * MR;
+        match op {
+            Op::TN => {
+                for p in 0..kc {
+                    let src = a.add((p0 + p) * lda + r0);
+                    let d = dst.add(p * MR);
+                    for r in 0..rows {
+                        *d.add(r) = *src.add(r);
+                    }
+                    for r in rows..MR {
+                        *d.add(r) = 0.0;
+                    }
+                }
+            }
+            _ => {
+                for r in 0..MR {
+                    if r < rows {
+                        let src = a.add((r0 + r) * lda + p0);
+                        for p in 0..kc {
+                            *dst.add(p * MR + r) = *src.add(p);
+                        }
+                    } else {
+                        for p in 0..kc {
+                            *dst.add(p * MR + r) = 0.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs k-slice [p0, p0+kc) × columns [j0, j0+nc) of op(B) into NR-column panels.
+unsafe fn pack_b(op: Op, b: *const f32, ldb: usize, p0: usize, kc: usize, j0: usize, nc: usize, out: *mut f32) {
+    let panels = (nc + NR - 1) / NR;
+    for q in 0..panels {
+        let dst = out.add(q * kc * NR);
+        let cols = (nc - q * NR).min(NR);
+        let c0 = j0 + q * NR;
+        match op {
+            Op::NT => {
+                for c in 0..NR {
+                    if c < cols {
+                        let src = b.add((c0 + c) * ldb + p0);
+                        for p in 0..kc {
+                            *dst.add(p * NR + c) = *src.add(p);
+                        }
+                    } else {
+                        for p in 0..kc {
+                            *dst.add(p * NR + c) = 0.0;
+                        }
+                    }
+                }
+            }
+            _ => {
+                for p in 0..kc {
+                    let src = b.add((p0 + p) * ldb + c0);
+                    let d = dst.add(p * NR);
+                    if cols == NR {
+                        F32x4::load(src).store(d);
+                        F32x4::load(src.add(4)).store(d.add(4));
+                    } else {
+                        for c in 0..NR {
+                            *d.add(c) = if c < cols { *src.add(c) } else { 0.0 };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// C tile (MR × NR at `c`, leading dimension ldc) (+)= Ap panel · Bp panel over kc.
+#[inline(always)]
+unsafe fn micro_kernel(kc: usize, ap: *const f32, bp: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
+    let mut acc = [[F32x4::zero(); 2]; MR];
+    if accumulate {
+        for (r, row) in acc.iter_mut().enumerate() {
+            row[0] = F32x4::load(c.add(r * ldc));
+            row[1] = F32x4::load(c.add(r * ldc + 4));
+        }
+    }
+    let mut a = ap;
+    let mut b = bp;
+    for _ in 0..kc {
+        let b0 = F32x4::load(b);
+        let b1 = F32x4::load(b.add(4));
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = F32x4::splat(*a.add(r));
+            row[0] = row[0].add(av.mul(b0));
+            row[1] = row[1].add(av.mul(b1));
+        }
+        a = a.add(MR);
+        b = b.add(NR);
+    }
+    for (r, row) in acc.iter().enumerate() {
+        row[0].store(c.add(r * ldc));
+        row[1].store(c.add(r * ldc + 4));
+    }
+}
+
+/// C (+)= op(A)·op(B). `scratch` must hold at least [`SCRATCH`] f32s.
+///
+/// # Safety
+/// As [`gemm_scalar`]; `scratch` must not alias any operand.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm(
+    op: Op, m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32,
+    ldc: usize, accumulate: bool, scratch: &mut [f32],
+) {
+    debug_assert!(scratch.len() >= SCRATCH);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    *c.add(i * ldc + j) = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    let (ap_buf, bp_buf) = scratch.split_at_mut(MC * KC);
+    let ap_buf = ap_buf.as_mut_ptr();
+    let bp_buf = bp_buf.as_mut_ptr();
+    let mut edge = [0.0f32; MR * NR];
+    let mut j0 = 0;
+    while j0 < n {
+        let nc = (n - j0).min(NC);
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = (k - p0).min(KC);
+            let acc = accumulate || p0 > 0;
+            pack_b(op, b, ldb, p0, kc, j0, nc, bp_buf);
+            let mut i0 = 0;
+            while i0 < m {
+                let mc = (m - i0).min(MC);
+                pack_a(op, a, lda, i0, mc, p0, kc, ap_buf);
+                let mut jr = 0;
+                while jr < nc {
+                    let cols = (nc - jr).min(NR);
+                    let bp = bp_buf.add((jr / NR) * kc * NR);
+                    let mut ir = 0;
+                    while ir < mc {
+                        let rows = (mc - ir).min(MR);
+                        let ap = ap_buf.add((ir / MR) * kc * MR);
+                        let ct = c.add((i0 + ir) * ldc + j0 + jr);
+                        if rows == MR && cols == NR {
+                            micro_kernel(kc, ap, bp, ct, ldc, acc);
+                        } else {
+                            // Partial tile: run the kernel on a full-size copy so it never touches memory
+                            // outside C.
+                            if acc {
+                                for r in 0..rows {
+                                    for q in 0..cols {
+                                        edge[r * NR + q] = *ct.add(r * ldc + q);
+                                    }
+                                }
+                            }
+                            micro_kernel(kc, ap, bp, edge.as_mut_ptr(), NR, acc);
+                            for r in 0..rows {
+                                for q in 0..cols {
+                                    *ct.add(r * ldc + q) = edge[r * NR + q];
+                                }
+                            }
+                        }
+                        ir += MR;
+                    }
+                    jr += NR;
+                }
+                i0 += mc;
+            }
+            p0 += kc;
+        }
+        j0 += nc;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Pcg32;
+
+    fn random(n: usize, rng: &mut Pcg32) -> Vec<f32> {
+        (0..n).map(|_| rng.uniform() * 2.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn packed_matches_scalar_twin_bitwise_on_awkward_shapes() {
+        let mut rng = Pcg32::new(3, 0);
+        let mut scratch = vec![0.0f32; SCRATCH];
+        let shapes = [(1, 1, 1), (3, 5, 7), (8, 8, 8), (9, 17, 300), (130, 20, 33), (17, 530, 260), (128, 40, 400)];
+        for &(m, n, k) in &shapes {
+            for op in [Op::NN, Op::NT, Op::TN] {
+                for &accumulate in &[false, true] {
+                    // Leading dimensions larger than the logical widths, to catch stride mistakes.
+                    let (a_rows, a_cols) = if op == Op::TN { (k, m) } else { (m, k) };
+                    let (b_rows, b_cols) = if op == Op::NT { (n, k) } else { (k, n) };
+                    let (lda, ldb, ldc) = (a_cols + 3, b_cols + 1, n + 2);
+                    let a = random(a_rows * lda, &mut rng);
+                    let b = random(b_rows * ldb, &mut rng);
+                    let c0 = random(m * ldc, &mut rng);
+                    let mut c1 = c0.clone();
+                    let mut c2 = c0.clone();
+                    unsafe {
+                        gemm(op, m, n, k, a.as_ptr(), lda, b.as_ptr(), ldb, c1.as_mut_ptr(), ldc, accumulate, &mut scratch);
+                        gemm_scalar(op, m, n, k, a.as_ptr(), lda, b.as_ptr(), ldb, c2.as_mut_ptr(), ldc, accumulate);
+                    }
+                    for i in 0..c1.len() {
+                        assert_eq!(c1[i].to_bits(), c2[i].to_bits(), "{op:?} {m}x{n}x{k} acc={accumulate} at {i}");
+                    }
+                    // Padding columns of C (beyond n) must be untouched.
+                    for i in 0..m {
+                        for j in n..ldc {
+                            assert_eq!(c1[i * ldc + j].to_bits(), c0[i * ldc + j].to_bits());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scalar_twin_computes_the_product() {
+        // 2×3 · 3×2 by hand.
+        let a = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let b = [7.0f32, 8.0, 9.0, 10.0, 11.0, 12.0];
+        let mut c = [0.0f32; 4];
+        unsafe { gemm_scalar(Op::NN, 2, 2, 3, a.as_ptr(), 3, b.as_ptr(), 2, c.as_mut_ptr(), 2, false) };
+        assert_eq!(c, [58.0, 64.0, 139.0, 154.0]);
+        // Aᵀ·B with A stored 3×2 (so op(A) is 2×3 = [[1,3,5],[2,4,6]]).
+        unsafe { gemm_scalar(Op::TN, 2, 2, 3, a.as_ptr(), 2, b.as_ptr(), 2, c.as_mut_ptr(), 2, false) };
+        assert_eq!(c, [1.0 * 7.0 + 3.0 * 9.0 + 5.0 * 11.0, 1.0 * 8.0 + 3.0 * 10.0 + 5.0 * 12.0, 2.0 * 7.0 + 4.0 * 9.0 + 6.0 * 11.0, 2.0 * 8.0 + 4.0 * 10.0 + 6.0 * 12.0]);
+        // A·Bᵀ with B stored 2×3.
+        unsafe { gemm_scalar(Op::NT, 2, 2, 3, a.as_ptr(), 3, b.as_ptr(), 3, c.as_mut_ptr(), 2, false) };
+        assert_eq!(c, [7.0 + 16.0 + 27.0, 10.0 + 22.0 + 36.0, 28.0 + 40.0 + 54.0, 40.0 + 55.0 + 72.0]);
+    }
+}

@@ -1,0 +1,23 @@
+//! vae-core: the numeric core of vae-wasm. Dense layers on a packed SIMD GEMM, the reparameterised ELBO and its
+//! gradients, optimizers, a seeded RNG, and a small allocator — no dependencies, `no_std` on wasm32.
+//!
+//! Modules know nothing of wasm except `simd` (the lane type), `mem` (where memory comes from) and `ffi` (the
+//! exports).
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+pub mod ffi;
+pub mod gemm;
+pub mod heap;
+pub mod math;
+pub mod mem;
+pub mod model;
+pub mod nn;
+pub mod optim;
+pub mod rng;
+pub mod simd;
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}

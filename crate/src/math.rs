@@ -1,0 +1,391 @@
+//! Elementary functions (exp, ln, log1p, sigmoid, softplus, tanh) built only from operations that round the same
+//! everywhere, so results are bit-identical across engines. Each function is written once, generic over
+//! [`Real`], and instantiated for `f32` (the scalar twin) and `F32x4` (the SIMD kernel); tests compare the two.
+//! Polynomials are Cephes' single-precision minimax fits (≈1 ulp on their reduced ranges).
+
+use crate::simd::{round_ties_even, F32x4};
+
+pub trait Real: Copy {
+    fn splat(x: f32) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    fn abs(self) -> Self;
+    /// `if o < self { o } else { self }`
+    fn pmin(self, o: Self) -> Self;
+    /// `if self < o { o } else { self }`
+    fn pmax(self, o: Self) -> Self;
+    fn round(self) -> Self;
+    /// Per lane: `if self > o { a } else { b }`.
+    fn gt_select(self, o: Self, a: Self, b: Self) -> Self;
+    /// Per lane: `if self < o { a } else { b }`.
+    fn lt_select(self, o: Self, a: Self, b: Self) -> Self;
+    /// Per lane: `if self == o { a } else { b }`.
+    fn eq_select(self, o: Self, a: Self, b: Self) -> Self;
+    /// 2^n for lanes holding integers n in [-126, 127].
+    fn pow2i(self) -> Self;
+    /// Splits positive normal x into (m, e) with x = m·2^e and m in [1, 2).
+    fn frexp1(self) -> (Self, Self);
+    fn sqrt(self) -> Self;
+    /// Loads one value (f32) or four (F32x4) from `p`.
+    unsafe fn load(p: *const f32) -> Self;
+    unsafe fn store(self, p: *mut f32);
+    /// Lanes per value: 1 or 4.
+    const LANES: usize;
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        x
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        f32::from_bits(self.to_bits() & 0x7fff_ffff)
+    }
+    #[inline(always)]
+    fn pmin(self, o: Self) -> Self {
+        if o < self {
+            o
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn pmax(self, o: Self) -> Self {
+        if self < o {
+            o
+        } else {
+            self
+        }
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        round_ties_even(self)
+    }
+    #[inline(always)]
+    fn gt_select(self, o: Self, a: Self, b: Self) -> Self {
+        if self > o {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn lt_select(self, o: Self, a: Self, b: Self) -> Self {
+        if self < o {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn eq_select(self, o: Self, a: Self, b: Self) -> Self {
+        if self == o {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn pow2i(self) -> Self {
+        f32::from_bits(((self as i32 + 127) as u32) << 23)
+    }
+    #[inline(always)]
+    fn frexp1(self) -> (Self, Self) {
+        let bits = self.to_bits();
+        let e = ((bits >> 23) as i32 - 127) as f32;
+        (f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000), e)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        crate::simd::sqrt_f32(self)
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        *p
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        *p = self
+    }
+    const LANES: usize = 1;
+}
+
+impl Real for F32x4 {
+    #[inline(always)]
+    fn splat(x: f32) -> Self {
+        F32x4::splat(x)
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        F32x4::add(self, o)
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        F32x4::sub(self, o)
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        F32x4::mul(self, o)
+    }
+    #[inline(always)]
+    fn div(self, o: Self) -> Self {
+        F32x4::div(self, o)
+    }
+    #[inline(always)]
+    fn abs(self) -> Self {
+        F32x4::abs(self)
+    }
+    #[inline(always)]
+    fn pmin(self, o: Self) -> Self {
+        F32x4::pmin(self, o)
+    }
+    #[inline(always)]
+    fn pmax(self, o: Self) -> Self {
+        F32x4::pmax(self, o)
+    }
+    #[inline(always)]
+    fn round(self) -> Self {
+        F32x4::round(self)
+    }
+    #[inline(always)]
+    fn gt_select(self, o: Self, a: Self, b: Self) -> Self {
+        self.gt(o).select(a, b)
+    }
+    #[inline(always)]
+    fn lt_select(self, o: Self, a: Self, b: Self) -> Self {
+        self.lt(o).select(a, b)
+    }
+    #[inline(always)]
+    fn eq_select(self, o: Self, a: Self, b: Self) -> Self {
+        self.eq(o).select(a, b)
+    }
+    #[inline(always)]
+    fn pow2i(self) -> Self {
+        crate::simd::U32x4::from_f32_trunc(self).add_i32(127).shl(23).to_f32()
+    }
+    #[inline(always)]
+    fn frexp1(self) -> (Self, Self) {
+        let bits = self.to_bits();
+        let e = bits.shr(23).add_i32(-127).i32_to_f32();
+        (bits.and(0x007f_ffff).or(0x3f80_0000).to_f32(), e)
+    }
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        F32x4::sqrt(self)
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        F32x4::load(p)
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        F32x4::store(self, p)
+    }
+    const LANES: usize = 4;
+}
+
+const LOG2E: f32 = 1.442_695_04;
+const LN2_HI: f32 = 0.693_359_375;
+const LN2_LO: f32 = -2.121_944_4e-4;
+const LN2: f32 = 0.693_147_18;
+
+/// e^x. Inputs are clamped to [-87.33, 88.0], so the result is finite and ≥ 2⁻¹²⁶ for every input (NaN stays NaN
+/// only through the arithmetic; callers never pass NaN on the hot paths they check).
+#[inline(always)]
+pub fn exp<T: Real>(x: T) -> T {
+    let x = x.pmax(T::splat(-87.33)).pmin(T::splat(88.0));
+    let n = x.mul(T::splat(LOG2E)).round();
+    let r = x.sub(n.mul(T::splat(LN2_HI))).sub(n.mul(T::splat(LN2_LO)));
+    let r2 = r.mul(r);
+    let mut p = T::splat(1.987_569_1e-4);
+    p = p.mul(r).add(T::splat(1.398_199_9e-3));
+    p = p.mul(r).add(T::splat(8.333_452e-3));
+    p = p.mul(r).add(T::splat(4.166_579_6e-2));
+    p = p.mul(r).add(T::splat(1.666_666_5e-1));
+    p = p.mul(r).add(T::splat(5.000_000_1e-1));
+    let y = p.mul(r2).add(r).add(T::splat(1.0));
+    y.mul(n.pow2i())
+}
+
+/// Natural logarithm for positive normal inputs (the only inputs the core gives it).
+#[inline(always)]
+pub fn ln<T: Real>(x: T) -> T {
+    let (m, e) = x.frexp1();
+    // Move m into [√½, √2) so the polynomial argument f = m − 1 stays small.
+    let big = m.gt_select(T::splat(core::f32::consts::SQRT_2), T::splat(1.0), T::splat(0.0));
+    let m = m.mul(big.mul(T::splat(-0.5)).add(T::splat(1.0)));
+    let e = e.add(big);
+    let f = m.sub(T::splat(1.0));
+    let z = f.mul(f);
+    let mut p = T::splat(7.037_683_6e-2);
+    p = p.mul(f).add(T::splat(-1.151_461_1e-1));
+    p = p.mul(f).add(T::splat(1.167_699_9e-1));
+    p = p.mul(f).add(T::splat(-1.242_014_1e-1));
+    p = p.mul(f).add(T::splat(1.424_932_3e-1));
+    p = p.mul(f).add(T::splat(-1.666_805_8e-1));
+    p = p.mul(f).add(T::splat(2.000_071_5e-1));
+    p = p.mul(f).add(T::splat(-2.499_999_4e-1));
+    p = p.mul(f).add(T::splat(3.333_333e-1));
+    let y = p.mul(f).mul(z).sub(z.mul(T::splat(0.5)));
+    f.add(y).add(e.mul(T::splat(LN2)))
+}
+
+/// log(1 + t) for t ≥ 0, accurate for tiny t: with u = 1 + t rounded, log1p(t) = ln(u)·t/(u − 1).
+#[inline(always)]
+pub fn log1p_nonneg<T: Real>(t: T) -> T {
+    let one = T::splat(1.0);
+    let u = one.add(t);
+    let d = u.sub(one);
+    // Where u rounds to 1, log1p(t) = t to within f32 precision; the division is then 0/0 and discarded.
+    let safe_d = d.eq_select(T::splat(0.0), one, d);
+    let v = ln(u).mul(t.div(safe_d));
+    d.eq_select(T::splat(0.0), t, v)
+}
+
+/// Returns (softplus(a), sigmoid(a)) from one exponential: softplus(a) = max(a, 0) + log1p(e^{−|a|}),
+/// σ(a) = 1/(1 + e^{−|a|}) for a ≥ 0 and e^{−|a|}/(1 + e^{−|a|}) otherwise. Stable for every finite a.
+#[inline(always)]
+pub fn softplus_sigmoid<T: Real>(a: T) -> (T, T) {
+    let e = exp(a.abs().mul(T::splat(-1.0)));
+    let sp = a.pmax(T::splat(0.0)).add(log1p_nonneg(e));
+    let inv = T::splat(1.0).div(T::splat(1.0).add(e));
+    let sig = a.lt_select(T::splat(0.0), e.mul(inv), inv);
+    (sp, sig)
+}
+
+#[inline(always)]
+pub fn sigmoid<T: Real>(a: T) -> T {
+    softplus_sigmoid(a).1
+}
+
+#[inline(always)]
+pub fn softplus<T: Real>(a: T) -> T {
+    softplus_sigmoid(a).0
+}
+
+/// tanh: Cephes' odd polynomial for |a| < 0.625, else sign(a)·(1 − 2/(e^{2|a|} + 1)).
+#[inline(always)]
+pub fn tanh<T: Real>(a: T) -> T {
+    let x = a.abs();
+    let z = a.mul(a);
+    let mut p = T::splat(-5.704_988_7e-3);
+    p = p.mul(z).add(T::splat(2.063_908_9e-2));
+    p = p.mul(z).add(T::splat(-5.373_971_6e-2));
+    p = p.mul(z).add(T::splat(1.333_144_2e-1));
+    p = p.mul(z).add(T::splat(-3.333_328_2e-1));
+    let small = p.mul(z).mul(a).add(a);
+    let e = exp(x.mul(T::splat(2.0)).pmin(T::splat(40.0)));
+    let big_abs = T::splat(1.0).sub(T::splat(2.0).div(e.add(T::splat(1.0))));
+    let big = a.lt_select(T::splat(0.0), big_abs.mul(T::splat(-1.0)), big_abs);
+    x.lt_select(T::splat(0.625), small, big)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f32, b: f64, rel: f64) -> bool {
+        let d = (a as f64 - b).abs();
+        d <= rel * b.abs().max(1e-30)
+    }
+
+    fn grid() -> Vec<f32> {
+        let mut v = Vec::new();
+        let mut x = -100.0f32;
+        while x <= 100.0 {
+            v.push(x);
+            x += 0.0137;
+        }
+        v.extend_from_slice(&[0.0, -0.0, 1e-20, -1e-20, 1e-7, -1e-7, 0.625, -0.625, 87.0, -87.0, 1e4, -1e4]);
+        v
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        for &x in &grid() {
+            if (-87.0..=88.0).contains(&x) {
+                assert!(close(exp(x), (x as f64).exp(), 3e-7), "exp({x}) = {} vs {}", exp(x), (x as f64).exp());
+            }
+        }
+        assert_eq!(exp(0.0f32), 1.0);
+        assert!(exp(-1e4f32) > 0.0 && exp(-1e4f32) < 1.2e-38);
+        assert!(exp(1e4f32).is_finite());
+    }
+
+    #[test]
+    fn ln_is_accurate() {
+        let mut x = 1e-30f32;
+        while x < 1e30 {
+            assert!(close(ln(x), (x as f64).ln(), 2e-7) || (ln(x) as f64 - (x as f64).ln()).abs() < 1e-7, "ln({x})");
+            x *= 1.37;
+        }
+        assert_eq!(ln(1.0f32), 0.0);
+    }
+
+    #[test]
+    fn log1p_small_and_large() {
+        for &t in &[0.0f32, 1e-30, 1e-10, 1e-7, 1e-4, 0.1, 0.5, 1.0] {
+            assert!(close(log1p_nonneg(t), (t as f64).ln_1p(), 3e-7) || t == 0.0, "log1p({t})");
+        }
+        assert_eq!(log1p_nonneg(0.0f32), 0.0);
+    }
+
+    #[test]
+    fn sigmoid_softplus_tanh_accurate_everywhere() {
+        for &a in &grid() {
+            let a64 = a as f64;
+            let sig = 1.0 / (1.0 + (-a64).exp());
+            let sp = if a64 > 0.0 { a64 + (-a64).exp().ln_1p() } else { a64.exp().ln_1p() };
+            let (s, g) = softplus_sigmoid(a);
+            // Below e^-87 the clamped exponential makes tails slightly too large but still ≈ 0 in absolute terms.
+            if a > -87.0 {
+                assert!(close(g, sig, 1e-6), "sigmoid({a}) = {g} vs {sig}");
+                assert!(close(s, sp, 1e-6), "softplus({a}) = {s} vs {sp}");
+            } else {
+                assert!(g < 1.7e-38 && s < 1.7e-38);
+            }
+            let t = tanh(a);
+            assert!(close(t, a64.tanh(), 2e-6) || (t as f64 - a64.tanh()).abs() < 1e-7, "tanh({a}) = {t}");
+        }
+    }
+
+    #[test]
+    fn simd_lanes_match_scalar_twin_bitwise() {
+        let xs = grid();
+        for chunk in xs.chunks_exact(4) {
+            let v = unsafe { F32x4::load(chunk.as_ptr()) };
+            let pos = v.abs().add(F32x4::splat(1e-3));
+            let checks: [(F32x4, fn(f32) -> f32); 5] = [
+                (exp(v), exp::<f32>),
+                (sigmoid(v), sigmoid::<f32>),
+                (softplus(v), softplus::<f32>),
+                (tanh(v), tanh::<f32>),
+                (ln(pos), |x| ln::<f32>(x.abs() + 1e-3)),
+            ];
+            for (vec, scalar) in checks.iter() {
+                for i in 0..4 {
+                    assert_eq!(vec.lane(i).to_bits(), scalar(chunk[i]).to_bits());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Layer building blocks: activations (forward and derivative side by side), dense layers on top of the GEMM,
+//! bias gradients. Elementwise work runs four lanes at a time with a scalar tail; both instantiate the same generic
+//! function, so lanes and tail round identically.
+
+use crate::gemm::{gemm, Op};
+use crate::math::{self, Real};
+use crate::simd::F32x4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Act {
+    Relu,
+    LeakyRelu,
+    Tanh,
+    Sigmoid,
+    Softplus,
+    Linear,
+}
+
+impl Act {
+    pub fn from_u32(x: u32) -> Option<Act> {
+        Some(match x {
+            0 => Act::Relu,
+            1 => Act::LeakyRelu,
+            2 => Act::Tanh,
+            3 => Act::Sigmoid,
+            4 => Act::Softplus,
+            5 => Act::Linear,
+            _ => return None,
+        })
+    }
+}
+
+/// h = act(a).
+#[inline(always)]
+fn act_value<T: Real>(act: Act, slope: f32, a: T) -> T {
+    match act {
+        Act::Relu => a.pmax(T::splat(0.0)),
+        Act::LeakyRelu => a.gt_select(T::splat(0.0), a, a.mul(T::splat(slope))),
+        Act::Tanh => math::tanh(a),
+        Act::Sigmoid => math::sigmoid(a),
+        Act::Softplus => math::softplus(a),
+        Act::Linear => a,
+    }
+}
+
+/// dL/da = dL/dh · act'(a), with act' written from whichever of a and h gives it most accurately.
+#[inline(always)]
+fn act_grad<T: Real>(act: Act, slope: f32, a: T, h: T, d: T) -> T {
+    match act {
+        // relu'(a) = [a > 0]
+        Act::Relu => a.gt_select(T::splat(0.0), d, T::splat(0.0)),
+        // leaky'(a) = 1 if a > 0 else slope
+        Act::LeakyRelu => a.gt_select(T::splat(0.0), d, d.mul(T::splat(slope))),
+        // tanh' = 1 − h²
+        Act::Tanh => d.mul(T::splat(1.0).sub(h.mul(h))),
+        // σ' = h(1 − h)
+        Act::Sigmoid => d.mul(h.mul(T::splat(1.0).sub(h))),
+        // softplus' = σ(a)
+        Act::Softplus => d.mul(math::sigmoid(a)),
+        Act::Linear => d,
+    }
+}
+
+/// h[i] = act(a[i]) for n elements.
+///
+/// # Safety
+/// a and h address n floats (they may be the same buffer).
+pub unsafe fn act_forward(act: Act, slope: f32, a: *const f32, h: *mut f32, n: usize) {
+    if act == Act::Linear && a as *const u8 == h as *const u8 {
+        return;
+    }
+    let mut i = 0;
+    while i + 4 <= n {
+        act_value(act, slope, F32x4::load(a.add(i))).store(h.add(i));
+        i += 4;
+    }
+    while i < n {
+        *h.add(i) = act_value(act, slope, *a.add(i));
+        i += 1;
+    }
+}
+
+/// d[i] ← d[i] · act'(a[i]) (in place).
+///
+/// # Safety
+/// a, h, d address n floats.
+pub unsafe fn act_backward(act: Act, slope: f32, a: *const f32, h: *const f32, d: *mut f32, n: usize) {
+    if act == Act::Linear {
+        return;
+    }
+    let mut i = 0;
+    while i + 4 <= n {
+        let v = act_grad(act, slope, F32x4::load(a.add(i)), F32x4::load(h.add(i)), F32x4::load(d.add(i)));
+        v.store(d.add(i));
+        i += 4;
+    }
+    while i < n {
+        *d.add(i) = act_grad(act, slope, *a.add(i), *h.add(i), *d.add(i));
+        i += 1;
+    }
+}
+
+/// A dense layer's place in the parameter buffer: W (fan_in × fan_out) at `w`, b (fan_out) at `b`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dense {
+    pub fan_in: usize,
+    pub fan_out: usize,
+    pub w: usize,
+    pub b: usize,
+}
+
+/// a = x·W + b for `rows` rows (bias first, then the product accumulated on top).
+///
+/// # Safety
+/// x is rows × fan_in, a is rows × fan_out, params holds the layer.
+pub unsafe fn dense_forward(d: Dense, params: *const f32, x: *const f32, rows: usize, a: *mut f32, scratch: &mut [f32]) {
+    let bias = params.add(d.b);
+    for r in 0..rows {
+        core::ptr::copy_nonoverlapping(bias, a.add(r * d.fan_out), d.fan_out);
+    }
+    gemm(Op::NN, rows, d.fan_out, d.fan_in, x, d.fan_in, params.add(d.w), d.fan_out, a, d.fan_out, true, scratch);
+}
+
+/// Weight and bias gradients of a dense layer from its input x (rows × fan_in) and dL/da (rows × fan_out):
+/// dW = xᵀ·da, db = Σ_rows da. With `accumulate`, adds to the existing gradients.
+///
+/// # Safety
+/// Shapes as stated.
+pub unsafe fn dense_param_grads(
+    d: Dense, grads: *mut f32, x: *const f32, da: *const f32, rows: usize, accumulate: bool, scratch: &mut [f32],
+) {
+    gemm(Op::TN, d.fan_in, d.fan_out, rows, x, d.fan_in, da, d.fan_out, grads.add(d.w), d.fan_out, accumulate, scratch);
+    column_sums(da, rows, d.fan_out, grads.add(d.b), accumulate);
+}
+
+/// dL/dx = da·Wᵀ (rows × fan_in); with `accumulate`, adds to dx.
+///
+/// # Safety
+/// Shapes as stated.
+pub unsafe fn dense_input_grad(
+    d: Dense, params: *const f32, da: *const f32, rows: usize, dx: *mut f32, accumulate: bool, scratch: &mut [f32],
+) {
+    gemm(Op::NT, rows, d.fan_in, d.fan_out, da, d.fan_out, params.add(d.w), d.fan_out, dx, d.fan_in, accumulate, scratch);
+}
+
+/// out[j] (+)= Σ_r m[r, j], summed over rows in order.
+///
+/// # Safety
+/// m is rows × cols, out holds cols floats.
+pub unsafe fn column_sums(m: *const f32, rows: usize, cols: usize, out: *mut f32, accumulate: bool) {
+    let mut j = 0;
+    while j + 4 <= cols {
+        let mut s = if accumulate { F32x4::load(out.add(j)) } else { F32x4::zero() };
+        for r in 0..rows {
+            s = s.add(F32x4::load(m.add(r * cols + j)));
+        }
+        s.store(out.add(j));
+        j += 4;
+    }
+    while j < cols {
+        let mut s = if accumulate { *out.add(j) } else { 0.0 };
+        for r in 0..rows {
+            s += *m.add(r * cols + j);
+        }
+        *out.add(j) = s;
+        j += 1;
+    }
+}
+
+/// True when every element is finite (x·0 is NaN exactly for ±∞ and NaN).
+///
+/// # Safety
+/// p addresses n floats.
+pub unsafe fn all_finite(p: *const f32, n: usize) -> bool {
+    let mut acc = F32x4::zero();
+    let zero = F32x4::zero();
+    let mut i = 0;
+    while i + 4 <= n {
+        acc = acc.add(F32x4::load(p.add(i)).mul(zero));
+        i += 4;
+    }
+    let mut s = acc.hsum();
+    while i < n {
+        s += *p.add(i) * 0.0;
+        i += 1;
+    }
+    s == 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_values_and_derivatives() {
+        let a = [-2.0f32, -0.5, 0.0, 0.25, 3.0, -7.0, 1.5];
+        for act in [Act::Relu, Act::LeakyRelu, Act::Tanh, Act::Sigmoid, Act::Softplus, Act::Linear] {
+            let mut h = [0.0f32; 7];
+            unsafe { act_forward(act, 0.1, a.as_ptr(), h.as_mut_ptr(), 7) };
+            let f = |x: f64| -> f64 {
+                match act {
+                    Act::Relu => x.max(0.0),
+                    Act::LeakyRelu => if x > 0.0 { x } else { 0.1 * x },
+                    Act::Tanh => x.tanh(),
+                    Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+                    Act::Softplus => (1.0 + x.exp()).ln(),
+                    Act::Linear => x,
+                }
+            };
+            let mut d = [1.0f32; 7];
+            unsafe { act_backward(act, 0.1, a.as_ptr(), h.as_ptr(), d.as_mut_ptr(), 7) };
+            for i in 0..7 {
+                let x = a[i] as f64;
+                assert!((h[i] as f64 - f(x)).abs() < 1e-6, "{act:?}({x})");
+                if x != 0.0 {
+                    let fd = (f(x + 1e-6) - f(x - 1e-6)) / 2e-6;
+                    assert!((d[i] as f64 - fd).abs() < 1e-5, "{act:?}'({x}) = {} vs {fd}", d[i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn finite_check() {
+        let mut v = vec![1.0f32; 13];
+        assert!(unsafe { all_finite(v.as_ptr(), 13) });
+        v[12] = f32::NAN;
+        assert!(!unsafe { all_finite(v.as_ptr(), 13) });
+        v[12] = 0.0;
+        v[5] = f32::INFINITY;
+        assert!(!unsafe { all_finite(v.as_ptr(), 13) });
+    }
+}

@@ -1,0 +1,192 @@
+//! Optimizers, updating every parameter in one pass over flat buffers. Weight decay is an L2 term added to the
+//! gradient (g + λθ), as PyTorch's `weight_decay`. Formulas follow PyTorch so that settings carry over:
+//! - SGD:     v ← μv + g;  θ ← θ − lr·v            (v ← g on the first step, as PyTorch)
+//! - Adam:    m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  θ ← θ − (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε)
+//! - Adagrad: s ← s + g²;  θ ← θ − lr·g/(√s + ε)
+
+use crate::math::Real;
+use crate::simd::{sqrt_f32, F32x4};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptKind {
+    Sgd,
+    Adam,
+    Adagrad,
+}
+
+impl OptKind {
+    pub fn from_u32(x: u32) -> Option<OptKind> {
+        Some(match x {
+            0 => OptKind::Sgd,
+            1 => OptKind::Adam,
+            2 => OptKind::Adagrad,
+            _ => return None,
+        })
+    }
+    /// How many per-parameter state buffers the optimizer keeps.
+    pub fn slots(self) -> usize {
+        match self {
+            OptKind::Sgd | OptKind::Adagrad => 1,
+            OptKind::Adam => 2,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct OptConfig {
+    pub kind: OptKind,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+}
+
+/// Applies one update. `t` is the 1-based step number (Adam's bias correction; SGD's first-step rule).
+///
+/// # Safety
+/// θ, g and each state slot address n floats; `s2` is only read for Adam.
+pub unsafe fn update(cfg: &OptConfig, t: u64, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
+    let k = Coeffs::new(cfg, t);
+    let mut i = 0;
+    while i + 4 <= n {
+        step::<F32x4>(cfg.kind, &k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
+        i += 4;
+    }
+    while i < n {
+        step::<f32>(cfg.kind, &k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
+        i += 1;
+    }
+}
+
+/// Per-step scalars, computed once.
+struct Coeffs {
+    lr: f32,
+    wd: f32,
+    momentum: f32,
+    first: bool,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    adam_step: f32,
+    adam_sqrt_bc2: f32,
+}
+
+impl Coeffs {
+    fn new(cfg: &OptConfig, t: u64) -> Coeffs {
+        // Adam's bias corrections in f64, rounded once.
+        let bc1 = 1.0 - pow_f64(cfg.beta1 as f64, t);
+        let bc2 = 1.0 - pow_f64(cfg.beta2 as f64, t);
+        Coeffs {
+            lr: cfg.lr,
+            wd: cfg.weight_decay,
+            momentum: cfg.momentum,
+            first: t == 1,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            adam_step: (cfg.lr as f64 / bc1) as f32,
+            adam_sqrt_bc2: sqrt_f32(bc2 as f32),
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn step<T: Real>(kind: OptKind, k: &Coeffs, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32) {
+    let sp = T::splat;
+    let th = T::load(theta);
+    let gg = T::load(g).add(th.mul(sp(k.wd)));
+    match kind {
+        OptKind::Sgd => {
+            let v = if k.momentum == 0.0 || k.first { gg } else { T::load(s1).mul(sp(k.momentum)).add(gg) };
+            v.store(s1);
+            th.sub(v.mul(sp(k.lr))).store(theta);
+        }
+        OptKind::Adam => {
+            let m = T::load(s1).mul(sp(k.beta1)).add(gg.mul(sp(1.0 - k.beta1)));
+            let v = T::load(s2).mul(sp(k.beta2)).add(gg.mul(gg).mul(sp(1.0 - k.beta2)));
+            m.store(s1);
+            v.store(s2);
+            let denom = v.sqrt().div(sp(k.adam_sqrt_bc2)).add(sp(k.eps));
+            th.sub(m.div(denom).mul(sp(k.adam_step))).store(theta);
+        }
+        OptKind::Adagrad => {
+            let s = T::load(s1).add(gg.mul(gg));
+            s.store(s1);
+            let denom = s.sqrt().add(sp(k.eps));
+            th.sub(gg.div(denom).mul(sp(k.lr))).store(theta);
+        }
+    }
+}
+
+fn pow_f64(x: f64, n: u64) -> f64 {
+    // Square-and-multiply: exact enough and identical everywhere (IEEE f64 multiplies).
+    let (mut base, mut e, mut acc) = (x, n, 1.0f64);
+    while e > 0 {
+        if e & 1 == 1 {
+            acc *= base;
+        }
+        base *= base;
+        e >>= 1;
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(cfg: OptConfig, steps: u64, grads: &[f32]) -> Vec<f32> {
+        let n = grads.len();
+        let mut th = vec![1.0f32; n];
+        let mut s1 = vec![0.0f32; n];
+        let mut s2 = vec![0.0f32; n];
+        for t in 1..=steps {
+            unsafe { update(&cfg, t, th.as_mut_ptr(), grads.as_ptr(), s1.as_mut_ptr(), s2.as_mut_ptr(), n) };
+        }
+        th
+    }
+
+    fn base(kind: OptKind) -> OptConfig {
+        OptConfig { kind, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum: 0.0, weight_decay: 0.0 }
+    }
+
+    #[test]
+    fn adam_matches_closed_form() {
+        // Constant gradient g: m̂ = g and v̂ = g² exactly, so each step moves by lr·g/(|g| + ε·…) ≈ lr·sign(g).
+        let g = [0.5f32, -2.0, 3.0, 0.25, -1.0];
+        let th = run(base(OptKind::Adam), 3, &g);
+        for i in 0..5 {
+            let expect = 1.0 - 3.0 * 0.1 * g[i].signum();
+            assert!((th[i] - expect).abs() < 1e-5, "{} vs {expect}", th[i]);
+        }
+    }
+
+    #[test]
+    fn sgd_momentum_and_weight_decay() {
+        let mut cfg = base(OptKind::Sgd);
+        cfg.momentum = 0.9;
+        let th = run(cfg, 2, &[1.0; 5]);
+        // step 1: v=1, θ=0.9; step 2: v=1.9, θ=0.71
+        for x in th {
+            assert!((x - 0.71).abs() < 1e-6);
+        }
+        let mut cfg = base(OptKind::Sgd);
+        cfg.weight_decay = 0.5;
+        let th = run(cfg, 1, &[0.0; 6]);
+        for x in th {
+            assert!((x - 0.95).abs() < 1e-7);
+        }
+    }
+
+    #[test]
+    fn adagrad_closed_form() {
+        let th = run(base(OptKind::Adagrad), 2, &[2.0; 7]);
+        // step 1: s=4, θ = 1 − 0.1·2/2 = 0.9; step 2: s=8, θ = 0.9 − 0.1·2/√8
+        let expect = 0.9 - 0.2 / 8f32.sqrt();
+        for x in th {
+            assert!((x - expect).abs() < 1e-6);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Seeded randomness: PCG32 (O'Neill's XSH-RR variant) seeded through SplitMix64, uniform floats with 24 random
+//! bits, and standard normals by Marsaglia's polar method. Only integer arithmetic, +, ×, ÷, √ and our own `ln`,
+//! so a seed yields the same bits on every engine.
+
+use crate::math::ln;
+use crate::simd::sqrt_f32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Pcg32 {
+    state: u64,
+    inc: u64,
+    /// Second normal of the last polar pair (bits), valid when `has_spare` is 1.
+    spare: u32,
+    has_spare: u32,
+}
+
+const MULT: u64 = 6_364_136_223_846_793_005;
+
+fn splitmix64(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Pcg32 {
+    /// A generator for `seed` on independent `stream`s (different streams of one seed do not overlap).
+    pub fn new(seed: u64, stream: u64) -> Self {
+        let mut s = seed ^ stream.wrapping_mul(0xd134_2543_de82_ef95);
+        let init = splitmix64(&mut s);
+        let inc = (splitmix64(&mut s) << 1) | 1;
+        let mut rng = Pcg32 { state: 0, inc, spare: 0, has_spare: 0 };
+        rng.next_u32();
+        rng.state = rng.state.wrapping_add(init);
+        rng.next_u32();
+        rng
+    }
+
+    #[inline]
+    pub fn next_u32(&mut self) -> u32 {
+        let old = self.state;
+        self.state = old.wrapping_mul(MULT).wrapping_add(self.inc);
+        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
+        let rot = (old >> 59) as u32;
+        xorshifted.rotate_right(rot)
+    }
+
+    /// Uniform in [0, 1) with 24 random bits.
+    #[inline]
+    pub fn uniform(&mut self) -> f32 {
+        (self.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
+    }
+
+    /// Uniform integer in [0, n) without modulo bias (Lemire's method with rejection), n ≥ 1.
+    #[inline]
+    pub fn below(&mut self, n: u32) -> u32 {
+        let mut m = self.next_u32() as u64 * n as u64;
+        let mut low = m as u32;
+        if low < n {
+            let threshold = n.wrapping_neg() % n;
+            while low < threshold {
+                m = self.next_u32() as u64 * n as u64;
+                low = m as u32;
+            }
+        }
+        (m >> 32) as u32
+    }
+
+    /// Standard normal N(0, 1).
+    pub fn normal(&mut self) -> f32 {
+        if self.has_spare != 0 {
+            self.has_spare = 0;
+            return f32::from_bits(self.spare);
+        }
+        loop {
+            let u = 2.0 * self.uniform() - 1.0;
+            let v = 2.0 * self.uniform() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = sqrt_f32(-2.0 * ln(s) / s);
+                self.spare = (v * f).to_bits();
+                self.has_spare = 1;
+                return u * f;
+            }
+        }
+    }
+
+    pub fn fill_normal(&mut self, out: &mut [f32]) {
+        for x in out.iter_mut() {
+            *x = self.normal();
+        }
+    }
+
+    /// Fisher–Yates shuffle in place.
+    pub fn shuffle(&mut self, v: &mut [u32]) {
+        let n = v.len();
+        for i in (1..n).rev() {
+            let j = self.below(i as u32 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_stream_and_streams_differ() {
+        let mut a = Pcg32::new(42, 0);
+        let mut b = Pcg32::new(42, 0);
+        let mut c = Pcg32::new(42, 1);
+        let mut d = Pcg32::new(43, 0);
+        let xa: Vec<u32> = (0..100).map(|_| a.next_u32()).collect();
+        let xb: Vec<u32> = (0..100).map(|_| b.next_u32()).collect();
+        let xc: Vec<u32> = (0..100).map(|_| c.next_u32()).collect();
+        let xd: Vec<u32> = (0..100).map(|_| d.next_u32()).collect();
+        assert_eq!(xa, xb);
+        assert_ne!(xa, xc);
+        assert_ne!(xa, xd);
+    }
+
+    #[test]
+    fn uniform_and_normal_moments() {
+        let mut r = Pcg32::new(7, 3);
+        let n = 200_000;
+        let (mut s1, mut s2) = (0f64, 0f64);
+        for _ in 0..n {
+            let u = r.uniform();
+            assert!((0.0..1.0).contains(&u));
+            s1 += u as f64;
+        }
+        assert!((s1 / n as f64 - 0.5).abs() < 0.005);
+        s1 = 0.0;
+        let mut s4 = 0f64;
+        for _ in 0..n {
+            let z = r.normal() as f64;
+            s1 += z;
+            s2 += z * z;
+            s4 += z * z * z * z;
+        }
+        let m = s1 / n as f64;
+        let var = s2 / n as f64 - m * m;
+        assert!(m.abs() < 0.01, "mean {m}");
+        assert!((var - 1.0).abs() < 0.015, "var {var}");
+        assert!((s4 / n as f64 - 3.0).abs() < 0.1, "kurtosis");
+    }
+
+    #[test]
+    fn shuffle_is_a_permutation_and_below_is_uniform() {
+        let mut r = Pcg32::new(1, 0);
+        let mut v: Vec<u32> = (0..1000).collect();
+        r.shuffle(&mut v);
+        let mut sorted = v.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+        assert_ne!(v, sorted);
+        let mut counts = [0u32; 3];
+        for _ in 0..30_000 {
+            counts[r.below(3) as usize] += 1;
+        }
+        for c in counts {
+            assert!((c as i32 - 10_000).abs() < 400, "{counts:?}");
+        }
+    }
+}
