@@ -28,12 +28,14 @@ impl Op {
 }
 
 /// Rows of the micro-tile.
-pub const MR: usize = 8;
-/// Columns of the micro-tile (two f32x4 vectors).
-pub const NR: usize = 8;
+pub const MR: usize = 4;
+/// f32x4 vectors per micro-tile row.
+pub const NV: usize = 2;
+/// Columns of the micro-tile.
+pub const NR: usize = 4 * NV;
 pub const KC: usize = 256;
 pub const MC: usize = MR * 16;
-pub const NC: usize = 512;
+pub const NC: usize = NR * 64;
 /// f32s of scratch a call needs for its packed panels.
 pub const SCRATCH: usize = MC * KC + KC * NC;
 
@@ -139,8 +141,9 @@ unsafe fn pack_b(op: Op, b: *const f32, ldb: usize, p0: usize, kc: usize, j0: us
                     let src = b.add((p0 + p) * ldb + c0);
                     let d = dst.add(p * NR);
                     if cols == NR {
-                        F32x4::load(src).store(d);
-                        F32x4::load(src.add(4)).store(d.add(4));
+                        for v in 0..NV {
+                            F32x4::load(src.add(4 * v)).store(d.add(4 * v));
+                        }
                     } else {
                         for c in 0..NR {
                             *d.add(c) = if c < cols { *src.add(c) } else { 0.0 };
@@ -155,29 +158,34 @@ unsafe fn pack_b(op: Op, b: *const f32, ldb: usize, p0: usize, kc: usize, j0: us
 /// C tile (MR × NR at `c`, leading dimension ldc) (+)= Ap panel · Bp panel over kc.
 #[inline(always)]
 unsafe fn micro_kernel(kc: usize, ap: *const f32, bp: *const f32, c: *mut f32, ldc: usize, accumulate: bool) {
-    let mut acc = [[F32x4::zero(); 2]; MR];
+    let mut acc = [[F32x4::zero(); NV]; MR];
     if accumulate {
         for (r, row) in acc.iter_mut().enumerate() {
-            row[0] = F32x4::load(c.add(r * ldc));
-            row[1] = F32x4::load(c.add(r * ldc + 4));
+            for (v, x) in row.iter_mut().enumerate() {
+                *x = F32x4::load(c.add(r * ldc + 4 * v));
+            }
         }
     }
     let mut a = ap;
     let mut b = bp;
     for _ in 0..kc {
-        let b0 = F32x4::load(b);
-        let b1 = F32x4::load(b.add(4));
+        let mut bv = [F32x4::zero(); NV];
+        for (v, x) in bv.iter_mut().enumerate() {
+            *x = F32x4::load(b.add(4 * v));
+        }
         for (r, row) in acc.iter_mut().enumerate() {
             let av = F32x4::splat(*a.add(r));
-            row[0] = row[0].add(av.mul(b0));
-            row[1] = row[1].add(av.mul(b1));
+            for (v, x) in row.iter_mut().enumerate() {
+                *x = x.add(av.mul(bv[v]));
+            }
         }
         a = a.add(MR);
         b = b.add(NR);
     }
     for (r, row) in acc.iter().enumerate() {
-        row[0].store(c.add(r * ldc));
-        row[1].store(c.add(r * ldc + 4));
+        for (v, x) in row.iter().enumerate() {
+            x.store(c.add(r * ldc + 4 * v));
+        }
     }
 }
 
