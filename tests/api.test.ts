@@ -1,0 +1,229 @@
+// The public API's behaviour: defaults, errors that leave the model untouched, persistence, disposal, fit's
+// callbacks and abort, data types, and the core's memory staying flat.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Autoencoder, VAE, init } from '../ts/index';
+import type { Core } from '../ts/core/wasm';
+
+let core: Core;
+beforeAll(async () => { core = await init(); });
+
+function bytesOf(w: Record<string, { data: Float32Array }>): Buffer {
+  return Buffer.concat(Object.keys(w).sort().map((k) => Buffer.from(w[k]!.data.buffer.slice(0))));
+}
+
+/** n rows of `dim` values in [0, 1] from a small LCG. */
+function unitData(n: number, dim: number, seed = 1): Float32Array {
+  const out = new Float32Array(n * dim);
+  let s = seed;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32;
+  }
+  return out;
+}
+
+const small: { inputDim: number; latentDim: number; encoder: number[]; seed: number } = { inputDim: 12, latentDim: 3, encoder: [8], seed: 5 };
+
+describe('VAE.create', () => {
+  it('fills defaults and names tensors in × out', async () => {
+    const vae = await VAE.create({ inputDim: 784, latentDim: 20, seed: 1 });
+    expect(vae.config).toMatchObject({ encoder: [400], decoder: [400], activation: 'relu', likelihood: 'bernoulli', init: 'lecun-uniform' });
+    const w = vae.getWeights();
+    expect(Object.keys(w)).toEqual(['encoder.0.weight', 'encoder.0.bias', 'encoder.mean.weight', 'encoder.mean.bias',
+      'encoder.logVar.weight', 'encoder.logVar.bias', 'decoder.0.weight', 'decoder.0.bias', 'decoder.out.weight', 'decoder.out.bias']);
+    expect(w['encoder.0.weight']!.shape).toEqual([784, 400]);
+    expect(w['decoder.out.bias']!.shape).toEqual([784]);
+    expect(vae.parameterCount).toBe(784 * 400 + 400 + 2 * (400 * 20 + 20) + 20 * 400 + 400 + 400 * 784 + 784);
+    // PyTorch's default init: U(−1/√fan_in, 1/√fan_in) for weights and biases.
+    const enc = w['encoder.0.weight']!.data;
+    const bound = 1 / Math.sqrt(784);
+    expect(Math.max(...enc.subarray(0, 5000).map(Math.abs))).toBeLessThanOrEqual(bound);
+    const mean = enc.reduce((s, v) => s + v, 0) / enc.length;
+    const variance = enc.reduce((s, v) => s + v * v, 0) / enc.length;
+    expect(Math.abs(mean)).toBeLessThan(1e-4);
+    expect(variance).toBeCloseTo(bound * bound / 3, 6);
+    vae.dispose();
+  });
+
+  it('normal init has the requested standard deviation; glorot zeroes biases', async () => {
+    const a = await VAE.create({ ...small, inputDim: 200, encoder: [300], init: { normal: 0.01 } });
+    const wa = a.getWeights()['encoder.0.weight']!.data;
+    const sd = Math.sqrt(wa.reduce((s, v) => s + v * v, 0) / wa.length);
+    expect(sd).toBeGreaterThan(0.0098);
+    expect(sd).toBeLessThan(0.0102);
+    const b = await VAE.create({ ...small, init: 'glorot-uniform' });
+    expect(b.getWeights()['encoder.0.bias']!.data.every((v) => v === 0)).toBe(true);
+    a.dispose(); b.dispose();
+  });
+
+  it('rejects bad configs with messages naming the argument', async () => {
+    await expect(VAE.create({ inputDim: 0, latentDim: 2 })).rejects.toThrow(/inputDim must be an integer in \[1, .*got 0/);
+    await expect(VAE.create({ inputDim: 4, latentDim: 2.5 })).rejects.toThrow(/latentDim .* got 2.5/);
+    await expect(VAE.create({ inputDim: 4, latentDim: 2, activation: 'gelu' as never })).rejects.toThrow(/activation must be one of .*"relu".*got "gelu"/);
+    await expect(VAE.create({ inputDim: 4, latentDim: 2, lr: 1 } as never)).rejects.toThrow(/unknown option "lr"/);
+    await expect(VAE.create({ inputDim: 4, latentDim: 2, variance: 2 })).rejects.toThrow(/variance must be left out unless likelihood is "gaussian"/);
+    await expect(VAE.create({ inputDim: 4, latentDim: 2, encoder: [3, -1] })).rejects.toThrow(/encoder\[1\]/);
+    await expect(VAE.create({ inputDim: 4, latentDim: 2, seed: -1 })).rejects.toThrow(/seed must be an integer in \[0, 2\^32\)/);
+  });
+});
+
+describe('rejected calls change nothing', () => {
+  it('bad data and options leave the weights byte-identical', async () => {
+    const vae = await VAE.create(small);
+    const before = bytesOf(vae.getWeights());
+    const x = unitData(10, 12);
+    const bad: [string, () => unknown][] = [
+      ['wrong length', () => vae.fit(new Float32Array(13))],
+      ['empty', () => vae.fit(new Float32Array(0))],
+      ['NaN', () => { const y = x.slice(); y[5] = NaN; return vae.fit(y); }],
+      ['out of [0,1]', () => { const y = x.slice(); y[7] = 1.5; return vae.fit(y); }],
+      ['batch too large', () => vae.fit(x, { batchSize: 11 })],
+      ['unknown option', () => vae.fit(x, { epoch: 2 } as never)],
+      ['bad optimizer', () => vae.fit(x, { optimizer: { name: 'rmsprop' } as never })],
+      ['bad lr', () => vae.fit(x, { optimizer: { name: 'adam', learningRate: -1 } })],
+      ['adam momentum', () => vae.fit(x, { optimizer: { name: 'adam', momentum: 0.9 } as never })],
+      ['bad validation', () => vae.fit(x, { validationData: new Float32Array(5) })],
+      ['row of wrong width', () => vae.fit([[0.1, 0.2]])],
+    ];
+    for (const [name, call] of bad) {
+      await expect((async () => call())(), name).rejects.toThrow(/VAE\.fit: /);
+      expect(bytesOf(vae.getWeights()).equals(before), name).toBe(true);
+    }
+    expect(() => vae.setWeights({ 'encoder.0.weight': { shape: [12, 8], data: new Float32Array(96) } })).toThrow(/missing tensor/);
+    const w = vae.getWeights();
+    w['decoder.out.bias']!.data[0] = Infinity;
+    expect(() => vae.setWeights(w)).toThrow(/non-finite/);
+    expect(bytesOf(vae.getWeights()).equals(before)).toBe(true);
+    vae.dispose();
+  });
+
+  it('a diverging step is refused: clear error, weights from the last finite step', async () => {
+    const vae = await VAE.create({ ...small, likelihood: 'gaussian' });
+    const x = unitData(64, 12);
+    const w = vae.getWeights();
+    // A huge output bias makes the squared error overflow to Infinity at once.
+    w['decoder.out.bias']!.data.fill(1e30);
+    vae.setWeights(w);
+    const before = bytesOf(vae.getWeights());
+    await expect(vae.fit(x, { batchSize: 16 })).rejects.toThrow(/NaN or infinite at epoch 1, batch 1; that update was not applied/);
+    expect(bytesOf(vae.getWeights()).equals(before)).toBe(true);
+    vae.dispose();
+  });
+});
+
+describe('fit', () => {
+  it('reports history, calls callbacks, ramps β, stops on abort', async () => {
+    const vae = await VAE.create(small);
+    const x = unitData(100, 12);
+    const betas: number[] = [];
+    const epochs: number[] = [];
+    const history = await vae.fit(x, {
+      epochs: 2, batchSize: 25, klWarmupEpochs: 1, validationData: x.subarray(0, 24),
+      onBatchEnd: (b) => { betas.push(b.klWeight); }, onEpochEnd: (e) => { epochs.push(e.epoch); },
+    });
+    expect(history).toHaveLength(2);
+    expect(epochs).toEqual([1, 2]);
+    expect(betas.map((b) => Math.round(b * 100) / 100)).toEqual([0.25, 0.5, 0.75, 1, 1, 1, 1, 1]);
+    for (const h of history) {
+      expect(h.loss).toBeCloseTo(h.reconstruction + h.kl, 6);
+      expect(h.valLoss).toBeGreaterThan(0);
+      expect(h.samplesPerSecond).toBeGreaterThan(0);
+    }
+    expect(vae.step).toBe(8);
+    const controller = new AbortController();
+    const partial = await vae.fit(x, { epochs: 5, batchSize: 10, signal: controller.signal,
+      onEpochEnd: (e) => { if (e.epoch === 2) controller.abort(); } });
+    expect(partial.map((h) => h.epoch)).toEqual([1, 2]);
+    vae.dispose();
+  });
+
+  it('Uint8Array data equals the same data scaled to [0, 1]', async () => {
+    const bytes = Uint8Array.from({ length: 12 * 40 }, (_, i) => (i * 37) % 256);
+    const floats = Float32Array.from(bytes, (v) => v / 255);
+    const a = await VAE.create(small);
+    const b = await VAE.create(small);
+    await a.fit(bytes, { batchSize: 8 });
+    await b.fit(floats, { batchSize: 8 });
+    expect(bytesOf(a.getWeights()).equals(bytesOf(b.getWeights()))).toBe(true);
+    expect(a.elbo(bytes, { seed: 3 })).toEqual(b.elbo(floats, { seed: 3 }));
+    a.dispose(); b.dispose();
+  });
+
+  it('each optimizer trains (loss falls) and binarize/samples options work', async () => {
+    const x = unitData(200, 12, 9);
+    for (const optimizer of [{ name: 'adam' as const }, { name: 'sgd' as const, learningRate: 0.05, momentum: 0.9 }, { name: 'adagrad' as const, learningRate: 0.05, weightDecay: 1e-4 }]) {
+      const vae = await VAE.create(small);
+      const h = await vae.fit(x, { epochs: 6, batchSize: 20, optimizer, samples: 2, binarize: 'dynamic' });
+      expect(h[5]!.loss, optimizer.name).toBeLessThan(h[0]!.loss);
+      vae.dispose();
+    }
+  });
+});
+
+describe('save and load', () => {
+  it('round-trips VAE and Autoencoder exactly', async () => {
+    const vae = await VAE.create({ ...small, likelihood: 'gaussian', variance: 'learned', activation: 'tanh' });
+    await vae.fit(unitData(50, 12), { batchSize: 10 });
+    const bytes = vae.save();
+    const back = await VAE.load(bytes);
+    expect(back.config).toEqual(vae.config);
+    expect(bytesOf(back.getWeights()).equals(bytesOf(vae.getWeights()))).toBe(true);
+    const x = unitData(5, 12, 4);
+    expect(back.reconstruct(x)).toEqual(vae.reconstruct(x));
+    await expect(Autoencoder.load(bytes)).rejects.toThrow(/holds a "vae" model; load it with VAE.load/);
+    const ae = await Autoencoder.create({ ...small, loss: 'mse' });
+    const ae2 = await Autoencoder.load(ae.save());
+    expect(ae2.encode(x)).toEqual(ae.encode(x));
+    for (const m of [vae, back, ae, ae2]) m.dispose();
+  });
+});
+
+describe('inference API', () => {
+  it('shapes, ranges, seeded sampling and ELBO', async () => {
+    const vae = await VAE.create(small);
+    const x = unitData(7, 12);
+    const { mean, logVar } = vae.encode(x);
+    expect(mean).toHaveLength(21);
+    expect(logVar).toHaveLength(21);
+    const probs = vae.decode(mean);
+    expect(probs).toHaveLength(84);
+    expect(probs.every((p) => p > 0 && p < 1)).toBe(true);
+    expect(vae.reconstruct(x)).toEqual(probs);
+    const logits = vae.decode(mean, { logits: true });
+    expect(1 / (1 + Math.exp(-logits[0]!))).toBeCloseTo(probs[0]!, 6);
+    expect(vae.sample(4, { seed: 9 })).toEqual(vae.sample(4, { seed: 9 }));
+    expect(vae.sample(4, { seed: 9 })).not.toEqual(vae.sample(4, { seed: 10 }));
+    const e = vae.elbo(x, { samples: 10, seed: 1 });
+    expect(e.elbo).toBeCloseTo(-(e.reconstruction + e.kl), 9);
+    expect(e.kl).toBeGreaterThan(0);
+    expect(() => vae.sample(0)).toThrow(/n must be an integer/);
+    expect(() => vae.decode(new Float32Array(4))).toThrow(/not a whole number of rows of 3/);
+    vae.dispose();
+  });
+});
+
+describe('lifetime', () => {
+  it('dispose is idempotent, use after dispose throws, memory stays flat over many cycles', async () => {
+    const vae = await VAE.create(small);
+    vae.dispose();
+    vae.dispose();
+    expect(() => vae.encode(unitData(1, 12))).toThrow(/VAE: this model has been disposed/);
+    expect(() => vae.getWeights()).toThrow(/disposed/);
+    const live = core.liveAllocations();
+    const x = unitData(3, 12);
+    let heapAfterFirst = 0;
+    for (let i = 0; i < 2000; i++) {
+      const m = await VAE.create(small);
+      m.encode(x);
+      m.dispose();
+      if (i === 0) heapAfterFirst = core.heapBytes();
+    }
+    expect(core.liveAllocations()).toBe(live);
+    expect(core.heapBytes()).toBe(heapAfterFirst);
+    {
+      using m = await Autoencoder.create(small);
+      m.encode(x);
+    }
+    expect(core.liveAllocations()).toBe(live);
+  });
+});

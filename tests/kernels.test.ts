@@ -1,0 +1,112 @@
+// The SIMD kernels inside the built wasm module against their scalar twins (same module, same inputs):
+// bit-identical results, plus the GEMM against an independent f64 product.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GEMM_OP, MATH_FN } from '../ts/core/abi';
+import { type Core, init } from '../ts/core/wasm';
+
+let core: Core;
+beforeAll(async () => { core = await init(); });
+
+/** Deterministic pseudo-random floats in [-1, 1) (a small LCG; independent of the core's RNG). */
+function randoms(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+function gemm(op: number, m: number, n: number, k: number, a: Float32Array, lda: number, b: Float32Array, ldb: number,
+  c0: Float32Array, ldc: number, accumulate: boolean, scalar: boolean): Float32Array {
+  return core.scoped((alloc) => {
+    const pa = alloc(a.byteLength); core.f32(pa, a.length).set(a);
+    const pb = alloc(b.byteLength); core.f32(pb, b.length).set(b);
+    const pc = alloc(c0.byteLength); core.f32(pc, c0.length).set(c0);
+    core.check(core.x.vae_gemm(op, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate ? 1 : 0, scalar ? 1 : 0), 'gemm');
+    return core.f32(pc, c0.length).slice();
+  });
+}
+
+describe('GEMM: packed SIMD kernel vs scalar twin', () => {
+  // Shapes of the default VAE's passes at batch 128 and awkward edge sizes.
+  const shapes: [number, number, number][] = [
+    [128, 400, 784], [128, 784, 400], [784, 400, 128], [400, 784, 128], [128, 20, 400], [128, 400, 20],
+    [1, 1, 1], [7, 13, 5], [9, 17, 300], [130, 9, 257], [3, 530, 2],
+  ];
+  for (const [m, n, k] of shapes) {
+    for (const [name, op] of Object.entries(GEMM_OP)) {
+      it(`${name} ${m}×${n}×${k} is bit-identical and matches f64`, () => {
+        const [ar, ac] = op === GEMM_OP.TN ? [k, m] : [m, k];
+        const [br, bc] = op === GEMM_OP.NT ? [n, k] : [k, n];
+        const a = randoms(ar * ac, m * 7 + k);
+        const b = randoms(br * bc, n * 13 + k);
+        const c0 = randoms(m * n, 99);
+        for (const accumulate of [false, true]) {
+          const simd = gemm(op, m, n, k, a, ac, b, bc, c0, n, accumulate, false);
+          const twin = gemm(op, m, n, k, a, ac, b, bc, c0, n, accumulate, true);
+          expect(Buffer.from(simd.buffer).equals(Buffer.from(twin.buffer))).toBe(true);
+          // Independent f64 product at a few spots.
+          for (const [i, j] of [[0, 0], [m - 1, n - 1], [m >> 1, n >> 1]] as const) {
+            let s = accumulate ? c0[i * n + j]! : 0;
+            for (let p = 0; p < k; p++) {
+              const av = op === GEMM_OP.TN ? a[p * ac + i]! : a[i * ac + p]!;
+              const bv = op === GEMM_OP.NT ? b[j * bc + p]! : b[p * bc + j]!;
+              s += av * bv;
+            }
+            expect(Math.abs(simd[i * n + j]! - s)).toBeLessThan(1e-5 * Math.max(1, Math.sqrt(k)));
+          }
+        }
+      });
+    }
+  }
+});
+
+describe('elementwise math: SIMD lanes vs scalar twin, and accuracy', () => {
+  const xs = new Float32Array(4001);
+  for (let i = 0; i < xs.length; i++) xs[i] = -100 + i * 0.05;
+  const positives = Float32Array.from(xs, (v) => Math.abs(v) + 1e-3);
+  const unit = Float32Array.from({ length: 4001 }, (_, i) => i / 4000);
+  const reference: Record<keyof typeof MATH_FN, [Float32Array, (x: number) => number, number]> = {
+    exp: [Float32Array.from(xs, (v) => Math.max(-87, Math.min(87, v))), Math.exp, 3e-7],
+    ln: [positives, Math.log, 3e-7],
+    sigmoid: [Float32Array.from(xs, (v) => Math.max(-80, v)), (x) => 1 / (1 + Math.exp(-x)), 1e-6],
+    softplus: [Float32Array.from(xs, (v) => Math.max(-80, v)), (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))), 1e-6],
+    tanh: [xs, Math.tanh, 2e-6],
+    log1p: [unit, Math.log1p, 3e-7],
+  };
+  for (const [name, id] of Object.entries(MATH_FN)) {
+    it(`${name}`, () => {
+      const [input, f, rel] = reference[name as keyof typeof MATH_FN];
+      const run = (scalar: boolean) => core.scoped((alloc) => {
+        const p = alloc(input.byteLength); core.f32(p, input.length).set(input);
+        const o = alloc(input.byteLength);
+        core.check(core.x.vae_math(id, p, o, input.length, scalar ? 1 : 0), name);
+        return core.f32(o, input.length).slice();
+      });
+      const simd = run(false);
+      const twin = run(true);
+      expect(Buffer.from(simd.buffer).equals(Buffer.from(twin.buffer))).toBe(true);
+      for (let i = 0; i < input.length; i++) {
+        const want = f(input[i]!);
+        expect(Math.abs(simd[i]! - want)).toBeLessThanOrEqual(rel * Math.abs(want) + 1e-7);
+      }
+    });
+  }
+});
+
+describe('allocator', () => {
+  it('alloc/free keep the live count and heap size flat', () => {
+    const live = core.liveAllocations();
+    const used = core.heapBytes();
+    for (let i = 0; i < 1000; i++) {
+      const p = core.alloc(1000 + (i % 7) * 333);
+      expect(p % 16).toBe(0);
+      core.free(p);
+    }
+    expect(core.liveAllocations()).toBe(live);
+    expect(core.heapBytes()).toBe(used);
+    expect(core.x.vae_free(12345)).toBe(0);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * The classical autoencoder: a deterministic code z = f(x) and reconstruction g(z), trained on binary
+ * cross-entropy or squared error. Unlike the VAE it learns no distribution over codes, so decoding random codes
+ * does not give data-like samples; and with a code as wide as the input it can learn the identity.
+ */
+import { init } from './core/wasm';
+import { toCodes } from './data';
+import { BaseModel } from './model';
+import { checkKeys, checkObject, type ResolvedAutoencoderConfig, resolveAutoencoderConfig } from './options';
+import { loadModel } from './persist';
+import type { AutoencoderConfig, DataInput, LossAndGradients } from './types';
+import type { Core } from './core/wasm';
+import type { CoreConfig } from './core/abi';
+
+export class Autoencoder extends BaseModel {
+  protected readonly className = 'Autoencoder';
+  readonly config: Readonly<ResolvedAutoencoderConfig>;
+
+  private constructor(core: Core, resolved: ResolvedAutoencoderConfig, coreConfig: CoreConfig) {
+    super(core, coreConfig);
+    this.config = Object.freeze({ ...resolved });
+  }
+
+  static async create(config: AutoencoderConfig): Promise<Autoencoder> {
+    const { resolved, core } = resolveAutoencoderConfig('Autoencoder.create', config);
+    return new Autoencoder(await init(), resolved, core);
+  }
+
+  static async load(bytes: Uint8Array): Promise<Autoencoder> {
+    const model = await loadModel('Autoencoder.load', bytes, 'autoencoder', (config) => Autoencoder.create(config as AutoencoderConfig));
+    return model as Autoencoder;
+  }
+
+  protected get isVae(): boolean {
+    return false;
+  }
+
+  protected get unitData(): boolean {
+    return this.config.loss === 'bce';
+  }
+
+  protected metadataConfig(): Record<string, unknown> {
+    return { ...this.config };
+  }
+
+  /** Codes, rows × latentDim. */
+  encode(x: DataInput): Float32Array {
+    const m = this.matrix('encode', 'x', x);
+    const h = this.handle;
+    const n = m.rows * this.config.latentDim;
+    return this.withMatrix(m, (p, alloc) => {
+      const code = alloc(n * 4);
+      this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, code, 0), 'Autoencoder.encode');
+      return this.core.f32(code, n).slice();
+    });
+  }
+
+  /** Reconstructions for codes: σ(logits) for BCE, the raw output for MSE (`{ logits: true }` for raw logits). */
+  decode(z: DataInput, options: { logits?: boolean } = {}): Float32Array {
+    checkObject('Autoencoder.decode', 'options', options);
+    checkKeys('Autoencoder.decode', options, ['logits']);
+    const codes = toCodes('Autoencoder.decode', 'z', z, this.config.latentDim);
+    return this.decodeImpl('Autoencoder.decode', codes, options.logits === true);
+  }
+
+  /** Mean reconstruction loss per row (nats for BCE; summed squared error for MSE). */
+  loss(x: DataInput): number {
+    const m = this.matrix('loss', 'x', x);
+    return this.evaluateMatrix(m, 1, 0).reconstruction;
+  }
+
+  /** Loss (mean over rows) and its gradient for every parameter; parameters are not changed. */
+  lossAndGradients(x: DataInput): LossAndGradients {
+    const m = this.matrix('lossAndGradients', 'x', x);
+    return this.lossAndGradientsImpl('Autoencoder.lossAndGradients', m, undefined, 1, 0);
+  }
+}

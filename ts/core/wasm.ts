@@ -1,0 +1,130 @@
+/**
+ * Loading the wasm core: one instance per JavaScript realm, created once by `init()` (its promise is cached).
+ * The module's bytes are inlined into the bundle, so no bundler configuration or file serving is needed; pass your
+ * own bytes or a compiled module to `init` to load it some other way.
+ *
+ * Hazard: wasm memory can grow during any core call, which detaches every typed-array view of the old buffer.
+ * Views are therefore made fresh for each access (`Core.f32` etc.) and never handed to users.
+ */
+import wasmBytes from './vae_core.wasm';
+import { ABI_VERSION, type CoreExports, statusMessage } from './abi';
+
+export type WasmSource = BufferSource | WebAssembly.Module;
+
+export interface InitOptions {
+  /** The core module's bytes or a compiled module, instead of the inlined copy. */
+  wasm?: WasmSource;
+}
+
+export class Core {
+  constructor(readonly x: CoreExports) {}
+
+  /** Allocates `bytes` in wasm memory; throws if memory cannot grow. */
+  alloc(bytes: number): number {
+    const p = this.x.vae_alloc(Math.max(bytes, 1));
+    if (p === 0) {
+      throw new RangeError(`vae-wasm: cannot allocate ${bytes} bytes of WebAssembly memory (the 4 GiB address space is exhausted)`);
+    }
+    return p;
+  }
+
+  free(p: number): void {
+    if (p !== 0) this.x.vae_free(p);
+  }
+
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.x.memory.buffer, ptr, n);
+  }
+
+  f64(ptr: number, n: number): Float64Array {
+    return new Float64Array(this.x.memory.buffer, ptr, n);
+  }
+
+  u32(ptr: number, n: number): Uint32Array {
+    return new Uint32Array(this.x.memory.buffer, ptr, n);
+  }
+
+  u8(ptr: number, n: number): Uint8Array {
+    return new Uint8Array(this.x.memory.buffer, ptr, n);
+  }
+
+  /** Copies a typed array into newly allocated wasm memory. */
+  copyIn(data: Float32Array | Uint8Array | Uint32Array): number {
+    const p = this.alloc(data.byteLength);
+    this.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return p;
+  }
+
+  /** Runs `fn` with temporary allocations that are freed afterwards, whatever happens. */
+  scoped<T>(fn: (alloc: (bytes: number) => number) => T): T {
+    const held: number[] = [];
+    try {
+      return fn((bytes) => {
+        const p = this.alloc(bytes);
+        held.push(p);
+        return p;
+      });
+    } finally {
+      for (const p of held) this.free(p);
+    }
+  }
+
+  /** Throws a clear error for a non-zero status. */
+  check(status: number, what: string): void {
+    if (status !== 0) throw new Error(`${what}: ${statusMessage(status)}`);
+  }
+
+  /** Live allocations in the core's heap (for leak tests). */
+  liveAllocations(): number {
+    return this.x.vae_live_allocations();
+  }
+
+  /** Bytes of linear memory in use by the core's heap. */
+  heapBytes(): number {
+    return this.x.vae_heap_used();
+  }
+
+  memoryBytes(): number {
+    return this.x.memory.buffer.byteLength;
+  }
+}
+
+let pending: Promise<Core> | undefined;
+let ready: Core | undefined;
+
+async function instantiate(source: WasmSource): Promise<Core> {
+  const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
+  const instance = await WebAssembly.instantiate(module, {});
+  const x = instance.exports as unknown as CoreExports;
+  const version = x.vae_abi_version();
+  if (version !== ABI_VERSION) {
+    throw new Error(`vae-wasm: the wasm core has ABI version ${version}, but this JavaScript expects ${ABI_VERSION}; rebuild or reinstall the package`);
+  }
+  return new Core(x);
+}
+
+/**
+ * Loads and instantiates the core. Safe to call many times; later calls return the first call's promise.
+ * Model factories (`VAE.create`, `VAE.load`, ...) call it for you.
+ */
+export function init(options: InitOptions = {}): Promise<Core> {
+  if (!pending) {
+    pending = instantiate(options.wasm ?? wasmBytes).then((c) => (ready = c));
+    pending.catch(() => { pending = undefined; });
+  }
+  return pending;
+}
+
+/** The loaded core; throws if `init()` has not completed. */
+export function getCore(): Core {
+  if (!ready) throw new Error('vae-wasm: the wasm core is not loaded; await init() (or use an async factory such as VAE.create) first');
+  return ready;
+}
+
+/** True when the engine validates a module using SIMD instructions (v128.const + i8x16.popcnt-free probe). */
+export function simdSupported(): boolean {
+  // (module (func (result v128) v128.const i32x4 0 0 0 0))
+  const probe = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0,
+    253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
+  return WebAssembly.validate(probe);
+}

@@ -1,0 +1,59 @@
+/** IDX files (MNIST's format), gzipped or not. */
+import { gunzipSync } from 'fflate';
+
+export interface IdxArray {
+  dtype: 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
+  shape: number[];
+  data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+}
+
+const TYPES = { 0x08: ['uint8', 1], 0x09: ['int8', 1], 0x0b: ['int16', 2], 0x0c: ['int32', 4], 0x0d: ['float32', 4], 0x0e: ['float64', 8] } as const;
+
+export function loadIdx(input: Uint8Array | ArrayBuffer): IdxArray {
+  let bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (e) {
+      throw new Error(`loadIdx: corrupt gzip data (${(e as Error).message})`);
+    }
+  }
+  if (bytes.length < 4) throw new Error(`loadIdx: ${bytes.length} bytes is too short for an IDX header (at least 4)`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) throw new Error('loadIdx: bad magic number (the first two bytes must be zero); not an IDX file');
+  const t = TYPES[bytes[2] as keyof typeof TYPES];
+  if (!t) throw new Error(`loadIdx: unknown data type code 0x${bytes[2]!.toString(16)}`);
+  const ndims = bytes[3]!;
+  if (ndims === 0) throw new Error('loadIdx: zero dimensions');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 4 + 4 * ndims) throw new Error(`loadIdx: truncated header: ${ndims} dimensions need ${4 + 4 * ndims} bytes`);
+  const shape: number[] = [];
+  let count = 1;
+  for (let i = 0; i < ndims; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    shape.push(d);
+    count *= d;
+  }
+  const [dtype, size] = t;
+  const start = 4 + 4 * ndims;
+  const expected = count * size;
+  if (bytes.length - start !== expected) {
+    throw new Error(`loadIdx: payload is ${bytes.length - start} bytes; the header's shape [${shape.join(', ')}] of ${dtype} needs ${expected}`);
+  }
+  let data: IdxArray['data'];
+  switch (dtype) {
+    case 'uint8': data = bytes.subarray(start); break;
+    case 'int8': data = new Int8Array(bytes.buffer, bytes.byteOffset + start, count); break;
+    case 'int16': data = Int16Array.from({ length: count }, (_, i) => view.getInt16(start + 2 * i, false)); break;
+    case 'int32': data = Int32Array.from({ length: count }, (_, i) => view.getInt32(start + 4 * i, false)); break;
+    case 'float32': data = Float32Array.from({ length: count }, (_, i) => view.getFloat32(start + 4 * i, false)); break;
+    default: data = Float64Array.from({ length: count }, (_, i) => view.getFloat64(start + 8 * i, false));
+  }
+  return { dtype, shape, data };
+}
+
+export function idxImages(idx: IdxArray): { data: Uint8Array | Float32Array; rows: number; cols: number } {
+  if (idx.dtype !== 'uint8' && idx.dtype !== 'float32') throw new Error(`idxImages: images must be uint8 or float32, got ${idx.dtype}`);
+  const rows = idx.shape[0]!;
+  const cols = idx.shape.slice(1).reduce((a, b) => a * b, 1);
+  return { data: idx.data as Uint8Array | Float32Array, rows, cols };
+}

@@ -1,0 +1,13 @@
+/**
+ * vae-wasm: Variational Autoencoders and classical autoencoders trained on a SIMD WebAssembly core.
+ * @packageDocumentation
+ */
+export { VAE } from './vae';
+export { Autoencoder } from './autoencoder';
+export { loadIdx, idxImages } from './idx';
+export type { IdxArray } from './idx';
+export { encodeSafetensors, decodeSafetensors } from './safetensors';
+export { init, simdSupported } from './core/wasm';
+export type { InitOptions, WasmSource } from './core/wasm';
+export type * from './types';
+export type { ResolvedVAEConfig, ResolvedAutoencoderConfig } from './options';

@@ -1,0 +1,345 @@
+/**
+ * What VAE and Autoencoder share: the handle on a core model, weights by name, training, saving, disposal.
+ * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
+ */
+import { type CoreConfig, configWords, ROLE_NAMES, Status, statusMessage } from './core/abi';
+import { type Core } from './core/wasm';
+import { type Matrix, toMatrix } from './data';
+import { checkObject, describe, resolveFit, type ResolvedFit } from './options';
+import { encodeSafetensors } from './safetensors';
+import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor } from './types';
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  /** Offset in floats within the parameter buffer. */
+  offset: number;
+  size: number;
+}
+
+/** Saved-file identification (safetensors `__metadata__`). */
+export const FORMAT = 'vae-wasm';
+export const FORMAT_VERSION = '1';
+
+const yieldToEventLoop: () => Promise<void> =
+  typeof setImmediate === 'function'
+    ? () => new Promise((resolve) => setImmediate(resolve))
+    : () => new Promise((resolve) => setTimeout(resolve, 0));
+
+export abstract class BaseModel {
+  /** Pointer to the core model; 0 once disposed. */
+  #handle: number;
+  #optimizerName: string | undefined;
+  protected readonly core: Core;
+  protected readonly coreConfig: CoreConfig;
+  readonly tensors: readonly TensorSpec[];
+  readonly parameterCount: number;
+  protected abstract readonly className: string;
+
+  protected constructor(core: Core, coreConfig: CoreConfig) {
+    this.core = core;
+    this.coreConfig = coreConfig;
+    const words = configWords(coreConfig);
+    const handle = core.scoped((alloc) => {
+      const p = alloc(words.byteLength);
+      core.u32(p, words.length).set(words);
+      return core.x.vae_model_new(p, words.length);
+    });
+    if (handle === 0) throw new Error(`vae-wasm: cannot create the model: ${statusMessage(core.x.vae_last_status())}`);
+    this.#handle = handle;
+    this.tensors = core.scoped((alloc) => {
+      const info = alloc(20);
+      const n = core.x.vae_model_tensor_count(handle);
+      const out: TensorSpec[] = [];
+      for (let i = 0; i < n; i++) {
+        core.check(core.x.vae_model_tensor_info(handle, i, info), 'tensor info');
+        const [role, index, rows, cols, offset] = core.u32(info, 5);
+        const isBias = rows === 1 && (role! % 2 === 1 || role === 12);
+        out.push({ name: ROLE_NAMES[role!]!(index!), shape: isBias ? [cols!] : [rows!, cols!], offset: offset!, size: rows! * cols! });
+      }
+      return out;
+    });
+    this.parameterCount = this.tensors.reduce((s, t) => s + t.size, 0);
+  }
+
+  /** The core handle; throws a clear error after dispose(). */
+  protected get handle(): number {
+    if (this.#handle === 0) throw new Error(`${this.className}: this model has been disposed; create or load a new one`);
+    return this.#handle;
+  }
+
+  get disposed(): boolean {
+    return this.#handle === 0;
+  }
+
+  protected abstract get isVae(): boolean;
+  /** Whether data must lie in [0, 1] (Bernoulli likelihood or BCE loss). */
+  protected abstract get unitData(): boolean;
+  protected abstract metadataConfig(): Record<string, unknown>;
+
+  protected matrix(where: string, what: string, x: unknown): Matrix {
+    return toMatrix(`${this.className}.${where}`, what, x, this.coreConfig.inputDim, { unit: this.unitData });
+  }
+
+  // ---- weights ---------------------------------------------------------------------------------------------
+
+  /** Copies of every parameter tensor by name (weights in × out). */
+  getWeights(): Record<string, NamedTensor> {
+    const h = this.handle;
+    const params = this.core.f32(this.core.x.vae_model_params(h), this.core.x.vae_model_param_count(h));
+    const out: Record<string, NamedTensor> = {};
+    for (const t of this.tensors) out[t.name] = { shape: [...t.shape], data: params.slice(t.offset, t.offset + t.size) };
+    return out;
+  }
+
+  /**
+   * Replaces parameters. Every tensor must be given, by name, with its exact shape (or as a flat Float32Array of
+   * the right length) and finite values; otherwise nothing changes.
+   */
+  setWeights(weights: Record<string, NamedTensor | Float32Array>): void {
+    const where = `${this.className}.setWeights`;
+    const h = this.handle;
+    checkObject(where, 'weights', weights);
+    const names = new Set(this.tensors.map((t) => t.name));
+    for (const k of Object.keys(weights)) {
+      if (!names.has(k)) throw new TypeError(`${where}: unknown tensor ${JSON.stringify(k)}; this model's tensors are ${[...names].join(', ')}`);
+    }
+    const staged: [TensorSpec, Float32Array][] = [];
+    for (const t of this.tensors) {
+      const w = weights[t.name];
+      if (w === undefined) throw new TypeError(`${where}: missing tensor ${JSON.stringify(t.name)} (shape [${t.shape.join(', ')}])`);
+      const data = w instanceof Float32Array ? w : w.data;
+      if (!(w instanceof Float32Array)) {
+        if (!Array.isArray(w.shape) || w.shape.length !== t.shape.length || w.shape.some((d, i) => d !== t.shape[i])) {
+          throw new RangeError(`${where}: tensor ${JSON.stringify(t.name)} has shape ${describe(w.shape)}; expected [${t.shape.join(', ')}]`);
+        }
+      }
+      if (!(data instanceof Float32Array) || data.length !== t.size) {
+        throw new RangeError(`${where}: tensor ${JSON.stringify(t.name)} must be a Float32Array of ${t.size} values, got ${describe(data)}`);
+      }
+      for (let i = 0; i < data.length; i++) {
+        if (!Number.isFinite(data[i]!)) throw new RangeError(`${where}: tensor ${JSON.stringify(t.name)} has a non-finite value ${data[i]} at index ${i}`);
+      }
+      staged.push([t, data]);
+    }
+    const params = this.core.f32(this.core.x.vae_model_params(h), this.core.x.vae_model_param_count(h));
+    for (const [t, data] of staged) params.set(data, t.offset);
+  }
+
+  // ---- persistence -----------------------------------------------------------------------------------------
+
+  /**
+   * The model as a safetensors file: every tensor as F32 (weights in × out) and `__metadata__` with
+   * `format: "vae-wasm"`, `version`, `kind` and the JSON `config`.
+   */
+  save(): Uint8Array {
+    const w = this.getWeights();
+    return encodeSafetensors(w, {
+      format: FORMAT,
+      version: FORMAT_VERSION,
+      kind: this.isVae ? 'vae' : 'autoencoder',
+      config: JSON.stringify(this.metadataConfig()),
+    });
+  }
+
+  // ---- training --------------------------------------------------------------------------------------------
+
+  /**
+   * Trains with minibatch stochastic gradients. Each step is one call into the core (gather rows, draw ε, forward,
+   * backward, optimizer update). Resolves with one `EpochLog` per completed epoch; with an aborted `signal`, stops
+   * between steps and resolves with the epochs completed so far.
+   */
+  async fit(data: DataInput, options: FitOptions = {}): Promise<EpochLog[]> {
+    const where = `${this.className}.fit`;
+    const h = this.handle;
+    const o = resolveFit(where, options, this.isVae);
+    const train = this.matrix('fit', 'data', data);
+    if (o.batchSize > train.rows) {
+      throw new RangeError(`${where}: batchSize ${o.batchSize} is larger than the ${train.rows} rows of data; expected at most ${train.rows}`);
+    }
+    const val = options.validationData === undefined ? undefined : this.matrix('fit', 'validationData', options.validationData);
+    const core = this.core;
+    const x = core.x;
+    this.#setOptimizer(o);
+    core.check(x.vae_model_reserve(h, o.batchSize, o.batchSize * o.samples), where);
+    const batches = Math.ceil(train.rows / o.batchSize);
+    const warmupSteps = this.isVae ? Math.round(o.klWarmupEpochs * batches) : 0;
+    const history: EpochLog[] = [];
+    const signal = options.signal;
+    const dataPtr = core.copyIn(train.data);
+    let idxPtr = 0;
+    let statsPtr = 0;
+    try {
+      idxPtr = core.alloc(train.rows * 4);
+      statsPtr = core.alloc(32);
+      const idx = core.u32(idxPtr, train.rows);
+      for (let i = 0; i < train.rows; i++) idx[i] = i;
+      let fitStep = 0;
+      let lastYield = performance.now();
+      for (let epoch = 1; epoch <= o.epochs; epoch++) {
+        if (signal?.aborted) break;
+        const t0 = performance.now();
+        if (o.shuffle) x.vae_model_shuffle(h, idxPtr, train.rows);
+        let sumLoss = 0;
+        let sumRec = 0;
+        let sumKl = 0;
+        let seen = 0;
+        let aborted = false;
+        for (let b = 0; b < batches; b++) {
+          if (signal?.aborted) { aborted = true; break; }
+          const start = b * o.batchSize;
+          const n = Math.min(o.batchSize, train.rows - start);
+          const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
+            warmupSteps, fitStep, o.binarize ? 1 : 0, statsPtr);
+          if (status === Status.NON_FINITE) {
+            throw new Error(`${where}: ${statusMessage(status)} at epoch ${epoch}, batch ${b + 1}; that update was not applied, so the weights are those after the previous step. Try a lower learning rate.`);
+          }
+          core.check(status, where);
+          const [loss, rec, kl, beta] = core.f64(statsPtr, 4);
+          fitStep++;
+          sumRec += rec! * n;
+          sumKl += kl! * n;
+          sumLoss += (rec! + kl!) * n;
+          seen += n;
+          if (options.onBatchEnd) {
+            const log: BatchLog = { epoch, batch: b, batches, loss: loss!, reconstruction: rec!, kl: kl!, klWeight: beta! };
+            await options.onBatchEnd(log);
+          }
+          // Let timers, I/O and abort signals run now and then.
+          if (performance.now() - lastYield > 50) {
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
+        }
+        if (aborted || seen === 0) break;
+        const trainSeconds = (performance.now() - t0) / 1000;
+        const log: EpochLog = {
+          epoch,
+          loss: sumLoss / seen,
+          reconstruction: sumRec / seen,
+          kl: sumKl / seen,
+          samplesPerSecond: seen / trainSeconds,
+          seconds: 0,
+        };
+        if (val) {
+          const r = this.evaluateMatrix(val, 1, undefined);
+          log.valLoss = r.reconstruction + r.kl;
+          log.valReconstruction = r.reconstruction;
+          log.valKl = r.kl;
+        }
+        log.seconds = (performance.now() - t0) / 1000;
+        history.push(log);
+        if (options.onEpochEnd) await options.onEpochEnd(log);
+      }
+    } finally {
+      core.free(dataPtr);
+      core.free(idxPtr);
+      core.free(statsPtr);
+    }
+    return history;
+  }
+
+  #setOptimizer(o: ResolvedFit): void {
+    const p = o.optimizer;
+    const kind = { sgd: 0, adam: 1, adagrad: 2 }[p.name];
+    this.core.check(this.core.x.vae_model_set_optimizer(this.handle, kind, p.learningRate, p.beta1, p.beta2, p.epsilon,
+      p.momentum, p.weightDecay), `${this.className}.fit`);
+    this.#optimizerName = p.name;
+  }
+
+  /** Optimizer steps taken so far (across fit calls with the same optimizer). */
+  get step(): number {
+    return this.core.x.vae_model_step(this.handle);
+  }
+
+  /** Name of the optimizer whose state the model holds, if any. */
+  get optimizer(): string | undefined {
+    return this.#optimizerName;
+  }
+
+  /** Sums over rows → means: reconstruction and KL, ε from `seed` or the model's evaluation stream. */
+  protected evaluateMatrix(m: Matrix, samples: number, seed: number | undefined): { reconstruction: number; kl: number } {
+    const core = this.core;
+    const h = this.handle;
+    return core.scoped((alloc) => {
+      const data = alloc(m.data.byteLength);
+      core.u8(data, m.data.byteLength).set(new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+      const stats = alloc(16);
+      core.check(core.x.vae_model_evaluate(h, data, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, stats),
+        `${this.className}.evaluate`);
+      const [rec, kl] = core.f64(stats, 2);
+      return { reconstruction: rec! / m.rows, kl: kl! / m.rows };
+    });
+  }
+
+  /** Runs `fn` with the matrix copied into wasm memory. */
+  protected withMatrix<T>(m: Matrix, fn: (ptr: number, alloc: (bytes: number) => number) => T): T {
+    return this.core.scoped((alloc) => {
+      const p = alloc(m.data.byteLength);
+      this.core.u8(p, m.data.byteLength).set(new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength));
+      return fn(p, alloc);
+    });
+  }
+
+  /** Loss terms and all gradients (by name) for f32 rows and (VAE) fixed noise. */
+  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number) {
+    const core = this.core;
+    const h = this.handle;
+    const xf = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data, (v) => v / 255);
+    return core.scoped((alloc) => {
+      const xp = alloc(xf.byteLength);
+      core.f32(xp, xf.length).set(xf);
+      let ep = 0;
+      if (eps) {
+        ep = alloc(eps.byteLength);
+        core.f32(ep, eps.length).set(eps);
+      }
+      const stats = alloc(24);
+      core.check(core.x.vae_model_loss_grad(h, xp, x.rows, ep, samples, beta, stats), where);
+      const [loss, rec, kl] = core.f64(stats, 3);
+      const grads = core.f32(core.x.vae_model_grads(h), core.x.vae_model_param_count(h));
+      const gradients: Record<string, Float32Array> = {};
+      for (const t of this.tensors) gradients[t.name] = grads.slice(t.offset, t.offset + t.size);
+      return { loss: loss!, reconstruction: rec!, kl: kl!, gradients };
+    });
+  }
+
+  /** decoder outputs for codes (rows × latentDim). */
+  protected decodeImpl(where: string, z: Float32Array, logits: boolean): Float32Array {
+    const core = this.core;
+    const h = this.handle;
+    const { inputDim, latentDim } = this.coreConfig;
+    const n = z.length / latentDim;
+    return core.scoped((alloc) => {
+      const zp = alloc(z.byteLength);
+      core.f32(zp, z.length).set(z);
+      const out = alloc(n * inputDim * 4);
+      core.check(core.x.vae_model_decode(h, zp, n, out, logits ? 1 : 0), where);
+      return core.f32(out, n * inputDim).slice();
+    });
+  }
+
+  /** decode(encode(x)) without noise: probabilities (Bernoulli/BCE) or means, rows × inputDim. */
+  reconstruct(x: DataInput): Float32Array {
+    const m = this.matrix('reconstruct', 'x', x);
+    const h = this.handle;
+    const dim = this.coreConfig.inputDim;
+    return this.withMatrix(m, (p, alloc) => {
+      const out = alloc(m.rows * dim * 4);
+      this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), `${this.className}.reconstruct`);
+      return this.core.f32(out, m.rows * dim).slice();
+    });
+  }
+
+  /** Frees the model's wasm memory. Idempotent; any later use throws. */
+  dispose(): void {
+    if (this.#handle !== 0) {
+      this.core.x.vae_model_free(this.#handle);
+      this.#handle = 0;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Validation and defaults for configs and options. Every check runs before the core is touched, and every error
+ * names the argument, what was given and what was expected.
+ */
+import { type CoreConfig, MAX_HIDDEN } from './core/abi';
+import type {
+  Activation, AutoencoderConfig, FitOptions, Init, OptimizerConfig, VAEConfig,
+} from './types';
+
+export function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
+  if (typeof v === 'function') return 'a function';
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+export function fail(where: string, what: string, given: unknown, expected: string): never {
+  throw new TypeError(`${where}: ${what} must be ${expected}, got ${describe(given)}`);
+}
+
+export function checkKeys(where: string, obj: object, allowed: readonly string[], what = 'option'): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) {
+      throw new TypeError(`${where}: unknown ${what} ${JSON.stringify(k)}; expected one of ${allowed.join(', ')}`);
+    }
+  }
+}
+
+export function checkObject(where: string, what: string, v: unknown): asserts v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, what, v, 'an object');
+}
+
+export function positiveInt(where: string, what: string, v: unknown, max = 2 ** 31 - 1): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    fail(where, what, v, `an integer in [1, ${max}]`);
+  }
+  return v;
+}
+
+export function nonNegativeNumber(where: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(where, what, v, 'a finite number ≥ 0');
+  return v;
+}
+
+export function positiveNumber(where: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(where, what, v, 'a finite number > 0');
+  return v;
+}
+
+/** A probability-like coefficient in [0, 1). */
+function unitInterval(where: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v >= 1) fail(where, what, v, 'a number in [0, 1)');
+  return v;
+}
+
+function oneOf<T extends string>(where: string, what: string, v: unknown, values: readonly T[]): T {
+  if (typeof v !== 'string' || !values.includes(v as T)) {
+    fail(where, what, v, `one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
+  }
+  return v as T;
+}
+
+function widths(where: string, what: string, v: unknown): number[] {
+  if (!Array.isArray(v) || v.length > MAX_HIDDEN) fail(where, what, v, `an array of at most ${MAX_HIDDEN} layer widths`);
+  return v.map((w, i) => positiveInt(where, `${what}[${i}]`, w, 1 << 20));
+}
+
+const ACTIVATIONS: readonly Activation[] = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear'];
+const LAYER_KEYS = ['inputDim', 'latentDim', 'encoder', 'decoder', 'activation', 'leakySlope', 'init', 'seed'] as const;
+
+function layers(where: string, c: Record<string, unknown>): Omit<CoreConfig, 'kind' | 'recon' | 'variance'> {
+  const inputDim = positiveInt(where, 'inputDim', c.inputDim, 1 << 20);
+  const latentDim = positiveInt(where, 'latentDim', c.latentDim, 1 << 20);
+  const encoder = c.encoder === undefined ? [400] : widths(where, 'encoder', c.encoder);
+  const decoder = c.decoder === undefined ? [...encoder].reverse() : widths(where, 'decoder', c.decoder);
+  const activation = c.activation === undefined ? 'relu' : oneOf(where, 'activation', c.activation, ACTIVATIONS);
+  const leakySlope = c.leakySlope === undefined ? 0.01 : c.leakySlope;
+  if (typeof leakySlope !== 'number' || !Number.isFinite(leakySlope)) fail(where, 'leakySlope', leakySlope, 'a finite number');
+  const seed = c.seed === undefined ? 0 : c.seed;
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    fail(where, 'seed', seed, 'an integer in [0, 2^32)');
+  }
+  const init = parseInit(where, c.init);
+  return { activation, leakySlope, seed, inputDim, latentDim, encoder, decoder, ...init };
+}
+
+function parseInit(where: string, v: unknown): { init: CoreConfig['init']; initStd: number } {
+  if (v === undefined) return { init: 'lecun-uniform', initStd: 0 };
+  if (v === 'lecun-uniform' || v === 'glorot-uniform') return { init: v, initStd: 0 };
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    checkKeys(where, v, ['normal'], 'init option');
+    const std = (v as { normal?: unknown }).normal;
+    return { init: 'normal', initStd: nonNegativeNumber(where, 'init.normal', std) };
+  }
+  return fail(where, 'init', v, '"lecun-uniform", "glorot-uniform" or { normal: std }');
+}
+
+/** The fully resolved configuration of a VAE (what `model.config` returns and what is saved). */
+export type ResolvedVAEConfig = Required<Omit<VAEConfig, 'init' | 'variance'>> & { init: Init; variance: number | 'learned' };
+export type ResolvedAutoencoderConfig = Required<Omit<AutoencoderConfig, 'init'>> & { init: Init };
+
+export function resolveVAEConfig(where: string, config: unknown): { resolved: ResolvedVAEConfig; core: CoreConfig } {
+  checkObject(where, 'config', config);
+  checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance']);
+  const l = layers(where, config);
+  const likelihood = config.likelihood === undefined ? 'bernoulli' : oneOf(where, 'likelihood', config.likelihood, ['bernoulli', 'gaussian'] as const);
+  let variance: number | 'learned' = 1;
+  if (config.variance !== undefined) {
+    if (likelihood !== 'gaussian') fail(where, 'variance', config.variance, 'left out unless likelihood is "gaussian"');
+    variance = config.variance === 'learned' ? 'learned' : positiveNumber(where, 'variance', config.variance);
+  }
+  const recon = likelihood === 'bernoulli' ? 'bernoulli' : variance === 'learned' ? 'gaussianLearned' : 'gaussian';
+  const init: Init = l.init === 'normal' ? { normal: l.initStd } : l.init;
+  return {
+    resolved: {
+      inputDim: l.inputDim, latentDim: l.latentDim, encoder: l.encoder, decoder: l.decoder, activation: l.activation,
+      leakySlope: l.leakySlope, init, seed: l.seed, likelihood, variance,
+    },
+    core: { ...l, kind: 'vae', recon, variance: typeof variance === 'number' ? variance : 1 },
+  };
+}
+
+export function resolveAutoencoderConfig(where: string, config: unknown): { resolved: ResolvedAutoencoderConfig; core: CoreConfig } {
+  checkObject(where, 'config', config);
+  checkKeys(where, config, [...LAYER_KEYS, 'loss']);
+  const l = layers(where, config);
+  const loss = config.loss === undefined ? 'bce' : oneOf(where, 'loss', config.loss, ['bce', 'mse'] as const);
+  const init: Init = l.init === 'normal' ? { normal: l.initStd } : l.init;
+  return {
+    resolved: {
+      inputDim: l.inputDim, latentDim: l.latentDim, encoder: l.encoder, decoder: l.decoder, activation: l.activation,
+      leakySlope: l.leakySlope, init, seed: l.seed, loss,
+    },
+    core: { ...l, kind: 'autoencoder', recon: loss === 'bce' ? 'bernoulli' : 'squaredError', variance: 1 },
+  };
+}
+
+export interface ResolvedOptimizer {
+  name: 'adam' | 'sgd' | 'adagrad';
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+export function resolveOptimizer(where: string, v: OptimizerConfig | undefined): ResolvedOptimizer {
+  if (v === undefined) return { name: 'adam', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0, weightDecay: 0 };
+  checkObject(where, 'optimizer', v);
+  const name = oneOf(where, 'optimizer.name', v.name, ['adam', 'sgd', 'adagrad'] as const);
+  const keys = { adam: ['beta1', 'beta2', 'epsilon'], sgd: ['momentum'], adagrad: ['epsilon'] }[name];
+  checkKeys(where, v, ['name', 'learningRate', 'weightDecay', ...keys], `${name} optimizer option`);
+  const o = v as Record<string, unknown>;
+  const num = (k: string, d: number, check: (w: string, what: string, x: unknown) => number): number =>
+    (o[k] === undefined ? d : check(where, `optimizer.${k}`, o[k]));
+  return {
+    name,
+    learningRate: num('learningRate', name === 'adam' ? 1e-3 : 0.01, positiveNumber),
+    beta1: num('beta1', 0.9, unitInterval),
+    beta2: num('beta2', 0.999, unitInterval),
+    epsilon: num('epsilon', name === 'adagrad' ? 1e-10 : 1e-8, positiveNumber),
+    momentum: num('momentum', 0, unitInterval),
+    weightDecay: num('weightDecay', 0, nonNegativeNumber),
+  };
+}
+
+export interface ResolvedFit {
+  epochs: number;
+  batchSize: number;
+  shuffle: boolean;
+  optimizer: ResolvedOptimizer;
+  klWeight: number;
+  klWarmupEpochs: number;
+  samples: number;
+  binarize: boolean;
+}
+
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize',
+  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal'] as const;
+
+export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {
+  const opts = o ?? {};
+  checkObject(where, 'options', opts);
+  checkKeys(where, opts, isVae ? FIT_KEYS : FIT_KEYS.filter((k) => !['klWeight', 'klWarmupEpochs', 'samples'].includes(k)));
+  for (const k of ['onBatchEnd', 'onEpochEnd'] as const) {
+    if (opts[k] !== undefined && typeof opts[k] !== 'function') fail(where, k, opts[k], 'a function');
+  }
+  if (opts.signal !== undefined && !(typeof opts.signal === 'object' && opts.signal !== null && 'aborted' in opts.signal)) {
+    fail(where, 'signal', opts.signal, 'an AbortSignal');
+  }
+  if (opts.shuffle !== undefined && typeof opts.shuffle !== 'boolean') fail(where, 'shuffle', opts.shuffle, 'a boolean');
+  const binarize = opts.binarize === undefined ? 'none' : oneOf(where, 'binarize', opts.binarize, ['none', 'dynamic'] as const);
+  return {
+    epochs: opts.epochs === undefined ? 1 : positiveInt(where, 'epochs', opts.epochs, 1e9),
+    batchSize: opts.batchSize === undefined ? 128 : positiveInt(where, 'batchSize', opts.batchSize, 1 << 20),
+    shuffle: opts.shuffle ?? true,
+    optimizer: resolveOptimizer(where, opts.optimizer as OptimizerConfig | undefined),
+    klWeight: opts.klWeight === undefined ? 1 : nonNegativeNumber(where, 'klWeight', opts.klWeight),
+    klWarmupEpochs: opts.klWarmupEpochs === undefined ? 0 : nonNegativeNumber(where, 'klWarmupEpochs', opts.klWarmupEpochs),
+    samples: opts.samples === undefined ? 1 : positiveInt(where, 'samples', opts.samples, 4096),
+    binarize: binarize === 'dynamic',
+  };
+}

@@ -1,0 +1,37 @@
+/** Reading models written by `save()`: a safetensors file whose metadata names our format, kind and config. */
+import { decodeSafetensors } from './safetensors';
+import { FORMAT, FORMAT_VERSION, type BaseModel } from './model';
+import type { NamedTensor } from './types';
+
+export async function loadModel(
+  where: string, bytes: Uint8Array, kind: 'vae' | 'autoencoder', create: (config: unknown) => Promise<BaseModel>,
+): Promise<BaseModel> {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (the output of save()), got ${typeof bytes}`);
+  const file = decodeSafetensors(bytes);
+  const meta = file.metadata;
+  if (meta.format !== FORMAT) {
+    throw new Error(`${where}: not a vae-wasm model (metadata format is ${JSON.stringify(meta.format)}, expected ${JSON.stringify(FORMAT)})`);
+  }
+  if (meta.version !== FORMAT_VERSION) {
+    throw new Error(`${where}: unsupported format version ${JSON.stringify(meta.version)}; this library reads version ${FORMAT_VERSION}`);
+  }
+  if (meta.kind !== kind) {
+    throw new Error(`${where}: the file holds a ${JSON.stringify(meta.kind)} model; load it with ${meta.kind === 'vae' ? 'VAE' : 'Autoencoder'}.load`);
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(meta.config ?? '');
+  } catch {
+    throw new Error(`${where}: the metadata's config is not valid JSON`);
+  }
+  const model = await create(config);
+  try {
+    const weights: Record<string, NamedTensor> = {};
+    for (const [name, t] of Object.entries(file.tensors)) weights[name] = { shape: t.shape, data: t.data };
+    model.setWeights(weights);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${where}: the tensors do not match the config: ${(e as Error).message}`);
+  }
+  return model;
+}

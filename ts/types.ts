@@ -1,0 +1,158 @@
+/**
+ * Public types of vae-wasm. Every option is documented here; the README links to this file.
+ *
+ * Conventions used throughout:
+ * - A data matrix is n rows × dim columns, row-major. It may be a flat `Float32Array` / `Float64Array`
+ *   (values as given; for a Bernoulli likelihood or `bce` loss they must lie in [0, 1]), a flat `Uint8Array`
+ *   (0–255, scaled by 1/255 inside the core), or an array of rows (`number[][]`).
+ * - Weight matrices are stored **in × out** (the layer computes `y = x · W + b`). PyTorch's `nn.Linear` stores
+ *   out × in; the interop functions transpose.
+ * - Losses are in nats per sample, summed over the input's dimensions (pixels), averaged over samples.
+ */
+
+/** Hidden-layer nonlinearity. `linear` is the identity (useful for linear autoencoders). */
+export type Activation = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' | 'linear';
+
+/**
+ * How weights are initialised (biases follow the same rule where stated). All draws come from the model's seeded RNG
+ * inside the core.
+ * - `'lecun-uniform'` (default): W and b ~ U(−1/√fanIn, 1/√fanIn), exactly PyTorch's default for `nn.Linear`.
+ * - `'glorot-uniform'`: W ~ U(−√(6/(fanIn+fanOut)), +√(6/(fanIn+fanOut))), b = 0.
+ * - `{ normal: std }`: W and b ~ N(0, std²) (Kingma & Welling use std = 0.01).
+ */
+export type Init = 'lecun-uniform' | 'glorot-uniform' | { normal: number };
+
+export interface LayersConfig {
+  /** Width of each input row (784 for MNIST). Positive integer. */
+  inputDim: number;
+  /** Width of the code z. Positive integer. */
+  latentDim: number;
+  /** Hidden widths of the encoder, input side first. Default `[400]`. May be empty. */
+  encoder?: number[];
+  /** Hidden widths of the decoder, code side first. Default: the encoder's widths reversed. */
+  decoder?: number[];
+  /** Nonlinearity of every hidden layer. Default `'relu'`. */
+  activation?: Activation;
+  /** Slope for negative inputs when `activation` is `'leakyRelu'`. Default 0.01. */
+  leakySlope?: number;
+  /** Weight initialisation. Default `'lecun-uniform'`. */
+  init?: Init;
+  /** Seed of every random draw (initialisation, shuffling, ε, binarisation). Integer in [0, 2³²). Default 0. */
+  seed?: number;
+}
+
+export interface VAEConfig extends LayersConfig {
+  /**
+   * The decoder's distribution p(x|z):
+   * - `'bernoulli'` (default): outputs logits; reconstruction = binary cross-entropy computed stably from logits;
+   *   `decode` returns probabilities σ(logit). Data must lie in [0, 1].
+   * - `'gaussian'`: outputs means (identity output); reconstruction = −log N(x; mean, variance) summed over dims.
+   */
+  likelihood?: 'bernoulli' | 'gaussian';
+  /**
+   * Gaussian likelihood only: a fixed variance (positive number, default 1), or `'learned'`: one log-variance per
+   * input dimension, a trainable parameter `decoder.logVar` (initialised to 0, i.e. variance 1).
+   */
+  variance?: number | 'learned';
+}
+
+export interface AutoencoderConfig extends LayersConfig {
+  /**
+   * Reconstruction loss, summed over input dims:
+   * - `'bce'` (default): binary cross-entropy from logits; `decode` returns σ(logit). Data must lie in [0, 1].
+   * - `'mse'`: squared error Σ (x − x̂)² with an identity output.
+   */
+  loss?: 'bce' | 'mse';
+}
+
+export type OptimizerConfig =
+  /** Adam (Kingma & Ba). Defaults: learningRate 1e-3, beta1 0.9, beta2 0.999, epsilon 1e-8, weightDecay 0. */
+  | { name: 'adam'; learningRate?: number; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
+  /** SGD with (heavy-ball) momentum. Defaults: learningRate 0.01, momentum 0, weightDecay 0. */
+  | { name: 'sgd'; learningRate?: number; momentum?: number; weightDecay?: number }
+  /** Adagrad. Defaults: learningRate 0.01, epsilon 1e-10, weightDecay 0. */
+  | { name: 'adagrad'; learningRate?: number; epsilon?: number; weightDecay?: number };
+// weightDecay is an L2 penalty added to the gradient (g + λθ), on every parameter, as PyTorch's `weight_decay`;
+// for Kingma & Welling's N(0, I) prior on the parameters it corresponds to λ = 1/N.
+
+/** Per-epoch record returned by `fit` and passed to `onEpochEnd`. Losses in nats per sample. */
+export interface EpochLog {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Mean over the epoch's batches of the training objective's terms, as PyTorch's example reports them. */
+  loss: number;
+  reconstruction: number;
+  /** KL(q(z|x) ‖ p(z)); 0 for an autoencoder. */
+  kl: number;
+  /** Same terms on `validationData`, one ε draw per datapoint, if given. */
+  valLoss?: number;
+  valReconstruction?: number;
+  valKl?: number;
+  /** Training samples processed per second during this epoch (excluding validation). */
+  samplesPerSecond: number;
+  /** Wall-clock seconds of the epoch including validation. */
+  seconds: number;
+}
+
+/** Passed to `onBatchEnd`. */
+export interface BatchLog {
+  epoch: number;
+  /** 0-based batch index within the epoch. */
+  batch: number;
+  batches: number;
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  /** The KL weight used for this step (after warm-up). */
+  klWeight: number;
+}
+
+export interface FitOptions {
+  /** Passes over the data. Positive integer. Default 1. */
+  epochs?: number;
+  /** Rows per step. Positive integer ≤ the number of rows. Default 128. The last, smaller batch is kept. */
+  batchSize?: number;
+  /** Reshuffle the rows every epoch (with the model's RNG). Default true. */
+  shuffle?: boolean;
+  /** Default `{ name: 'adam', learningRate: 1e-3 }`. State persists across `fit` calls with the same name. */
+  optimizer?: OptimizerConfig;
+  /** VAE only: β, the weight of the KL term in the training objective. Default 1. */
+  klWeight?: number;
+  /** VAE only: epochs (may be fractional) over which β rises linearly from 0 to `klWeight`. Default 0 (off). */
+  klWarmupEpochs?: number;
+  /** VAE only: ε draws per datapoint (L); the reconstruction term is averaged over them. Default 1. */
+  samples?: number;
+  /** `'dynamic'`: every time a row is used, its pixels are redrawn ~ Bernoulli(intensity) in the core. Default none. */
+  binarize?: 'dynamic' | 'none';
+  /** Evaluated after every epoch. Same shape rules as the training data. */
+  validationData?: DataInput;
+  onBatchEnd?: (log: BatchLog) => void | Promise<void>;
+  onEpochEnd?: (log: EpochLog) => void | Promise<void>;
+  /** Stops training between steps; `fit` then resolves with the history so far. */
+  signal?: AbortSignal;
+}
+
+export type DataInput = Float32Array | Float64Array | Uint8Array | ArrayLike<number>[];
+
+export interface ElboResult {
+  /** Mean over rows of the ELBO estimate (negative number, nats). */
+  elbo: number;
+  /** Mean reconstruction term −E_q[log p(x|z)]. */
+  reconstruction: number;
+  /** Mean KL(q(z|x) ‖ p(z)). */
+  kl: number;
+}
+
+export interface LossAndGradients {
+  /** Objective whose gradient is returned: mean over rows of reconstruction + klWeight · KL. */
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  /** Gradient of `loss` for every parameter, by name (same names and shapes as `getWeights`). */
+  gradients: Record<string, Float32Array>;
+}
+
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}

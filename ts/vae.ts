@@ -1,0 +1,130 @@
+/**
+ * The variational autoencoder: q(z|x) = N(μ(x), diag(exp(logVar(x)))), p(z) = N(0, I), p(x|z) Bernoulli or Gaussian.
+ * Trained by maximising the ELBO F = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)) with the reparameterisation
+ * z = μ + σ ⊙ ε, ε ~ N(0, I), so gradients flow through μ and σ.
+ */
+import { init } from './core/wasm';
+import { toCodes } from './data';
+import { BaseModel } from './model';
+import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig } from './options';
+import { loadModel } from './persist';
+import type { DataInput, ElboResult, LossAndGradients, VAEConfig } from './types';
+import type { Core } from './core/wasm';
+import type { CoreConfig } from './core/abi';
+
+function seedOption(where: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(where, 'seed', v, 'an integer in [0, 2^32)');
+  return v;
+}
+
+export class VAE extends BaseModel {
+  protected readonly className = 'VAE';
+  /** The configuration with every default filled in. */
+  readonly config: Readonly<ResolvedVAEConfig>;
+
+  private constructor(core: Core, resolved: ResolvedVAEConfig, coreConfig: CoreConfig) {
+    super(core, coreConfig);
+    this.config = Object.freeze({ ...resolved });
+  }
+
+  /** Creates a VAE with freshly initialised weights (loads the wasm core on first use). */
+  static async create(config: VAEConfig): Promise<VAE> {
+    const { resolved, core } = resolveVAEConfig('VAE.create', config);
+    return new VAE(await init(), resolved, core);
+  }
+
+  /** Loads a model written by `save()` (safetensors). */
+  static async load(bytes: Uint8Array): Promise<VAE> {
+    const model = await loadModel('VAE.load', bytes, 'vae', (config) => VAE.create(config as VAEConfig));
+    return model as VAE;
+  }
+
+  protected get isVae(): boolean {
+    return true;
+  }
+
+  protected get unitData(): boolean {
+    return this.config.likelihood === 'bernoulli';
+  }
+
+  protected metadataConfig(): Record<string, unknown> {
+    return { ...this.config };
+  }
+
+  /** Parameters of q(z|x): mean and log-variance, each rows × latentDim. */
+  encode(x: DataInput): { mean: Float32Array; logVar: Float32Array } {
+    const m = this.matrix('encode', 'x', x);
+    const h = this.handle;
+    const n = m.rows * this.config.latentDim;
+    return this.withMatrix(m, (p, alloc) => {
+      const mean = alloc(n * 4);
+      const logVar = alloc(n * 4);
+      this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, mean, logVar), 'VAE.encode');
+      return { mean: this.core.f32(mean, n).slice(), logVar: this.core.f32(logVar, n).slice() };
+    });
+  }
+
+  /**
+   * Decoder outputs for codes z (rows × latentDim): Bernoulli probabilities σ(logits) or Gaussian means;
+   * raw logits with `{ logits: true }`.
+   */
+  decode(z: DataInput, options: { logits?: boolean } = {}): Float32Array {
+    checkObject('VAE.decode', 'options', options);
+    checkKeys('VAE.decode', options, ['logits']);
+    const codes = toCodes('VAE.decode', 'z', z, this.config.latentDim);
+    return this.decodeImpl('VAE.decode', codes, options.logits === true);
+  }
+
+  /** n draws from the model: z ~ N(0, I), decoded (probabilities or means), n × inputDim. */
+  sample(n: number, options: { seed?: number } = {}): Float32Array {
+    positiveInt('VAE.sample', 'n', n, 1 << 24);
+    checkObject('VAE.sample', 'options', options);
+    checkKeys('VAE.sample', options, ['seed']);
+    const seed = seedOption('VAE.sample', options.seed);
+    const h = this.handle;
+    const dim = this.config.inputDim;
+    return this.core.scoped((alloc) => {
+      const out = alloc(n * dim * 4);
+      this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), 'VAE.sample');
+      return this.core.f32(out, n * dim).slice();
+    });
+  }
+
+  /**
+   * Monte-Carlo estimate of the ELBO per row, averaged over rows (nats): `samples` ε draws per row (default 1),
+   * from `seed` if given (reproducible), else from the model's evaluation stream.
+   */
+  elbo(x: DataInput, options: { samples?: number; seed?: number } = {}): ElboResult {
+    checkObject('VAE.elbo', 'options', options);
+    checkKeys('VAE.elbo', options, ['samples', 'seed']);
+    const samples = options.samples === undefined ? 1 : positiveInt('VAE.elbo', 'samples', options.samples, 1 << 16);
+    const seed = seedOption('VAE.elbo', options.seed);
+    const m = this.matrix('elbo', 'x', x);
+    const r = this.evaluateMatrix(m, samples, seed);
+    return { elbo: -(r.reconstruction + r.kl), reconstruction: r.reconstruction, kl: r.kl };
+  }
+
+  /**
+   * The objective mean_i[rec_i + klWeight·KL_i] and its gradient for every parameter, with the noise given:
+   * `epsilon` holds rows·samples × latentDim values, row i·samples + s being draw s for data row i. Parameters are
+   * not changed.
+   */
+  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number }): LossAndGradients {
+    const where = 'VAE.lossAndGradients';
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['epsilon', 'samples', 'klWeight']);
+    const samples = options.samples === undefined ? 1 : positiveInt(where, 'samples', options.samples, 4096);
+    const beta = options.klWeight === undefined ? 1 : nonNegativeNumber(where, 'klWeight', options.klWeight);
+    const m = this.matrix('lossAndGradients', 'x', x);
+    const eps = options.epsilon;
+    const expected = m.rows * samples * this.config.latentDim;
+    if (!(eps instanceof Float32Array) || eps.length !== expected) {
+      fail(where, 'epsilon', eps, `a Float32Array of rows·samples·latentDim = ${expected} values`);
+    }
+    for (let i = 0; i < eps.length; i++) {
+      if (!Number.isFinite(eps[i]!)) fail(where, `epsilon[${i}]`, eps[i], 'finite');
+    }
+    return this.lossAndGradientsImpl(where, m, eps, samples, beta);
+  }
+}

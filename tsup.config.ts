@@ -1,0 +1,24 @@
+import { defineConfig } from 'tsup';
+
+// The wasm core is inlined as bytes (platform 'neutral' keeps the base64 decoder browser-safe), so the package
+// works in Node, bundlers and plain <script type="module"> without serving a separate file.
+export default defineConfig([
+  {
+    entry: { index: 'ts/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    platform: 'neutral',
+    target: 'es2022',
+    loader: { '.wasm': 'binary' },
+    sourcemap: false,
+    clean: false,
+  },
+  {
+    entry: { cli: 'ts/cli.ts' },
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    loader: { '.wasm': 'binary' },
+    clean: false,
+  },
+]);
