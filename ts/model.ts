@@ -5,7 +5,7 @@
 import { type CoreConfig, configWords, ROLE_NAMES, Status, statusMessage } from './core/abi';
 import { type Core } from './core/wasm';
 import { type Matrix, toMatrix } from './data';
-import { checkObject, describe, resolveFit, type ResolvedFit } from './options';
+import { checkKeys, checkObject, describe, positiveInt, resolveFit, type ResolvedFit, seedOption } from './options';
 import { encodeSafetensors } from './safetensors';
 import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor } from './types';
 
@@ -328,6 +328,26 @@ export abstract class BaseModel {
       const out = alloc(m.rows * dim * 4);
       this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), `${this.className}.reconstruct`);
       return this.core.f32(out, m.rows * dim).slice();
+    });
+  }
+
+  /**
+   * Decodes n codes z ~ N(0, I) (n × inputDim; probabilities or means), drawn from `seed` if given, else from the
+   * model's evaluation stream. For a VAE these are samples from the model; an autoencoder has no prior over its
+   * codes, so its outputs need not look like data at all.
+   */
+  sample(n: number, options: { seed?: number } = {}): Float32Array {
+    const where = `${this.className}.sample`;
+    positiveInt(where, 'n', n, 1 << 24);
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['seed']);
+    const seed = seedOption(where, options.seed);
+    const h = this.handle;
+    const dim = this.coreConfig.inputDim;
+    return this.core.scoped((alloc) => {
+      const out = alloc(n * dim * 4);
+      this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), where);
+      return this.core.f32(out, n * dim).slice();
     });
   }
 

@@ -32,6 +32,12 @@ export function checkKeys(where: string, obj: object, allowed: readonly string[]
   }
 }
 
+export function seedOption(where: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(where, 'seed', v, 'an integer in [0, 2^32)');
+  return v;
+}
+
 export function checkObject(where: string, what: string, v: unknown): asserts v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, what, v, 'an object');
 }

@@ -6,17 +6,11 @@
 import { init } from './core/wasm';
 import { toCodes } from './data';
 import { BaseModel } from './model';
-import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig } from './options';
+import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
 import { loadModel } from './persist';
 import type { DataInput, ElboResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CoreConfig } from './core/abi';
-
-function seedOption(where: string, v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) fail(where, 'seed', v, 'an integer in [0, 2^32)');
-  return v;
-}
 
 export class VAE extends BaseModel {
   protected readonly className = 'VAE';
@@ -74,21 +68,6 @@ export class VAE extends BaseModel {
     checkKeys('VAE.decode', options, ['logits']);
     const codes = toCodes('VAE.decode', 'z', z, this.config.latentDim);
     return this.decodeImpl('VAE.decode', codes, options.logits === true);
-  }
-
-  /** n draws from the model: z ~ N(0, I), decoded (probabilities or means), n × inputDim. */
-  sample(n: number, options: { seed?: number } = {}): Float32Array {
-    positiveInt('VAE.sample', 'n', n, 1 << 24);
-    checkObject('VAE.sample', 'options', options);
-    checkKeys('VAE.sample', options, ['seed']);
-    const seed = seedOption('VAE.sample', options.seed);
-    const h = this.handle;
-    const dim = this.config.inputDim;
-    return this.core.scoped((alloc) => {
-      const out = alloc(n * dim * 4);
-      this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), 'VAE.sample');
-      return this.core.f32(out, n * dim).slice();
-    });
   }
 
   /**

