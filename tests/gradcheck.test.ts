@@ -1,0 +1,136 @@
+// The core's forward values and every parameter gradient against the independent f64 reference (tests/oracle.ts)
+// and its central finite differences, with fixed ε, over architectures, activations, likelihoods and both models.
+import { describe, expect, it } from 'vitest';
+import { Autoencoder, VAE } from '../ts/index';
+import type { AutoencoderConfig, VAEConfig } from '../ts/types';
+import { type Act, finiteDifferences, forward, type RefConfig, type RefWeights, TestRandom } from './oracle';
+
+type Model = VAE | Autoencoder;
+
+function refConfig(m: Model): RefConfig {
+  const c = m.config;
+  const isVae = m instanceof VAE;
+  const v = isVae ? (m as VAE).config : undefined;
+  return {
+    kind: isVae ? 'vae' : 'ae',
+    inputDim: c.inputDim,
+    latentDim: c.latentDim,
+    encoder: [...c.encoder],
+    decoder: [...c.decoder],
+    activation: c.activation as Act,
+    leakySlope: c.leakySlope,
+    recon: v ? (v.likelihood === 'bernoulli' ? 'bernoulli' : v.variance === 'learned' ? 'gaussianLearned' : 'gaussian')
+      : (m as Autoencoder).config.loss === 'bce' ? 'bernoulli' : 'mse',
+    variance: v && typeof v.variance === 'number' ? v.variance : 1,
+  };
+}
+
+function refWeights(m: Model): RefWeights {
+  const out: RefWeights = {};
+  for (const [k, t] of Object.entries(m.getWeights())) out[k] = Float64Array.from(t.data);
+  return out;
+}
+
+/** Gives decoder.logVar (learned variance) values away from 0 so its gradient is exercised. */
+function perturbLogVar(m: Model, rnd: TestRandom): void {
+  const w = m.getWeights();
+  const lv = w['decoder.logVar'];
+  if (!lv) return;
+  lv.data.set(rnd.normals(lv.data.length).map((v) => 0.5 * v));
+  m.setWeights(w);
+}
+
+interface Case {
+  name: string;
+  vae?: VAEConfig;
+  ae?: AutoencoderConfig;
+  samples?: number;
+  beta?: number;
+}
+
+const base = { inputDim: 7, latentDim: 3, init: { normal: 0.6 } as const };
+const cases: Case[] = [];
+for (const activation of ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear'] as const) {
+  cases.push({ name: `VAE bernoulli ${activation} [5,4]`, vae: { ...base, encoder: [5, 4], activation, leakySlope: 0.1, seed: 11 } });
+}
+cases.push(
+  { name: 'VAE bernoulli, no hidden layers', vae: { ...base, encoder: [], seed: 3 } },
+  { name: 'VAE bernoulli, decoder differs from mirror, S=3, β=0.5', vae: { ...base, encoder: [6], decoder: [4, 5], activation: 'tanh', seed: 4 }, samples: 3, beta: 0.5 },
+  { name: 'VAE gaussian fixed variance 0.3', vae: { ...base, encoder: [5], likelihood: 'gaussian', variance: 0.3, activation: 'softplus', seed: 5 } },
+  { name: 'VAE gaussian learned variance, S=2', vae: { ...base, encoder: [5], likelihood: 'gaussian', variance: 'learned', activation: 'tanh', seed: 6 }, samples: 2 },
+  { name: 'VAE input width not a multiple of 4 or 8 (13), latent 5', vae: { ...base, inputDim: 13, latentDim: 5, encoder: [9], activation: 'tanh', seed: 7 } },
+  { name: 'AE bce relu', ae: { ...base, encoder: [5], activation: 'relu', loss: 'bce', seed: 8 } },
+  { name: 'AE mse tanh, two layers each side', ae: { ...base, encoder: [6, 4], decoder: [5, 3], activation: 'tanh', loss: 'mse', seed: 9 } },
+  { name: 'AE mse linear, no hidden layers', ae: { ...base, encoder: [], activation: 'linear', loss: 'mse', seed: 10 } },
+);
+
+describe.each(cases)('$name', ({ vae, ae, samples = 1, beta = 1 }) => {
+  const rows = 4;
+
+  async function setup() {
+    const model: Model = vae ? await VAE.create(vae) : await Autoencoder.create(ae!);
+    const rnd = new TestRandom(1234);
+    perturbLogVar(model, rnd);
+    const x = rnd.uniforms(rows * model.config.inputDim);
+    const eps = vae ? rnd.normals(rows * samples * model.config.latentDim) : undefined;
+    const cfg = refConfig(model);
+    const W = refWeights(model);
+    const ref = forward(cfg, W, Float64Array.from(x), eps && Float64Array.from(eps), samples, beta);
+    const core = model instanceof VAE ? model.lossAndGradients(x, { epsilon: eps!, samples, klWeight: beta }) : model.lossAndGradients(x);
+    return { model, x, eps, cfg, W, ref, core };
+  }
+
+  it('loss terms, encoder and decoder outputs match the reference', async () => {
+    const { model, x, ref, core } = await setup();
+    expect(core.loss).toBeCloseTo(ref.loss, 4);
+    expect(Math.abs(core.loss - ref.loss)).toBeLessThan(2e-6 * Math.abs(ref.loss) + 1e-6);
+    expect(Math.abs(core.reconstruction - ref.reconstruction)).toBeLessThan(2e-6 * Math.abs(ref.reconstruction) + 1e-6);
+    expect(Math.abs(core.kl - ref.kl)).toBeLessThan(2e-6 * Math.abs(ref.kl) + 1e-6);
+    const close = (a: Float32Array, b: Float64Array, what: string) => {
+      expect(a.length, what).toBe(b.length);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), `${what}[${i}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(b[i]!)));
+    };
+    if (model instanceof VAE) {
+      const { mean, logVar } = model.encode(x);
+      close(mean, ref.mean, 'mean');
+      close(logVar, ref.logVar, 'logVar');
+      // reconstruct = decode(mean): compare with the reference decoder on z = mean (ε = 0).
+      const noNoise = forward({ ...refConfig(model) }, refWeights(model), Float64Array.from(x), new Float64Array(rows * model.config.latentDim), 1, 1);
+      const link = model.config.likelihood === 'bernoulli' ? (o: number) => 1 / (1 + Math.exp(-o)) : (o: number) => o;
+      close(model.reconstruct(x), noNoise.out.map(link), 'reconstruct');
+      close(model.decode(model.encode(x).mean, { logits: true }), noNoise.out, 'decode logits');
+    } else {
+      close(model.encode(x), ref.mean, 'code');
+      const link = model.config.loss === 'bce' ? (o: number) => 1 / (1 + Math.exp(-o)) : (o: number) => o;
+      close(model.reconstruct(x), ref.out.map(link), 'reconstruct');
+    }
+    model.dispose();
+  });
+
+  it('every parameter gradient matches central finite differences of the reference', async () => {
+    const { model, eps, cfg, W, ref, core, x } = await setup();
+    // Kinks of relu/leakyRelu must be farther than the FD step from every pre-activation.
+    expect(ref.minKink).toBeGreaterThan(1e-4);
+    const fd = finiteDifferences(cfg, W, Float64Array.from(x), eps && Float64Array.from(eps), samples, beta);
+    let scale = 0;
+    for (const g of Object.values(fd)) for (const v of g) scale = Math.max(scale, Math.abs(v));
+    expect(scale).toBeGreaterThan(1e-3);
+    let errSq = 0;
+    let normSq = 0;
+    expect(Object.keys(core.gradients).sort()).toEqual(Object.keys(fd).sort());
+    for (const [name, g] of Object.entries(core.gradients)) {
+      const want = fd[name]!;
+      expect(g.length, name).toBe(want.length);
+      for (let i = 0; i < g.length; i++) {
+        // f32 arithmetic in the core: each gradient carries ~1e-6 relative error of the terms summed into it, so
+        // allow 1e-4 relative plus 1e-5 of the largest gradient (FD error in f64 is ~1e-9).
+        const tol = 1e-4 * Math.abs(want[i]!) + 1e-5 * scale;
+        expect(Math.abs(g[i]! - want[i]!), `${name}[${i}]: core ${g[i]} vs fd ${want[i]}`).toBeLessThanOrEqual(tol);
+        errSq += (g[i]! - want[i]!) ** 2;
+        normSq += want[i]! ** 2;
+      }
+    }
+    expect(Math.sqrt(errSq / normSq)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
