@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// `npm run bench`: vae-wasm beside TensorFlow.js (wasm and cpu backends) on the same models, one thread, one
+// process per measurement, rounds interleaved so machine noise hits every contender alike. Writes
+// bench/RESULTS.md and bench/results.json. Options: --rounds N (default 3), --quick (fewer steps).
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+
+const rounds = Number(process.argv.includes('--rounds') ? process.argv[process.argv.indexOf('--rounds') + 1] : 3);
+const quick = process.argv.includes('--quick');
+const here = new URL('.', import.meta.url).pathname;
+const scale = quick ? 0.25 : 1;
+const steps = (n) => String(Math.max(4, Math.round(n * scale)));
+
+const jobs = [
+  { key: 'kernels', script: 'kernels.mjs', args: [] },
+  { key: 'vae-wasm/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'] },
+  { key: 'vae-wasm/kw', script: 'vae-wasm-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20'] },
+  { key: 'tfjs-wasm/default', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'default', '--steps', steps(100), '--warmup', '10'] },
+  { key: 'tfjs-wasm/kw', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'kw', '--steps', steps(100), '--warmup', '10'] },
+  { key: 'tfjs-cpu/default', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'default', '--steps', steps(20), '--warmup', '3'] },
+  { key: 'tfjs-cpu/kw', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'kw', '--steps', steps(20), '--warmup', '3'] },
+];
+
+const results = Object.fromEntries(jobs.map((j) => [j.key, []]));
+for (let r = 1; r <= rounds; r++) {
+  for (const job of jobs) {
+    process.stderr.write(`round ${r}/${rounds}: ${job.key} ... `);
+    const p = spawnSync(process.execPath, [here + job.script, ...job.args], { encoding: 'utf8' });
+    if (p.status !== 0) {
+      process.stderr.write(`failed\n${p.stderr}\n`);
+      process.exit(1);
+    }
+    const line = p.stdout.trim().split('\n').pop();
+    const res = JSON.parse(line);
+    results[job.key].push(res);
+    process.stderr.write(res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n`);
+  }
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const fmt = (s, d = 0) => `${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})`;
+
+const peak = stat(results.kernels.map((k) => k.peakGflops));
+const gemm = results.kernels[0].gemm.map((g, i) => ({ name: g.name, gflops: stat(results.kernels.map((k) => k.gemm[i].gflops)) }));
+const train = {};
+for (const key of Object.keys(results).filter((k) => k !== 'kernels')) train[key] = stat(results[key].map((x) => x.samplesPerSecond));
+
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+const command = `npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+const lines = [
+  '# Benchmark results',
+  '',
+  `Command: \`${command}\` — ${rounds} rounds, one process per measurement, interleaved; median (min–max).`,
+  `Machine: ${cpu}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}. One thread for every contender.`,
+  `Date: ${new Date().toISOString().slice(0, 10)}.`,
+  '',
+  '## Training throughput (samples/s, one thread)',
+  '',
+  '| configuration | vae-wasm | TensorFlow.js wasm | TensorFlow.js cpu | vae-wasm ÷ tfjs-wasm | one epoch (60,000), vae-wasm |',
+  '|---|---|---|---|---|---|',
+];
+for (const [cfg, label] of [['default', 'default: 784-400-20 ReLU, Bernoulli, Adam 1e-3, batch 128'], ['kw', 'Kingma & Welling: 784-500-20 tanh, Bernoulli, Adagrad 0.01, batch 100']]) {
+  const ours = train[`vae-wasm/${cfg}`];
+  const tw = train[`tfjs-wasm/${cfg}`];
+  const tc = train[`tfjs-cpu/${cfg}`];
+  lines.push(`| ${label} | ${fmt(ours)} | ${fmt(tw)} | ${fmt(tc)} | ${(ours.median / tw.median).toFixed(1)}× | ${(60000 / ours.median).toFixed(1)} s |`);
+}
+lines.push('', `## Kernels`, '', `Peak (12 independent f32x4 multiply-add chains): ${fmt(peak, 1)} GFLOP/s.`, '',
+  '| GEMM | GFLOP/s | fraction of peak |', '|---|---|---|');
+for (const g of gemm) lines.push(`| ${g.name} | ${fmt(g.gflops, 1)} | ${((g.gflops.median / peak.median) * 100).toFixed(0)}% |`);
+lines.push('');
+writeFileSync(here + 'RESULTS.md', lines.join('\n'));
+writeFileSync(here + 'results.json', JSON.stringify({ command, machine: { cpu, cores: os.cpus().length, node: process.version }, rounds, results }, null, 1) + '\n');
+console.log(lines.join('\n'));
