@@ -603,13 +603,7 @@ impl Model {
     unsafe fn encode_rows(&self, b: &Bufs, rows: usize) {
         let cfg = &self.cfg;
         let s = self.scratch(b);
-        let mut inp = b.x as *const f32;
-        for l in 0..cfg.n_enc {
-            let d = self.lay.enc[l];
-            nn::dense_forward(d, self.params, inp, rows, b.enc_a[l], s);
-            nn::act_forward(cfg.act, cfg.slope, b.enc_a[l], b.enc_h[l], rows * d.fan_out);
-            inp = b.enc_h[l];
-        }
+        let inp = self.hidden_forward(&self.lay.enc[..cfg.n_enc], &b.enc_a, &b.enc_h, b.x, rows, s);
         nn::dense_forward(self.lay.mean, self.params, inp, rows, b.mean, s);
         if cfg.kind == Kind::Vae {
             nn::dense_forward(self.lay.logvar, self.params, inp, rows, b.logvar, s);
@@ -655,16 +649,24 @@ impl Model {
 
     /// Decoder on b.z (drows): hidden layers and the output layer into b.out (logits or means).
     unsafe fn decode_rows(&self, b: &Bufs, drows: usize) {
-        let cfg = &self.cfg;
         let s = self.scratch(b);
-        let mut inp = b.z as *const f32;
-        for l in 0..cfg.n_dec {
-            let d = self.lay.dec[l];
-            nn::dense_forward(d, self.params, inp, drows, b.dec_a[l], s);
-            nn::act_forward(cfg.act, cfg.slope, b.dec_a[l], b.dec_h[l], drows * d.fan_out);
-            inp = b.dec_h[l];
-        }
+        let inp = self.hidden_forward(&self.lay.dec[..self.cfg.n_dec], &b.dec_a, &b.dec_h, b.z, drows, s);
         nn::dense_forward(self.lay.out, self.params, inp, drows, b.out, s);
+    }
+
+    /// Hidden layers on `inp` (rows): pre-activations into a[l], outputs into h[l]. Returns the last output (or
+    /// `inp` when there are no layers).
+    unsafe fn hidden_forward(
+        &self, layers: &[Dense], a: &[*mut f32; MAX_HIDDEN], h: &[*mut f32; MAX_HIDDEN], inp: *const f32, rows: usize,
+        s: &mut [f32],
+    ) -> *const f32 {
+        let mut inp = inp;
+        for (l, d) in layers.iter().enumerate() {
+            nn::dense_forward(*d, self.params, inp, rows, a[l], s);
+            nn::act_forward(self.cfg.act, self.cfg.slope, a[l], h[l], rows * d.fan_out);
+            inp = h[l];
+        }
+        inp
     }
 
     /// Reconstruction term per decoder row into b.row_rec; with `grad_scale` Some(c), also dL/dout = c·∂rec/∂out
