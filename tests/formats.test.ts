@@ -41,7 +41,9 @@ describe('loadIdx', () => {
     expect([img.rows, img.cols]).toEqual([10000, 784]);
     let sum = 0;
     for (let i = 16; i < raw.length; i++) sum += raw[i]!;
-    expect(img.data.reduce((a, b) => a + b, 0)).toBe(sum);
+    let total = 0;
+    for (const v of img.data) total += v;
+    expect(total).toBe(sum);
   });
 
   it('rejects malformed files with clear errors', () => {

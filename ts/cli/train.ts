@@ -1,0 +1,107 @@
+/** The `train` command's work: load data, fit with a progress bar per epoch, write the four output files. */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Autoencoder, VAE } from '../index';
+import type { AutoencoderConfig, EpochLog, VAEConfig } from '../types';
+import type { TrainPlan } from './args';
+import { DatasetError, head, loadDataset } from './datasets';
+import { imageGridPng, imageShapeFor } from './png';
+
+/** Writes a file atomically: a temporary file in the same folder, then a rename. */
+export function writeAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+const f2 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(2));
+
+/** One summary line per epoch (printed whether or not the progress bar is shown). */
+export function epochLine(e: EpochLog, epochs: number | undefined): string {
+  return `epoch ${e.epoch}${epochs ? `/${epochs}` : ''}: train loss ${f2(e.loss)} (rec ${f2(e.reconstruction)}, KL ${f2(e.kl)})` +
+    ` | test loss ${f2(e.valLoss)} | ${e.samplesPerSecond.toFixed(0)} samples/s | ${e.seconds.toFixed(1)} s`;
+}
+
+/** Trains as the plan says and writes the outputs; `signal` stops training early (the outputs are still written). */
+export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<EpochLog[]> {
+  const { train: fullTrain, test: fullTest, label } = loadDataset(plan.dataset, plan.testData);
+  const data = head(fullTrain, plan.limit);
+  const test = fullTest ? head(fullTest, plan.testLimit) : undefined;
+  const [h, w] = plan.imageShape ?? imageShapeFor(data.cols);
+  if (h * w !== data.cols) throw new DatasetError(`--image-shape ${h}x${w} does not match the ${data.cols} values per row`);
+  const batchSize = plan.fit.batchSize ?? 128;
+  if (batchSize > data.rows) throw new DatasetError(`--batch-size ${batchSize} is larger than the ${data.rows} training rows`);
+  const config = { ...plan.modelConfig, inputDim: data.cols };
+  const model = plan.model === 'vae' ? await VAE.create(config as VAEConfig) : await Autoencoder.create(config as AutoencoderConfig);
+  try {
+    mkdirSync(plan.out, { recursive: true });
+    const metricsPath = join(plan.out, 'metrics.jsonl');
+    writeAtomic(metricsPath, '');
+    const arch = [data.cols, ...(config.encoder ?? [400]), config.latentDim].join('-');
+    log(`vae-wasm: training ${plan.model === 'vae' ? 'a VAE' : 'an autoencoder'} ${arch} (${model.parameterCount} parameters) on ` +
+      `${data.rows} rows of ${label}${test ? `, testing on ${test.rows}` : ''}`);
+    const tty = process.stderr.isTTY === true;
+    const lines: string[] = [];
+    let bar: SingleBar | undefined;
+    let epochStart = 0;
+    let seen = 0;
+    let running = 0;
+    const history: EpochLog[] = await model.fit(data.data, {
+      ...plan.fit,
+      ...(test ? { validationData: test.data } : {}),
+      ...(signal ? { signal } : {}),
+      onBatchEnd: (b) => {
+        if (b.batch === 0) {
+          epochStart = performance.now();
+          seen = 0;
+          running = 0;
+          if (tty) {
+            bar = new SingleBar({
+              format: `epoch ${b.epoch}/${plan.fit.epochs} [{bar}] {value}/{total} batches | loss {loss} | {rate} samples/s`,
+              hideCursor: true, clearOnComplete: true, stream: process.stderr,
+            });
+            bar.start(b.batches, 0, { loss: '-', rate: '-' });
+          }
+        }
+        const n = Math.min(batchSize, data.rows - b.batch * batchSize);
+        seen += n;
+        running += (b.reconstruction + b.kl) * n; // the same running mean the epoch's `loss` reports
+        bar?.update(b.batch + 1, { loss: (running / seen).toFixed(2), rate: (seen / ((performance.now() - epochStart) / 1000)).toFixed(0) });
+      },
+      onEpochEnd: (e) => {
+        bar?.stop();
+        bar = undefined;
+        lines.push(JSON.stringify(e));
+        writeAtomic(metricsPath, lines.join('\n') + '\n');
+        log(epochLine(e, plan.fit.epochs));
+      },
+    });
+    bar?.stop(); // stopped mid-epoch
+    writeAtomic(join(plan.out, 'model.safetensors'), model.save());
+
+    // First 8 test images (or training images without a test set) on one row, their reconstructions below.
+    const shown = test ?? data;
+    const n = Math.min(8, shown.rows);
+    const originals = shown.data.subarray(0, n * shown.cols);
+    const pixels = originals instanceof Uint8Array ? Float32Array.from(originals, (v) => v / 255) : originals;
+    const grid = new Float32Array(2 * n * data.cols);
+    grid.set(pixels, 0);
+    grid.set(model.reconstruct(originals), n * data.cols);
+    writeAtomic(join(plan.out, 'reconstructions.png'), imageGridPng(grid, 2 * n, h, w, n));
+    // Decoded codes z ~ N(0, I): the VAE's prior gives data-like samples; an autoencoder's code space need not.
+    const samples = model.sample(64, { seed: plan.modelConfig.seed ?? 1 });
+    writeAtomic(join(plan.out, 'samples.png'), imageGridPng(samples, 64, h, w, 8));
+
+    const last = history[history.length - 1];
+    const final = !last ? '; no epoch completed'
+      : last.valLoss !== undefined ? `; final test loss ${last.valLoss.toFixed(2)} nats per sample (train ${last.loss.toFixed(2)})`
+        : `; final train loss ${last.loss.toFixed(2)} nats per sample (no test set)`;
+    const stopped = signal?.aborted && history.length < (plan.fit.epochs ?? 1)
+      ? ` (stopped after ${history.length} complete epochs; the saved model includes the steps taken since)` : '';
+    log(`vae-wasm: wrote ${['model.safetensors', 'metrics.jsonl', 'reconstructions.png', 'samples.png'].map((f) => join(plan.out, f)).join(', ')}${final}${stopped}`);
+    return history;
+  } finally {
+    model.dispose();
+  }
+}
