@@ -14,6 +14,7 @@ const steps = (n) => String(Math.max(4, Math.round(n * scale)));
 
 const jobs = [
   { key: 'kernels', script: 'kernels.mjs', args: [] },
+  { key: 'profile', script: 'profile.mjs', args: [] },
   { key: 'vae-wasm/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'] },
   { key: 'vae-wasm/kw', script: 'vae-wasm-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20'] },
   { key: 'tfjs-wasm/default', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'default', '--steps', steps(100), '--warmup', '10'] },
@@ -34,7 +35,7 @@ for (let r = 1; r <= rounds; r++) {
     const line = p.stdout.trim().split('\n').pop();
     const res = JSON.parse(line);
     results[job.key].push(res);
-    process.stderr.write(res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n`);
+    process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : `${res.samplesPerSecond.toFixed(0)} samples/s\n`);
   }
 }
 
@@ -45,7 +46,7 @@ const fmt = (s, d = 0) => `${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max
 const peak = stat(results.kernels.map((k) => k.peakGflops));
 const gemm = results.kernels[0].gemm.map((g, i) => ({ name: g.name, gflops: stat(results.kernels.map((k) => k.gemm[i].gflops)) }));
 const train = {};
-for (const key of Object.keys(results).filter((k) => k !== 'kernels')) train[key] = stat(results[key].map((x) => x.samplesPerSecond));
+for (const key of Object.keys(results).filter((k) => k !== 'kernels' && k !== 'profile')) train[key] = stat(results[key].map((x) => x.samplesPerSecond));
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const command = `npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
@@ -70,7 +71,20 @@ for (const [cfg, label] of [['default', 'default: 784-400-20 ReLU, Bernoulli, Ad
 lines.push('', `## Kernels`, '', `Peak (12 independent f32x4 multiply-add chains): ${fmt(peak, 1)} GFLOP/s.`, '',
   '| GEMM | GFLOP/s | fraction of peak |', '|---|---|---|');
 for (const g of gemm) lines.push(`| ${g.name} | ${fmt(g.gflops, 1)} | ${((g.gflops.median / peak.median) * 100).toFixed(0)}% |`);
-lines.push('');
+const prof = results.profile;
+const p = (f) => stat(prof.map(f));
+lines.push('', '## Where a default training step goes (batch 128, one thread)', '',
+  'The step is timed whole; its 14 GEMMs are then replayed alone on the same shapes (bench/profile.mjs).', '',
+  '| | ms per step | share |', '|---|---|---|',
+  `| whole step | ${fmt(p((r) => r.stepMs), 2)} | 100% |`,
+  `| GEMM (forward and backward products) | ${fmt(p((r) => r.gemmMs), 2)} | ${(100 * (1 - p((r) => r.otherShare).median)).toFixed(0)}% |`,
+  `| everything else (activations, loss, RNG, reparameterisation, KL, optimizer, gathers, copies) | ${fmt(p((r) => r.otherMs), 2)} | ${(100 * p((r) => r.otherShare).median).toFixed(0)}% |`,
+  '', '## Inference (samples/s, one thread, through the public API)', '',
+  '| | batch 1 | batch 256 |', '|---|---|---|',
+  `| encode | ${fmt(p((r) => r.inference['encode@1']))} | ${fmt(p((r) => r.inference['encode@256']))} |`,
+  `| decode | ${fmt(p((r) => r.inference['decode@1']))} | ${fmt(p((r) => r.inference['decode@256']))} |`,
+  '', `wasm memory after training the default model on 41,000 MNIST rows held as bytes: ${fmt(p((r) => r.wasmMemoryMiB), 1)} MiB, of which the data is ${(320 * 128 * 784 / 2 ** 20).toFixed(1)} MiB.`,
+  '');
 writeFileSync(here + 'RESULTS.md', lines.join('\n'));
 writeFileSync(here + 'results.json', JSON.stringify({ command, machine: { cpu, cores: os.cpus().length, node: process.version }, rounds, results }, null, 1) + '\n');
 console.log(lines.join('\n'));

@@ -1,0 +1,63 @@
+// Where a training step's time goes, inference throughput, and memory — for the default configuration, one thread.
+// Prints one JSON line. The step is timed whole (one core call); its GEMMs are then replayed alone on the same
+// shapes, so "other" = step − GEMM (activations, loss, RNG, optimizer, copies).
+import { VAE } from '../dist/index.js';
+import { mnistTrainImages } from './mnist.mjs';
+
+const images = mnistTrainImages();
+const batch = 128;
+const vae = await VAE.create({ inputDim: 784, latentDim: 20, encoder: [400], seed: 1 });
+// Train a little (also warms up), timing steps through onBatchEnd.
+const steps = 300;
+const stamps = [];
+await vae.fit(images.subarray(0, (steps + 20) * batch * 784), { epochs: 1, batchSize: batch, onBatchEnd: () => { stamps.push(performance.now()); } });
+const stepMs = (stamps[stamps.length - 1] - stamps[19]) / (stamps.length - 20);
+
+// The same GEMMs as one default step, through the module's kernel export (op 0 A·B, 1 A·Bᵀ, 2 Aᵀ·B).
+const { init } = await import('../dist/index.js');
+const core = await init();
+const x = core.x;
+const shapes = [[0, 128, 400, 784], [0, 128, 20, 400], [0, 128, 20, 400], [0, 128, 400, 20], [0, 128, 784, 400],
+  [2, 400, 784, 128], [1, 128, 400, 784], [2, 20, 400, 128], [1, 128, 20, 400], [2, 400, 20, 128], [2, 400, 20, 128],
+  [1, 128, 400, 20], [1, 128, 400, 20], [2, 784, 400, 128]];
+const bufs = shapes.map(([op, m, n, k]) => {
+  const a = x.vae_alloc(m * k * 4), b = x.vae_alloc(k * n * 4), c = x.vae_alloc(m * n * 4);
+  new Float32Array(x.memory.buffer, a, m * k).fill(0.01);
+  new Float32Array(x.memory.buffer, b, k * n).fill(0.01);
+  return [a, b, c];
+});
+const gemmOnce = () => shapes.forEach(([op, m, n, k], i) => {
+  const [a, b, c] = bufs[i];
+  const lda = op === 2 ? m : k;
+  const ldb = op === 1 ? k : n;
+  x.vae_gemm(op, m, n, k, a, lda, b, ldb, c, n, 1, 0);
+});
+for (let i = 0; i < 20; i++) gemmOnce();
+const t0 = performance.now();
+for (let i = 0; i < 200; i++) gemmOnce();
+const gemmMs = (performance.now() - t0) / 200;
+bufs.flat().forEach((p) => x.vae_free(p));
+
+// Inference.
+const rate = (fn, rows) => {
+  fn();
+  let reps = 1;
+  for (;;) {
+    const t = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    const s = (performance.now() - t) / 1000;
+    if (s > 0.3) return (reps * rows) / s;
+    reps *= 2;
+  }
+};
+const inference = {};
+for (const rows of [1, 256]) {
+  const xs = images.subarray(0, rows * 784);
+  const z = new Float32Array(rows * 20).fill(0.1);
+  inference[`encode@${rows}`] = rate(() => vae.encode(xs), rows);
+  inference[`decode@${rows}`] = rate(() => vae.decode(z), rows);
+}
+const memoryBytes = core.memoryBytes();
+console.log(JSON.stringify({ contender: 'profile', stepMs, gemmMs, otherMs: stepMs - gemmMs, otherShare: (stepMs - gemmMs) / stepMs,
+  samplesPerSecond: batch / (stepMs / 1000), inference, wasmMemoryMiB: memoryBytes / 2 ** 20, datasetMiB: ((steps + 20) * batch * 784) / 2 ** 20 }));
+vae.dispose();
