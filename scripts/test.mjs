@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The whole test suite, as README promises: builds the package, runs the host Rust tests (cargo test) and the
-// vitest suites against the built wasm module, and ends with one line "N passed, N failed".
+// The whole test suite, as README promises: builds the package, type-checks, runs the host Rust tests (cargo test)
+// and the vitest suites against the built wasm module, and ends with one line "N passed, N failed".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,11 @@ let broken = false;
 // 1. Build dist/ (the CLI end-to-end test runs the built command).
 if (run('npx', ['tsup']).status !== 0) { console.error('test: build failed'); broken = true; }
 
-// 2. Host Rust tests, with whichever cargo is present (Debian's first, as in CI).
+// 2. Type check of the library, CLI and tests (counted as one test).
+if (run('npx', ['tsc', '--noEmit', '-p', '.']).status === 0) passed += 1;
+else { console.error('test: type check failed'); failed += 1; }
+
+// 3. Host Rust tests, with whichever cargo is present (Debian's first, as in CI).
 const cargo = ['/usr/bin/cargo', 'cargo'].find((c) => spawnSync(c, ['--version']).status === 0);
 if (!cargo) {
   console.error('test: no cargo found; the host Rust tests were NOT run (install rustc and cargo to run them)');
@@ -31,7 +35,7 @@ if (!cargo) {
   if (r.status !== 0) broken = true;
 }
 
-// 3. vitest, with a JSON report to count from.
+// 4. vitest, with a JSON report to count from.
 const report = join(mkdtempSync(join(tmpdir(), 'vae-wasm-test-')), 'vitest.json');
 const v = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
 if (existsSync(report)) {
