@@ -156,3 +156,16 @@ export interface NamedTensor {
   shape: number[];
   data: Float32Array;
 }
+
+export interface LogLikelihoodResult {
+  /** Mean over rows of L_k, the importance-weighted lower bound on log p(x) (nats); rises toward log p(x) with k. */
+  logLikelihood: number;
+  /** Mean over rows of the ELBO estimated from the same k draws (mean of log w). */
+  elbo: number;
+  /** logLikelihood − elbo ≈ KL(q(z|x) ‖ p(z|x)), the gap in log p(x) = ELBO + KL; ≥ 0 for every row. */
+  gap: number;
+  perRow: {
+    logLikelihood: Float64Array;
+    elbo: Float64Array;
+  };
+}

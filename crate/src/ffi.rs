@@ -256,6 +256,30 @@ pub unsafe extern "C" fn vae_model_evaluate(
     }
 }
 
+/// Importance-weighted bound L_k and the mean log-weight (ELBO estimate) per row, as f64, into `out_lk` and
+/// `out_elbo`; ε seeded like `vae_model_evaluate`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn vae_model_log_likelihood(
+    m: *mut Model, data: *const u8, dtype: u32, n: usize, k: usize, seed: u32, use_seed: u32, out_lk: *mut f64,
+    out_elbo: *mut f64,
+) -> i32 {
+    let src = match source(data, dtype) {
+        Some(s) => s,
+        None => return status::BAD_ARGUMENT,
+    };
+    let m = model(m);
+    if use_seed != 0 {
+        let mut own = Pcg32::new(seed as u64, 5);
+        code(m.log_likelihood(src, n, k, &mut own, out_lk, out_elbo))
+    } else {
+        let mut aux = m.aux;
+        let r = m.log_likelihood(src, n, k, &mut aux, out_lk, out_elbo);
+        m.aux = aux;
+        code(r)
+    }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_encode(
     m: *mut Model, data: *const u8, dtype: u32, n: usize, mean_out: *mut f32, logvar_out: *mut f32,

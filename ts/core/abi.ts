@@ -34,6 +34,8 @@ export interface CoreExports {
   vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, stats: Ptr): number;
   vae_model_evaluate(m: Ptr, data: Ptr, dtype: number, n: number, samples: number, seed: number, useSeed: number,
     perRec: Ptr, perKl: Ptr, stats: Ptr): number;
+  vae_model_log_likelihood(m: Ptr, data: Ptr, dtype: number, n: number, k: number, seed: number, useSeed: number,
+    outLk: Ptr, outElbo: Ptr): number;
   vae_model_encode(m: Ptr, data: Ptr, dtype: number, n: number, meanOut: Ptr, logVarOut: Ptr): number;
   vae_model_decode(m: Ptr, z: Ptr, n: number, out: Ptr, logits: number): number;
   vae_model_reconstruct(m: Ptr, data: Ptr, dtype: number, n: number, out: Ptr): number;
