@@ -2,10 +2,11 @@
  * What VAE and Autoencoder share: the handle on a core model, weights by name, training, saving, disposal.
  * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
  */
-import { type CoreConfig, configWords, ROLE_NAMES, Status, statusMessage } from './core/abi';
+import { type CoreConfig, configWords, OPTIMIZER, ROLE_NAMES, STATE_WORDS, Status, statusMessage } from './core/abi';
 import { type Core } from './core/wasm';
 import { type Matrix, toMatrix } from './data';
 import { checkKeys, checkObject, describe, positiveInt, resolveFit, type ResolvedFit, seedOption } from './options';
+import { crc32 } from './crc32';
 import { encodeSafetensors } from './safetensors';
 import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor } from './types';
 
@@ -20,16 +21,47 @@ export interface TensorSpec {
 /** Saved-file identification (safetensors `__metadata__`). */
 export const FORMAT = 'vae-wasm';
 export const FORMAT_VERSION = '1';
+/** Name of the optimizer-state tensor in saved files: [slots, parameterCount]. */
+export const OPTIMIZER_TENSOR = 'optimizer.state';
 
 const yieldToEventLoop: () => Promise<void> =
   typeof setImmediate === 'function'
     ? () => new Promise((resolve) => setImmediate(resolve))
     : () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** CRC-32 over every tensor (names, shapes, bytes) and the metadata (without the checksum), as 8 hex digits. */
+export function checksum(tensors: Record<string, { shape: number[]; data: Float32Array }>, metadata: Record<string, string>): string {
+  const enc = new TextEncoder();
+  const chunks: Uint8Array[] = [];
+  for (const name of Object.keys(tensors).sort()) {
+    const t = tensors[name]!;
+    chunks.push(enc.encode(`${name}:${t.shape.join('x')};`));
+    // Little-endian bytes, as stored.
+    const le = new Uint8Array(t.data.length * 4);
+    const v = new DataView(le.buffer);
+    t.data.forEach((f, i) => v.setFloat32(4 * i, f, true));
+    chunks.push(le);
+  }
+  for (const k of Object.keys(metadata).sort()) if (k !== 'checksum') chunks.push(enc.encode(`${k}=${metadata[k]};`));
+  return crc32(chunks).toString(16).padStart(8, '0');
+}
+
+/** Node only: writes to a temporary file beside `path`, then renames it over `path`. */
+async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const fs = await import('node:fs/promises').catch(() => {
+    throw new Error('fit: checkpoint.path needs Node (node:fs); in a browser use checkpoint.onCheckpoint');
+  });
+  const tmp = `${path}.tmp-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  await fs.writeFile(tmp, bytes);
+  await fs.rename(tmp, path);
+}
+
 export abstract class BaseModel {
   /** Pointer to the core model; 0 once disposed. */
   #handle: number;
   #optimizerName: string | undefined;
+  /** Epochs completed by `fit` over the model's life (saved in checkpoints). */
+  epochsTrained = 0;
   protected readonly core: Core;
   protected readonly coreConfig: CoreConfig;
   readonly tensors: readonly TensorSpec[];
@@ -130,16 +162,59 @@ export abstract class BaseModel {
 
   /**
    * The model as a safetensors file: every tensor as F32 (weights in × out) and `__metadata__` with
-   * `format: "vae-wasm"`, `version`, `kind` and the JSON `config`.
+   * `format: "vae-wasm"`, `version`, `kind`, the JSON `config`, the training position (`training`: RNG states,
+   * optimizer step and name, epochs trained), and a CRC-32 `checksum` over the tensors and metadata. With
+   * optimizer state, the tensor `optimizer.state` holds it ([slots, parameterCount]).
    */
   save(): Uint8Array {
-    const w = this.getWeights();
-    return encodeSafetensors(w, {
+    const h = this.handle;
+    const x = this.core.x;
+    const tensors: Record<string, NamedTensor> = this.getWeights();
+    const training = this.core.scoped((alloc) => {
+      const p = alloc(STATE_WORDS * 4);
+      x.vae_model_get_state(h, p);
+      return Array.from(this.core.u32(p, STATE_WORDS));
+    });
+    const slots = x.vae_model_opt_slots(h);
+    if (slots > 0) {
+      const n = x.vae_model_param_count(h);
+      tensors[OPTIMIZER_TENSOR] = { shape: [slots, n], data: this.core.f32(x.vae_model_opt_state(h), slots * n).slice() };
+    }
+    const metadata: Record<string, string> = {
       format: FORMAT,
       version: FORMAT_VERSION,
       kind: this.isVae ? 'vae' : 'autoencoder',
       config: JSON.stringify(this.metadataConfig()),
+      training: JSON.stringify({ state: training, optimizer: this.#optimizerName ?? null, epochsTrained: this.epochsTrained }),
+    };
+    metadata.checksum = checksum(tensors, metadata);
+    return encodeSafetensors(tensors, metadata);
+  }
+
+  /** Restores what `save()` recorded beyond the weights (used by `load`). */
+  restoreTraining(where: string, training: unknown, optimizerState: Float32Array | undefined): void {
+    const t = training as { state?: unknown; optimizer?: unknown; epochsTrained?: unknown };
+    const words = t.state;
+    if (!Array.isArray(words) || words.length !== STATE_WORDS || !words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
+      throw new Error(`${where}: the training state in the metadata is malformed`);
+    }
+    const h = this.handle;
+    const x = this.core.x;
+    const kind = words[14];
+    const n = x.vae_model_param_count(h);
+    const slots = kind === 0xffffffff ? 0 : kind === OPTIMIZER.adam ? 2 : 1;
+    if ((optimizerState?.length ?? 0) !== slots * n) {
+      throw new Error(`${where}: the optimizer state has ${optimizerState?.length ?? 0} values; expected ${slots * n}`);
+    }
+    const status = this.core.scoped((alloc) => {
+      const p = alloc(STATE_WORDS * 4);
+      this.core.u32(p, STATE_WORDS).set(words);
+      return x.vae_model_set_state(h, p);
     });
+    if (status !== 0) throw new Error(`${where}: the training state in the metadata is invalid`);
+    if (optimizerState) this.core.f32(x.vae_model_opt_state(h), slots * n).set(optimizerState);
+    this.#optimizerName = typeof t.optimizer === 'string' ? t.optimizer : undefined;
+    this.epochsTrained = typeof t.epochsTrained === 'number' ? t.epochsTrained : 0;
   }
 
   // ---- training --------------------------------------------------------------------------------------------
@@ -172,13 +247,13 @@ export abstract class BaseModel {
     try {
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
-      const idx = core.u32(idxPtr, train.rows);
-      for (let i = 0; i < train.rows; i++) idx[i] = i;
-      let fitStep = 0;
       let lastYield = performance.now();
       for (let epoch = 1; epoch <= o.epochs; epoch++) {
         if (signal?.aborted) break;
         const t0 = performance.now();
+        // Each epoch's order depends only on the RNG state, so a resumed run replays it exactly.
+        const idx = core.u32(idxPtr, train.rows);
+        for (let i = 0; i < train.rows; i++) idx[i] = i;
         if (o.shuffle) x.vae_model_shuffle(h, idxPtr, train.rows);
         let sumLoss = 0;
         let sumRec = 0;
@@ -190,13 +265,12 @@ export abstract class BaseModel {
           const start = b * o.batchSize;
           const n = Math.min(o.batchSize, train.rows - start);
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
-            warmupSteps, fitStep, o.binarize ? 1 : 0, statsPtr);
+            warmupSteps, x.vae_model_step(h), o.binarize ? 1 : 0, statsPtr);
           if (status === Status.NON_FINITE) {
             throw new Error(`${where}: ${statusMessage(status)} at epoch ${epoch}, batch ${b + 1}; that update was not applied, so the weights are those after the previous step. Try a lower learning rate.`);
           }
           core.check(status, where);
           const [loss, rec, kl, beta] = core.f64(statsPtr, 4);
-          fitStep++;
           sumRec += rec! * n;
           sumKl += kl! * n;
           sumLoss += (rec! + kl!) * n;
@@ -229,6 +303,13 @@ export abstract class BaseModel {
         }
         log.seconds = (performance.now() - t0) / 1000;
         history.push(log);
+        this.epochsTrained++;
+        const ck = options.checkpoint;
+        if (ck && epoch % ck.everyEpochs === 0) {
+          const bytes = this.save();
+          if (ck.path !== undefined) await writeFileAtomic(ck.path, bytes);
+          if (ck.onCheckpoint) await ck.onCheckpoint(bytes, this.epochsTrained);
+        }
         if (options.onEpochEnd) await options.onEpochEnd(log);
       }
     } finally {

@@ -189,7 +189,7 @@ export interface ResolvedFit {
 }
 
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize',
-  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal'] as const;
+  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint'] as const;
 
 export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {
   const opts = o ?? {};
@@ -202,6 +202,15 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     fail(where, 'signal', opts.signal, 'an AbortSignal');
   }
   if (opts.shuffle !== undefined && typeof opts.shuffle !== 'boolean') fail(where, 'shuffle', opts.shuffle, 'a boolean');
+  if (opts.checkpoint !== undefined) {
+    checkObject(where, 'checkpoint', opts.checkpoint);
+    checkKeys(where, opts.checkpoint, ['everyEpochs', 'path', 'onCheckpoint'], 'checkpoint option');
+    positiveInt(where, 'checkpoint.everyEpochs', opts.checkpoint.everyEpochs, 1e9);
+    const { path, onCheckpoint } = opts.checkpoint;
+    if (path !== undefined && (typeof path !== 'string' || path === '')) fail(where, 'checkpoint.path', path, 'a non-empty file path');
+    if (onCheckpoint !== undefined && typeof onCheckpoint !== 'function') fail(where, 'checkpoint.onCheckpoint', onCheckpoint, 'a function');
+    if (path === undefined && onCheckpoint === undefined) fail(where, 'checkpoint', opts.checkpoint, 'given a path or an onCheckpoint callback');
+  }
   const binarize = opts.binarize === undefined ? 'none' : oneOf(where, 'binarize', opts.binarize, ['none', 'dynamic'] as const);
   return {
     epochs: opts.epochs === undefined ? 1 : positiveInt(where, 'epochs', opts.epochs, 1e9),

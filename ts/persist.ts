@@ -1,6 +1,6 @@
 /** Reading models written by `save()`: a safetensors file whose metadata names our format, kind and config. */
 import { decodeSafetensors } from './safetensors';
-import { FORMAT, FORMAT_VERSION, type BaseModel } from './model';
+import { checksum, FORMAT, FORMAT_VERSION, OPTIMIZER_TENSOR, type BaseModel } from './model';
 import type { NamedTensor } from './types';
 
 export async function loadModel(
@@ -18,6 +18,10 @@ export async function loadModel(
   if (meta.kind !== kind) {
     throw new Error(`${where}: the file holds a ${JSON.stringify(meta.kind)} model; load it with ${meta.kind === 'vae' ? 'VAE' : 'Autoencoder'}.load`);
   }
+  if (meta.checksum === undefined) throw new Error(`${where}: the metadata has no checksum; the file is damaged or was not written by save()`);
+  if (checksum(file.tensors, meta) !== meta.checksum) {
+    throw new Error(`${where}: checksum mismatch: the file is corrupted (metadata says ${meta.checksum}, contents give ${checksum(file.tensors, meta)})`);
+  }
   let config: unknown;
   try {
     config = JSON.parse(meta.config ?? '');
@@ -27,8 +31,17 @@ export async function loadModel(
   const model = await create(config);
   try {
     const weights: Record<string, NamedTensor> = {};
-    for (const [name, t] of Object.entries(file.tensors)) weights[name] = { shape: t.shape, data: t.data };
+    for (const [name, t] of Object.entries(file.tensors)) if (name !== OPTIMIZER_TENSOR) weights[name] = { shape: t.shape, data: t.data };
     model.setWeights(weights);
+    if (meta.training !== undefined) {
+      let training: unknown;
+      try {
+        training = JSON.parse(meta.training);
+      } catch {
+        throw new Error('the training state in the metadata is not valid JSON');
+      }
+      model.restoreTraining(where, training, file.tensors[OPTIMIZER_TENSOR]?.data);
+    }
   } catch (e) {
     model.dispose();
     throw new Error(`${where}: the tensors do not match the config: ${(e as Error).message}`);

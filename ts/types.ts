@@ -130,6 +130,13 @@ export interface FitOptions {
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Stops training between steps; `fit` then resolves with the history so far. */
   signal?: AbortSignal;
+  /**
+   * Save a checkpoint (the `save()` bytes, with optimizer state and RNG position) every `everyEpochs` epochs: to
+   * `path` (Node only; written to a temporary file and renamed, so a crash mid-write leaves the previous
+   * checkpoint intact) and/or passed to `onCheckpoint`. Loading a checkpoint and fitting the remaining epochs on the
+   * same data and options gives bit-identical weights to an uninterrupted run.
+   */
+  checkpoint?: { everyEpochs: number; path?: string; onCheckpoint?: (bytes: Uint8Array, epoch: number) => void | Promise<void> };
 }
 
 export type DataInput = Float32Array | Float64Array | Uint8Array | ArrayLike<number>[];

@@ -43,7 +43,9 @@ export class VAE extends BaseModel {
   }
 
   protected metadataConfig(): Record<string, unknown> {
-    return { ...this.config };
+    // `variance` only means something (and is only accepted) for a Gaussian likelihood.
+    const { variance, ...rest } = this.config;
+    return this.config.likelihood === 'gaussian' ? { ...rest, variance } : rest;
   }
 
   /** Parameters of q(z|x): mean and log-variance, each rows × latentDim. */

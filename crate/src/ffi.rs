@@ -11,7 +11,7 @@ use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -166,6 +166,70 @@ pub unsafe extern "C" fn vae_model_step(m: *mut Model) -> f64 {
     model(m).step as f64
 }
 
+/// Words in a training-state record (`vae_model_get_state`).
+pub const STATE_WORDS: usize = 15;
+
+/// Writes the training state as 15 words: training RNG (6), evaluation RNG (6), optimizer step (lo, hi), and the
+/// optimizer kind whose state is held (0 SGD, 1 Adam, 2 Adagrad, or 0xFFFFFFFF for none).
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_get_state(m: *mut Model, out: *mut u32) {
+    let m = model(m);
+    let mut w = [0u32; STATE_WORDS];
+    w[..6].copy_from_slice(&m.rng.to_words());
+    w[6..12].copy_from_slice(&m.aux.to_words());
+    w[12] = m.step as u32;
+    w[13] = (m.step >> 32) as u32;
+    w[14] = match m.opt_state().1 {
+        0 => u32::MAX,
+        _ => m.opt_kind_code(),
+    };
+    core::ptr::copy_nonoverlapping(w.as_ptr(), out, STATE_WORDS);
+}
+
+/// Restores a record written by `vae_model_get_state`; allocates (zeroed) optimizer state of the recorded kind,
+/// which the caller then fills through `vae_model_opt_state`. Changes nothing if the record is invalid.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_set_state(m: *mut Model, words: *const u32) -> i32 {
+    let m = model(m);
+    let mut w = [0u32; STATE_WORDS];
+    core::ptr::copy_nonoverlapping(words, w.as_mut_ptr(), STATE_WORDS);
+    let mut a = [0u32; 6];
+    let mut b = [0u32; 6];
+    a.copy_from_slice(&w[..6]);
+    b.copy_from_slice(&w[6..12]);
+    let (rng, aux) = match (Pcg32::from_words(&a), Pcg32::from_words(&b)) {
+        (Some(r), Some(x)) => (r, x),
+        _ => return status::BAD_ARGUMENT,
+    };
+    let kind = match w[14] {
+        u32::MAX => None,
+        k => match OptKind::from_u32(k) {
+            Some(k) => Some(k),
+            None => return status::BAD_ARGUMENT,
+        },
+    };
+    if let Some(k) = kind {
+        if let Err(e) = m.ensure_opt_state(k) {
+            return e;
+        }
+    }
+    m.rng = rng;
+    m.aux = aux;
+    m.step = w[12] as u64 | (w[13] as u64) << 32;
+    status::OK
+}
+
+/// Optimizer state (`vae_model_opt_slots` × param_count floats), or null when none is held.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_opt_state(m: *mut Model) -> *mut f32 {
+    model(m).opt_state().0
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_opt_slots(m: *mut Model) -> u32 {
+    model(m).opt_state().1 as u32
+}
+
 /// Sizes the workspace for `rows` encoder rows and `drows` decoder rows (rows × samples).
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_reserve(m: *mut Model, rows: usize, drows: usize) -> i32 {
@@ -179,13 +243,14 @@ pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usi
 }
 
 /// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32). The KL weight is
-/// β = kl_weight · min(1, (fit_step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0).
+/// β = kl_weight · min(1, (step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0); the caller passes the
+/// model's optimizer step count as `step`, so a resumed run continues the ramp.
 /// Writes [loss, reconstruction, kl, β] to `stats`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_train_step(
     m: *mut Model, data: *const u8, dtype: u32, idx: *const u32, batch: usize, samples: usize, kl_weight: f32,
-    warmup_steps: u32, fit_step: u32, binarize: u32, stats: *mut f64,
+    warmup_steps: u32, step: u32, binarize: u32, stats: *mut f64,
 ) -> i32 {
     let src = match source(data, dtype) {
         Some(s) => s,
@@ -194,7 +259,7 @@ pub unsafe extern "C" fn vae_model_train_step(
     let beta = if warmup_steps == 0 {
         kl_weight
     } else {
-        let ramp = (fit_step as f32 + 1.0) / warmup_steps as f32;
+        let ramp = (step as f32 + 1.0) / warmup_steps as f32;
         kl_weight * if ramp < 1.0 { ramp } else { 1.0 }
     };
     match model(m).train_step(src, idx, batch, samples, beta, binarize != 0) {

@@ -322,7 +322,7 @@ pub struct Model {
     /// Optimizer state: `opt.kind.slots()` buffers of n_params each (one allocation).
     opt_state: *mut f32,
     opt_state_kind: Option<OptKind>,
-    /// Optimizer steps taken.
+    /// Optimizer steps taken with the current optimizer state.
     pub step: u64,
     /// Training stream: shuffling, ε, binarisation.
     pub rng: Pcg32,
@@ -840,21 +840,50 @@ impl Model {
     /// Installs optimizer settings; state is (re)allocated and zeroed when the kind changes.
     pub fn set_optimizer(&mut self, cfg: OptConfig) -> Result<(), i32> {
         if self.opt_state_kind != Some(cfg.kind) {
-            let n = self.lay.n_params.checked_mul(cfg.kind.slots()).ok_or(status::OUT_OF_MEMORY)?;
-            let p = mem::alloc_f32(n);
-            if p.is_null() {
-                return Err(status::OUT_OF_MEMORY);
-            }
-            if !self.opt_state.is_null() {
-                mem::free(self.opt_state as *mut u8);
-            }
-            unsafe { fill(p, n, 0.0) };
-            self.opt_state = p;
-            self.opt_state_kind = Some(cfg.kind);
+            self.ensure_opt_state(cfg.kind)?;
             self.step = 0;
         }
         self.opt = Some(cfg);
         Ok(())
+    }
+
+    /// Optimizer state buffers (`slots` × n_params floats), if any.
+    pub fn opt_state(&self) -> (*mut f32, usize) {
+        match self.opt_state_kind {
+            Some(k) => (self.opt_state, k.slots()),
+            None => (core::ptr::null_mut(), 0),
+        }
+    }
+
+    /// Makes the optimizer state exist for `kind` (zeroed when newly allocated) without choosing hyperparameters;
+    /// a later `set_optimizer` of the same kind keeps it. For restoring checkpoints.
+    pub fn ensure_opt_state(&mut self, kind: OptKind) -> Result<(), i32> {
+        if self.opt_state_kind == Some(kind) {
+            return Ok(());
+        }
+        let n = self.lay.n_params.checked_mul(kind.slots()).ok_or(status::OUT_OF_MEMORY)?;
+        let p = mem::alloc_f32(n);
+        if p.is_null() {
+            return Err(status::OUT_OF_MEMORY);
+        }
+        if !self.opt_state.is_null() {
+            mem::free(self.opt_state as *mut u8);
+        }
+        unsafe { fill(p, n, 0.0) };
+        self.opt_state = p;
+        self.opt_state_kind = Some(kind);
+        self.opt = None;
+        Ok(())
+    }
+
+    /// The code of the optimizer kind whose state is held (as `OptKind::from_u32`), else u32::MAX.
+    pub fn opt_kind_code(&self) -> u32 {
+        match self.opt_state_kind {
+            Some(OptKind::Sgd) => 0,
+            Some(OptKind::Adam) => 1,
+            Some(OptKind::Adagrad) => 2,
+            None => u32::MAX,
+        }
     }
 
     /// Clears optimizer state (moments, step count).

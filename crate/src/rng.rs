@@ -38,6 +38,21 @@ impl Pcg32 {
         rng
     }
 
+    /// The full state as six words (state lo/hi, inc lo/hi, spare, has_spare), for checkpoints.
+    pub fn to_words(&self) -> [u32; 6] {
+        [self.state as u32, (self.state >> 32) as u32, self.inc as u32, (self.inc >> 32) as u32, self.spare, self.has_spare]
+    }
+
+    /// Restores a state written by `to_words`; None if it cannot have come from one (even increment, bad flag).
+    pub fn from_words(w: &[u32; 6]) -> Option<Pcg32> {
+        let state = w[0] as u64 | (w[1] as u64) << 32;
+        let inc = w[2] as u64 | (w[3] as u64) << 32;
+        if inc & 1 == 0 || w[5] > 1 {
+            return None;
+        }
+        Some(Pcg32 { state, inc, spare: w[4], has_spare: w[5] })
+    }
+
     #[inline]
     pub fn next_u32(&mut self) -> u32 {
         let old = self.state;
@@ -120,6 +135,18 @@ mod tests {
         assert_eq!(xa, xb);
         assert_ne!(xa, xc);
         assert_ne!(xa, xd);
+    }
+
+    #[test]
+    fn state_words_round_trip() {
+        let mut a = Pcg32::new(9, 1);
+        a.normal();
+        let mut b = Pcg32::from_words(&a.to_words()).unwrap();
+        assert_eq!(a.normal().to_bits(), b.normal().to_bits());
+        assert_eq!(a.next_u32(), b.next_u32());
+        let mut bad = a.to_words();
+        bad[2] &= !1;
+        assert!(Pcg32::from_words(&bad).is_none());
     }
 
     #[test]

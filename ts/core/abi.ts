@@ -4,7 +4,7 @@
  */
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 type Ptr = number;
 
@@ -26,11 +26,15 @@ export interface CoreExports {
   vae_model_set_optimizer(m: Ptr, kind: number, lr: number, beta1: number, beta2: number, eps: number,
     momentum: number, weightDecay: number): number;
   vae_model_reset_optimizer(m: Ptr): void;
+  vae_model_get_state(m: Ptr, out: Ptr): void;
+  vae_model_set_state(m: Ptr, words: Ptr): number;
+  vae_model_opt_state(m: Ptr): Ptr;
+  vae_model_opt_slots(m: Ptr): number;
   vae_model_step(m: Ptr): number;
   vae_model_reserve(m: Ptr, rows: number, drows: number): number;
   vae_model_shuffle(m: Ptr, perm: Ptr, n: number): void;
   vae_model_train_step(m: Ptr, data: Ptr, dtype: number, idx: Ptr, batch: number, samples: number, klWeight: number,
-    warmupSteps: number, fitStep: number, binarize: number, stats: Ptr): number;
+    warmupSteps: number, step: number, binarize: number, stats: Ptr): number;
   vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, stats: Ptr): number;
   vae_model_evaluate(m: Ptr, data: Ptr, dtype: number, n: number, samples: number, seed: number, useSeed: number,
     perRec: Ptr, perKl: Ptr, stats: Ptr): number;
@@ -65,6 +69,9 @@ export function statusMessage(code: number): string {
     default: return `unknown core status ${code}`;
   }
 }
+
+/** Words in a training-state record (`STATE_WORDS` in crate/src/ffi.rs). */
+export const STATE_WORDS = 15;
 
 /** Data element types understood by the core. */
 export const DType = { U8: 0, F32: 1 } as const;
