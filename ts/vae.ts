@@ -8,6 +8,7 @@ import { toCodes } from './data';
 import { BaseModel } from './model';
 import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
 import { loadModel } from './persist';
+import { decodePyTorch, encodePyTorch } from './pytorch';
 import type { DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CoreConfig } from './core/abi';
@@ -32,6 +33,31 @@ export class VAE extends BaseModel {
   static async load(bytes: Uint8Array): Promise<VAE> {
     const model = await loadModel('VAE.load', bytes, 'vae', (config) => VAE.create(config as VAEConfig));
     return model as VAE;
+  }
+
+  /**
+   * A VAE from a pytorch/examples state dict saved as safetensors (fc1, fc21, fc22, fc3, fc4; weights out × in).
+   * Sizes come from the tensors; `config` may set the rest (activation defaults to relu, likelihood to bernoulli,
+   * as in that example).
+   */
+  static async fromPyTorch(bytes: Uint8Array, config: Omit<VAEConfig, 'inputDim' | 'latentDim' | 'encoder' | 'decoder'> = {}): Promise<VAE> {
+    const { weights, inputDim, hidden, decoderHidden, latentDim } = decodePyTorch('VAE.fromPyTorch', bytes);
+    const vae = await VAE.create({ ...config, inputDim, latentDim, encoder: [hidden], decoder: [decoderHidden] });
+    try {
+      vae.setWeights(weights);
+    } catch (e) {
+      vae.dispose();
+      throw e;
+    }
+    return vae;
+  }
+
+  /** The weights as a pytorch/examples state dict in safetensors (only for one hidden layer on each side). */
+  toPyTorch(): Uint8Array {
+    if (this.config.encoder.length !== 1 || this.config.decoder.length !== 1) {
+      throw new Error(`VAE.toPyTorch: encoder ${JSON.stringify(this.config.encoder)} and decoder ${JSON.stringify(this.config.decoder)} do not fit fc1…fc4; only the pytorch/examples layout (one hidden layer each side) maps`);
+    }
+    return encodePyTorch(this.getWeights());
   }
 
   protected get isVae(): boolean {
