@@ -96,6 +96,31 @@ describe('elementwise math: SIMD lanes vs scalar twin, and accuracy', () => {
   }
 });
 
+describe('activations and optimizers: SIMD lanes vs scalar twin', () => {
+  const names = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear'];
+  const kernels = [...names.map((n, i) => [`${n} forward`, i] as const), ...names.map((n, i) => [`${n} backward`, 6 + i] as const),
+    ['SGD with momentum', 12] as const, ['Adam', 13] as const, ['Adagrad', 14] as const];
+  // Sizes with and without a scalar tail.
+  for (const [name, id] of kernels) {
+    it(`${name}`, () => {
+      for (const n of [1027, 64]) {
+        const a = randoms(n, id + 1).map((v) => v * 8);
+        const b = randoms(n, id + 100);
+        const run = (scalar: boolean) => core.scoped((alloc) => {
+          const pa = alloc(n * 4); core.f32(pa, n).set(a);
+          const pb = alloc(n * 4); core.f32(pb, n).set(b);
+          const po = alloc(n * 4);
+          core.check(core.x.vae_kernel_twin(id, n, pa, pb, po, scalar ? 1 : 0), name);
+          return core.f32(po, n).slice();
+        });
+        const simd = run(false);
+        expect(Buffer.from(simd.buffer).equals(Buffer.from(run(true).buffer))).toBe(true);
+        if (name !== 'linear forward') expect(simd.some((v, i) => v !== a[i])).toBe(true);
+      }
+    });
+  }
+});
+
 describe('allocator', () => {
   it('alloc/free keep the live count and heap size flat', () => {
     const live = core.liveAllocations();

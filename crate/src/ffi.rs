@@ -465,3 +465,53 @@ pub extern "C" fn vae_peak(iters: u32) -> f32 {
     }
     s.hsum()
 }
+
+/// Runs one elementwise kernel over n floats, either as the training code does (four lanes at a time plus a scalar
+/// tail) or, with `scalar` = 1, one element per call (scalar path only) — so tests can compare the SIMD lanes with
+/// their scalar twin in the built module. Kernels: 0–5 activation forward (relu, leakyRelu 0.1, tanh, sigmoid,
+/// softplus, linear) of `a`; 6–11 their backward pass with dL/dh = `b`; 12–14 three optimizer steps (SGD with
+/// momentum 0.9 and weight decay 0.01, Adam, Adagrad) on θ = `a` with gradient `b`. Writes n floats to `out`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_kernel_twin(id: u32, n: usize, a: *const f32, b: *const f32, out: *mut f32, scalar: u32) -> i32 {
+    use crate::nn::{act_backward, act_forward, Act};
+    use crate::optim::update;
+    let (chunk, calls) = if scalar != 0 { (1, n) } else { (n, 1) };
+    let act = |i: u32| Act::from_u32(i % 6);
+    for c in 0..calls {
+        let off = c * chunk;
+        let (a, b, out) = (a.add(off), b.add(off), out.add(off));
+        match id {
+            0..=5 => act_forward(act(id).unwrap_or(Act::Linear), 0.1, a, out, chunk),
+            6..=11 => {
+                // h = act(a), then d ← b · act'(a) in place in `out`.
+                let k = act(id - 6).unwrap_or(Act::Linear);
+                let hs = mem::alloc_f32(chunk);
+                if hs.is_null() {
+                    return status::OUT_OF_MEMORY;
+                }
+                act_forward(k, 0.1, a, hs, chunk);
+                core::ptr::copy_nonoverlapping(b, out, chunk);
+                act_backward(k, 0.1, a, hs, out, chunk);
+                mem::free(hs as *mut u8);
+            }
+            12..=14 => {
+                let kind = [OptKind::Sgd, OptKind::Adam, OptKind::Adagrad][(id - 12) as usize];
+                let cfg = OptConfig { kind, lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum: 0.9, weight_decay: 0.01 };
+                let st = mem::alloc_f32(2 * chunk);
+                if st.is_null() {
+                    return status::OUT_OF_MEMORY;
+                }
+                for i in 0..2 * chunk {
+                    *st.add(i) = 0.0;
+                }
+                core::ptr::copy_nonoverlapping(a, out, chunk);
+                for t in 1..=3 {
+                    update(&cfg, t, out, b, st, st.add(chunk), chunk);
+                }
+                mem::free(st as *mut u8);
+            }
+            _ => return status::BAD_ARGUMENT,
+        }
+    }
+    status::OK
+}

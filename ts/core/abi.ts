@@ -47,6 +47,7 @@ export interface CoreExports {
   vae_gemm(op: number, m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr,
     ldc: number, accumulate: number, scalar: number): number;
   vae_math(f: number, x: Ptr, out: Ptr, n: number, scalar: number): number;
+  vae_kernel_twin(id: number, n: number, a: Ptr, b: Ptr, out: Ptr, scalar: number): number;
   vae_peak(iters: number): number;
 }
 
