@@ -259,6 +259,7 @@ export abstract class BaseModel {
         let sumRec = 0;
         let sumKl = 0;
         let seen = 0;
+        let skipped = 0;
         let aborted = false;
         for (let b = 0; b < batches; b++) {
           if (signal?.aborted) { aborted = true; break; }
@@ -267,7 +268,11 @@ export abstract class BaseModel {
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
             warmupSteps, x.vae_model_step(h), o.binarize ? 1 : 0, statsPtr);
           if (status === Status.NON_FINITE) {
-            throw new Error(`${where}: ${statusMessage(status)} at epoch ${epoch}, batch ${b + 1}; that update was not applied, so the weights are those after the previous step. Try a lower learning rate.`);
+            if (o.onNonFinite === 'skip') {
+              skipped++;
+              continue;
+            }
+            throw new Error(`${where}: ${statusMessage(status)} at epoch ${epoch}, batch ${b + 1}; that update was not applied, so the weights are those after the previous step. Try a lower learning rate, or onNonFinite: 'skip'.`);
           }
           core.check(status, where);
           const [loss, rec, kl, beta] = core.f64(statsPtr, 4);
@@ -285,7 +290,10 @@ export abstract class BaseModel {
             lastYield = performance.now();
           }
         }
-        if (aborted || seen === 0) break;
+        if (aborted) break;
+        if (seen === 0) {
+          throw new Error(`${where}: every batch of epoch ${epoch} gave a non-finite loss or gradient and was skipped; the weights are unchanged since the last finite step`);
+        }
         const trainSeconds = (performance.now() - t0) / 1000;
         const log: EpochLog = {
           epoch,
@@ -295,6 +303,7 @@ export abstract class BaseModel {
           samplesPerSecond: seen / trainSeconds,
           seconds: 0,
         };
+        if (skipped > 0) log.skippedBatches = skipped;
         if (val) {
           const r = this.evaluateMatrix(val, 1, undefined);
           log.valLoss = r.reconstruction + r.kl;

@@ -186,10 +186,11 @@ export interface ResolvedFit {
   klWarmupEpochs: number;
   samples: number;
   binarize: boolean;
+  onNonFinite: 'throw' | 'skip';
 }
 
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize',
-  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint'] as const;
+  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint', 'onNonFinite'] as const;
 
 export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {
   const opts = o ?? {};
@@ -221,5 +222,6 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     klWarmupEpochs: opts.klWarmupEpochs === undefined ? 0 : nonNegativeNumber(where, 'klWarmupEpochs', opts.klWarmupEpochs),
     samples: opts.samples === undefined ? 1 : positiveInt(where, 'samples', opts.samples, 4096),
     binarize: binarize === 'dynamic',
+    onNonFinite: opts.onNonFinite === undefined ? 'throw' : oneOf(where, 'onNonFinite', opts.onNonFinite, ['throw', 'skip'] as const),
   };
 }

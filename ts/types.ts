@@ -88,6 +88,8 @@ export interface EpochLog {
   valLoss?: number;
   valReconstruction?: number;
   valKl?: number;
+  /** Batches skipped because their loss or gradient was not finite (only with `onNonFinite: 'skip'`). */
+  skippedBatches?: number;
   /** Training samples processed per second during this epoch (excluding validation). */
   samplesPerSecond: number;
   /** Wall-clock seconds of the epoch including validation. */
@@ -128,6 +130,12 @@ export interface FitOptions {
   validationData?: DataInput;
   onBatchEnd?: (log: BatchLog) => void | Promise<void>;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
+  /**
+   * A step whose loss or any gradient is NaN or infinite is never applied. `'throw'` (default): `fit` rejects, and
+   * the weights are those after the last finite step. `'skip'`: the batch is skipped and counted in the epoch's
+   * `skippedBatches`.
+   */
+  onNonFinite?: 'throw' | 'skip';
   /** Stops training between steps; `fit` then resolves with the history so far. */
   signal?: AbortSignal;
   /**
