@@ -64,7 +64,7 @@ describe('hostile files', () => {
   it('a config that does not match the tensors is refused', async () => {
     const m = await VAE.create({ inputDim: 6, latentDim: 2, encoder: [4] });
     const file = decodeSafetensors(m.save());
-    const meta = { ...file.metadata, config: file.metadata.config!.replace('"latentDim":2', '"latentDim":3') };
+    const meta: Record<string, string> = { ...file.metadata, config: file.metadata.config!.replace('"latentDim":2', '"latentDim":3') };
     meta.checksum = checksum(file.tensors, meta);
     const forged = encodeSafetensors(Object.fromEntries(Object.entries(file.tensors).map(([k, t]) => [k, { shape: t.shape, data: t.data }])), meta);
     await expect(VAE.load(forged)).rejects.toThrow(/the tensors do not match the config: .*shape/);
