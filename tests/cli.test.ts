@@ -187,4 +187,21 @@ describe('vae-wasm train (built command)', () => {
     expect(help.stdout).toMatch(/--latent <n>\s+latent \(code\) size \(default: 20\)/);
     expect(run('--help').status).toBe(0);
   });
+
+  it('eval reports the ELBO, the L_k bound, their gap and active units of a saved model', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    expect(run('train', '--limit', '2048', '--test-limit', '64', '--epochs', '1', '--latent', '5', '--encoder', '64', '--out', out).status).toBe(0);
+    const r = run('eval', '--model', join(out, 'model.safetensors'), '--limit', '64', '--samples', '50', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res).toMatchObject({ rows: 64, samples: 50, latentDim: 5 });
+    expect(res.logLikelihood).toBeGreaterThan(res.elbo);
+    expect(res.gap).toBeCloseTo(res.logLikelihood - res.elbo, 9);
+    expect(res.activeUnits).toBeGreaterThanOrEqual(1);
+    expect(res.activeUnits).toBeLessThanOrEqual(5);
+    const table = run('eval', '--model', join(out, 'model.safetensors'), '--limit', '16', '--samples', '5');
+    expect(table.stdout).toMatch(/log p\(x\) ≥ L_5\s+-\d+\.\d+ nats/);
+    expect(run('eval').status).toBe(2);
+  });
 });

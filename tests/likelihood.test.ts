@@ -46,6 +46,20 @@ describe('logLikelihood (IWAE bound)', () => {
     expect(top.gap).toBeLessThan(30);
   });
 
+  it('active units: variance over x of the encoder mean above 0.01', () => {
+    const { count, variances } = vae.activeUnits(test);
+    const { mean } = vae.encode(test);
+    const rows = test.length / 784;
+    for (let k = 0; k < 5; k++) {
+      const col = Array.from({ length: rows }, (_, r) => mean[r * 5 + k]!);
+      const m = col.reduce((a, b) => a + b, 0) / rows;
+      expect(variances[k]).toBeCloseTo(col.reduce((a, b) => a + (b - m) ** 2, 0) / rows, 10);
+    }
+    expect(count).toBe([...variances].filter((v) => v > 0.01).length);
+    expect(count).toBeGreaterThanOrEqual(3);
+    expect(vae.activeUnits(test, { threshold: 1e9 }).count).toBe(0);
+  });
+
   it('is reproducible with a seed and rejects bad input', () => {
     expect(vae.logLikelihood(test, { samples: 50, seed: 5 })).toEqual(vae.logLikelihood(test, { samples: 50, seed: 5 }));
     expect(() => vae.logLikelihood(test, { samples: 0 })).toThrow(/samples must be an integer/);

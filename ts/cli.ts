@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /**
+ * `vae-wasm eval` reports a saved VAE's ELBO, L_k bound, gap and active units (ts/cli/evaluate.ts).
  * `vae-wasm train`: trains a VAE or autoencoder (by default the pytorch/examples VAE on MNIST) with a progress bar
  * per epoch, and writes model.safetensors, metrics.jsonl, reconstructions.png and samples.png. Flags: ts/cli/args.ts.
  * Exit codes: 0 done, 1 runtime or data error, 2 invalid flags, 130 interrupted (outputs of finished epochs written).
@@ -7,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli/args';
+import { evaluate } from './cli/evaluate';
 import { train } from './cli/train';
 
 function version(): string {
@@ -25,7 +27,7 @@ process.once('SIGINT', () => {
   process.once('SIGINT', () => process.exit(130));
 });
 
-const program = buildProgram(async (plan) => { await train(plan, stop.signal); }, version());
+const program = buildProgram(async (plan) => { await train(plan, stop.signal); }, version(), evaluate);
 try {
   await program.parseAsync(process.argv);
   process.exitCode = stop.signal.aborted ? 130 : 0;

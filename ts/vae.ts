@@ -139,6 +139,29 @@ export class VAE extends BaseModel {
   }
 
   /**
+   * Active latent units (Burda et al. 2015): unit i is active when the variance over the rows of E_q[z_i | x] (the
+   * encoder mean) exceeds `threshold` (default 0.01). Returns the count and every unit's variance.
+   */
+  activeUnits(x: DataInput, options: { threshold?: number } = {}): { count: number; variances: Float64Array } {
+    checkObject('VAE.activeUnits', 'options', options);
+    checkKeys('VAE.activeUnits', options, ['threshold']);
+    const threshold = options.threshold === undefined ? 0.01 : nonNegativeNumber('VAE.activeUnits', 'threshold', options.threshold);
+    const { mean } = this.encode(x);
+    const L = this.config.latentDim;
+    const rows = mean.length / L;
+    const variances = new Float64Array(L);
+    for (let k = 0; k < L; k++) {
+      let m = 0;
+      for (let r = 0; r < rows; r++) m += mean[r * L + k]!;
+      m /= rows;
+      let v = 0;
+      for (let r = 0; r < rows; r++) v += (mean[r * L + k]! - m) ** 2;
+      variances[k] = v / rows;
+    }
+    return { count: variances.filter((v) => v > threshold).length, variances };
+  }
+
+  /**
    * The objective mean_i[rec_i + klWeight·KL_i] and its gradient for every parameter, with the noise given:
    * `epsilon` holds rows·samples × latentDim values, row i·samples + s being draw s for data row i. Parameters are
    * not changed.

@@ -56,7 +56,18 @@ const OPTIMIZER_FLAGS: Record<OptimizerConfig['name'], string[]> = { adam: ['bet
 const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** Builds the commander program; `onTrain` receives the plan. Errors exit with code 2 (or throw, with exitOverride). */
-export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>, version: string): Command {
+export interface EvalPlan {
+  model: string;
+  dataset: string;
+  testData?: string;
+  limit: number;
+  samples: number;
+  seed: number;
+  json: boolean;
+}
+
+export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>, version: string,
+  onEval: (plan: EvalPlan) => void | Promise<void> = () => {}): Command {
   const program = new Command('vae-wasm').description('Train VAEs and autoencoders on a SIMD WebAssembly core').version(version);
   // Usage errors exit 2 (commander's default is 1); set before .command() so that `train` inherits it.
   program.exitOverride((err) => {
@@ -107,6 +118,20 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
       }
       return onTrain(plan);
     });
+  program.command('eval')
+    .description('evaluate a saved VAE on test data: ELBO, the importance-weighted bound L_k on log p(x) (Burda et al.),\n' +
+      'their gap ≈ KL(q(z|x) ‖ p(z|x)), and the active latent units')
+    .requiredOption('--model <file>', 'a model written by vae-wasm train (model.safetensors)')
+    .option('--dataset <name|path>', 'mnist, fashion-mnist, or a path to an IDX images file (its test set is used)', 'mnist')
+    .option('--test-data <path>', 'IDX images to evaluate on instead of the dataset\'s test set')
+    .option('--limit <n>', 'use only the first n test rows', int('--limit'), 1000)
+    .option('--samples <n>', 'k, importance samples per image', int('--samples'), 1000)
+    .option('--seed <n>', 'seed of the draws', int('--seed', 0), 1)
+    .option('--json', 'print one JSON object instead of a table')
+    .action((o: Record<string, unknown>) => onEval({
+      model: o.model as string, dataset: o.dataset as string, testData: o.testData as string | undefined,
+      limit: o.limit as number, samples: o.samples as number, seed: o.seed as number, json: o.json === true,
+    }));
   return program;
 }
 
