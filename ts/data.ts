@@ -18,7 +18,7 @@ export interface MatrixRules {
   unit: boolean;
 }
 
-export function toMatrix(where: string, what: string, input: unknown, cols: number, rules: MatrixRules): Matrix {
+export function toMatrix(where: string, what: string, input: unknown, cols: number, rules: MatrixRules, colsName = 'inputDim'): Matrix {
   let data: Uint8Array | Float32Array;
   if (input instanceof Uint8Array) {
     data = input;
@@ -39,7 +39,7 @@ export function toMatrix(where: string, what: string, input: unknown, cols: numb
   }
   if (data.length === 0) throw new RangeError(`${where}: ${what} is empty; expected at least one row of ${cols} values`);
   if (data.length % cols !== 0) {
-    throw new RangeError(`${where}: ${what} has ${data.length} values, which is not a whole number of rows of ${cols} (inputDim); expected a multiple of ${cols}`);
+    throw new RangeError(`${where}: ${what} has ${data.length} values, which is not a whole number of rows of ${cols} (${colsName}); expected a multiple of ${cols}`);
   }
   if (data instanceof Float32Array) {
     for (let i = 0; i < data.length; i++) {
@@ -57,7 +57,7 @@ export function toMatrix(where: string, what: string, input: unknown, cols: numb
 
 /** Codes for decode(): rows × latentDim, any finite values. */
 export function toCodes(where: string, what: string, input: unknown, cols: number): Float32Array {
-  const m = toMatrix(where, what, input, cols, { unit: false });
+  const m = toMatrix(where, what, input, cols, { unit: false }, 'latentDim');
   return m.data instanceof Float32Array ? m.data : Float32Array.from(m.data);
 }
 

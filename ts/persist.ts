@@ -7,7 +7,12 @@ export async function loadModel(
   where: string, bytes: Uint8Array, kind: 'vae' | 'autoencoder', create: (config: unknown) => Promise<BaseModel>,
 ): Promise<BaseModel> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (the output of save()), got ${typeof bytes}`);
-  const file = decodeSafetensors(bytes);
+  let file: ReturnType<typeof decodeSafetensors>;
+  try {
+    file = decodeSafetensors(bytes);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`);
+  }
   const meta = file.metadata;
   if (meta.format !== FORMAT) {
     throw new Error(`${where}: not a vae-wasm model (metadata format is ${JSON.stringify(meta.format)}, expected ${JSON.stringify(FORMAT)})`);
