@@ -35,9 +35,9 @@ pub const NV: usize = 2;
 pub const NR: usize = 4 * NV;
 pub const KC: usize = 256;
 pub const MC: usize = MR * 16;
-pub const NC: usize = NR * 64;
+pub const NC: usize = NR * 48;
 /// f32s of scratch a call needs for its packed panels.
-pub const SCRATCH: usize = MC * KC + KC * NC;
+pub const SCRATCH: usize = 4 * MC * KC + KC * NC;
 
 /// op(A)[i, p] for a row-major A with leading dimension lda.
 #[inline(always)]
@@ -76,23 +76,22 @@ pub unsafe fn gemm_scalar(
     }
 }
 
-/// Packs rows [i0, i0+mc) × k-slice [p0, p0+kc) of op(A) into MR-row panels: panel q holds, for each p, MR values.
+/// Packs rows [i0, i0+mc) × k-slice [p0, p0+kc) of op(A) into MR-row panels: panel q holds, for each p, MR values,
+/// each already broadcast to a full vector (so the kernel reads them with plain vector loads).
 unsafe fn pack_a(op: Op, a: *const f32, lda: usize, i0: usize, mc: usize, p0: usize, kc: usize, out: *mut f32) {
     let panels = (mc + MR - 1) / MR;
     for q in 0..panels {
-        let dst = out.add(q * kc * MR);
+        let dst = out.add(q * kc * MR * 4);
         let rows = (mc - q * MR).min(MR);
         let r0 = i0 + q * MR;
         match op {
             Op::TN => {
                 for p in 0..kc {
                     let src = a.add((p0 + p) * lda + r0);
-                    let d = dst.add(p * MR);
-                    for r in 0..rows {
-                        *d.add(r) = *src.add(r);
-                    }
-                    for r in rows..MR {
-                        *d.add(r) = 0.0;
+                    let d = dst.add(p * MR * 4);
+                    for r in 0..MR {
+                        let v = if r < rows { *src.add(r) } else { 0.0 };
+                        F32x4::splat(v).store(d.add(4 * r));
                     }
                 }
             }
@@ -101,11 +100,11 @@ unsafe fn pack_a(op: Op, a: *const f32, lda: usize, i0: usize, mc: usize, p0: us
                     if r < rows {
                         let src = a.add((r0 + r) * lda + p0);
                         for p in 0..kc {
-                            *dst.add(p * MR + r) = *src.add(p);
+                            F32x4::splat(*src.add(p)).store(dst.add(p * MR * 4 + 4 * r));
                         }
                     } else {
                         for p in 0..kc {
-                            *dst.add(p * MR + r) = 0.0;
+                            F32x4::zero().store(dst.add(p * MR * 4 + 4 * r));
                         }
                     }
                 }
@@ -122,6 +121,26 @@ unsafe fn pack_b(op: Op, b: *const f32, ldb: usize, p0: usize, kc: usize, j0: us
         let cols = (nc - q * NR).min(NR);
         let c0 = j0 + q * NR;
         match op {
+            Op::NT if cols == NR => {
+                // Four rows of B (= four columns of op(B)) at a time, four k at a time, through 4×4 transposes.
+                let mut p = 0;
+                while p + 4 <= kc {
+                    for g in 0..NR / 4 {
+                        let row = |c: usize| F32x4::load(b.add((c0 + 4 * g + c) * ldb + p0 + p));
+                        let t = crate::simd::transpose4(row(0), row(1), row(2), row(3));
+                        for (i, v) in t.iter().enumerate() {
+                            v.store(dst.add((p + i) * NR + 4 * g));
+                        }
+                    }
+                    p += 4;
+                }
+                while p < kc {
+                    for c in 0..NR {
+                        *dst.add(p * NR + c) = *b.add((c0 + c) * ldb + p0 + p);
+                    }
+                    p += 1;
+                }
+            }
             Op::NT => {
                 for c in 0..NR {
                     if c < cols {
@@ -174,12 +193,12 @@ unsafe fn micro_kernel(kc: usize, ap: *const f32, bp: *const f32, c: *mut f32, l
             *x = F32x4::load(b.add(4 * v));
         }
         for (r, row) in acc.iter_mut().enumerate() {
-            let av = F32x4::splat(*a.add(r));
+            let av = F32x4::load(a.add(4 * r));
             for (v, x) in row.iter_mut().enumerate() {
                 *x = x.add(av.mul(bv[v]));
             }
         }
-        a = a.add(MR);
+        a = a.add(4 * MR);
         b = b.add(NR);
     }
     for (r, row) in acc.iter().enumerate() {
@@ -212,7 +231,7 @@ pub unsafe fn gemm(
         }
         return;
     }
-    let (ap_buf, bp_buf) = scratch.split_at_mut(MC * KC);
+    let (ap_buf, bp_buf) = scratch.split_at_mut(4 * MC * KC);
     let ap_buf = ap_buf.as_mut_ptr();
     let bp_buf = bp_buf.as_mut_ptr();
     let mut edge = [0.0f32; MR * NR];
@@ -235,7 +254,7 @@ pub unsafe fn gemm(
                     let mut ir = 0;
                     while ir < mc {
                         let rows = (mc - ir).min(MR);
-                        let ap = ap_buf.add((ir / MR) * kc * MR);
+                        let ap = ap_buf.add((ir / MR) * kc * MR * 4);
                         let ct = c.add((i0 + ir) * ldc + j0 + jr);
                         if rows == MR && cols == NR {
                             micro_kernel(kc, ap, bp, ct, ldc, acc);

@@ -168,6 +168,21 @@ mod imp {
     pub fn sqrt_f32(x: f32) -> f32 {
         F32x4::splat(x).sqrt().lane(0)
     }
+
+    /// Transposes the 4×4 matrix whose rows are a, b, c, d.
+    #[inline(always)]
+    pub fn transpose4(a: F32x4, b: F32x4, c: F32x4, d: F32x4) -> [F32x4; 4] {
+        let t0 = i32x4_shuffle::<0, 4, 1, 5>(a.0, b.0);
+        let t1 = i32x4_shuffle::<2, 6, 3, 7>(a.0, b.0);
+        let t2 = i32x4_shuffle::<0, 4, 1, 5>(c.0, d.0);
+        let t3 = i32x4_shuffle::<2, 6, 3, 7>(c.0, d.0);
+        [
+            F32x4(i32x4_shuffle::<0, 1, 4, 5>(t0, t2)),
+            F32x4(i32x4_shuffle::<2, 3, 6, 7>(t0, t2)),
+            F32x4(i32x4_shuffle::<0, 1, 4, 5>(t1, t3)),
+            F32x4(i32x4_shuffle::<2, 3, 6, 7>(t1, t3)),
+        ]
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -330,9 +345,15 @@ mod imp {
     pub fn sqrt_f32(x: f32) -> f32 {
         x.sqrt()
     }
+
+    #[inline(always)]
+    pub fn transpose4(a: F32x4, b: F32x4, c: F32x4, d: F32x4) -> [F32x4; 4] {
+        let m = [a.0, b.0, c.0, d.0];
+        [0, 1, 2, 3].map(|i| F32x4([m[0][i], m[1][i], m[2][i], m[3][i]]))
+    }
 }
 
-pub use imp::{sqrt_f32, F32x4, Mask, U32x4};
+pub use imp::{sqrt_f32, transpose4, F32x4, Mask, U32x4};
 
 /// Round to nearest, ties to even, for |x| < 2²² (the range the math kernels use), written with plain f32
 /// arithmetic so that it matches `f32x4.nearest` exactly.
