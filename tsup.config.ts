@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// The wasm core is inlined as bytes (platform 'neutral' keeps the base64 decoder browser-safe), so the package
-// works in Node, bundlers and plain <script type="module"> without serving a separate file.
+// The wasm core is inlined as bytes (platform 'neutral' keeps the base64 decoder browser-safe), and fflate (gunzip
+// for IDX files) is bundled, so the package works in Node, bundlers and a plain <script type="module"> without
+// serving a separate file or resolving bare imports.
 export default defineConfig([
   {
     entry: { index: 'ts/index.ts' },
@@ -10,6 +11,7 @@ export default defineConfig([
     platform: 'neutral',
     target: 'es2022',
     loader: { '.wasm': 'binary' },
+    noExternal: ['fflate'],
     sourcemap: false,
     clean: false,
   },

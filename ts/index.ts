@@ -11,3 +11,5 @@ export { init, simdSupported } from './core/wasm';
 export type { InitOptions, WasmSource } from './core/wasm';
 export type * from './types';
 export type { ResolvedVAEConfig, ResolvedAutoencoderConfig } from './options';
+export { downloadModel, readModelFile, saveToIndexedDB, loadFromIndexedDB, deleteFromIndexedDB } from './browser';
+export type { IndexedDBOptions } from './browser';

@@ -1,0 +1,129 @@
+// The built package in a real Chromium (Debian's, driven by playwright-core): training gives the same bits as in
+// Node; models survive a page reload in IndexedDB; download and file-picker round trips.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VAE } from '../ts/index';
+
+const root = new URL('..', import.meta.url).pathname;
+const CHROMIUM = '/usr/bin/chromium';
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm' };
+let server: Server;
+let context: BrowserContext;
+let page: Page;
+let base = '';
+
+beforeAll(async () => {
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
+  expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
+  server = createServer((req, res) => {
+    const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    if (!path.startsWith(root) || !existsSync(path)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'vae-chromium-')), {
+    executablePath: CHROMIUM, headless: true, acceptDownloads: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await context.newPage();
+  await open();
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  await new Promise((r) => server?.close(r));
+});
+
+/** Loads the test page and waits for its module script to expose the package as globalThis.lib. */
+async function open(reload = false): Promise<void> {
+  if (reload) await page.reload();
+  else await page.goto(`${base}/tests/browser/index.html`);
+  await page.waitForFunction(() => 'lib' in globalThis);
+}
+
+type Lib = typeof import('../ts/index');
+// Runs inside the page (serialised by playwright), so it may only use what the page has.
+
+/** The same deterministic data on both sides. */
+const DATA_SRC = 'Uint8Array.from({ length: 64 * 20 }, (_, i) => (i * 37 + (i >> 3) * 11) % 256)';
+const CONFIG = { inputDim: 20, latentDim: 3, encoder: [16], seed: 7 };
+const FIT = { epochs: 2, batchSize: 16, samples: 2, binarize: 'dynamic' as const };
+
+describe('in Chromium', () => {
+  it('training gives bit-identical weights to Node', async () => {
+    const inBrowser = await page.evaluate(async ({ config, fit, dataSrc }) => {
+      const { VAE } = (globalThis as unknown as { lib: Lib }).lib;
+      const data = new Function(`return ${dataSrc}`)() as Uint8Array;
+      const m = await VAE.create(config);
+      await m.fit(data, fit);
+      const bytes = m.save();
+      (globalThis as Record<string, unknown>).__model = m;
+      const w = Object.values(m.getWeights()).map((t) => new Uint8Array(t.data.buffer));
+      const all = new Uint8Array(w.reduce((s, a) => s + a.length, 0));
+      let at = 0;
+      for (const a of w) { all.set(a, at); at += a.length; }
+      const digest = await crypto.subtle.digest('SHA-256', all);
+      return { hash: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join(''), saved: Array.from(bytes) };
+    }, { config: CONFIG, fit: FIT, dataSrc: DATA_SRC });
+    const data = new Function(`return ${DATA_SRC}`)() as Uint8Array;
+    const m = await VAE.create(CONFIG);
+    await m.fit(data, FIT);
+    const hash = createHash('sha256');
+    for (const t of Object.values(m.getWeights())) hash.update(new Uint8Array(t.data.buffer));
+    expect(inBrowser.hash).toBe(hash.digest('hex'));
+    m.dispose();
+  });
+
+  it('a model kept in IndexedDB survives a reload and reconstructs the same', async () => {
+    const before = await page.evaluate(async () => {
+      const { saveToIndexedDB } = (globalThis as unknown as { lib: Lib }).lib;
+      const m = (globalThis as Record<string, unknown>).__model as { save(): Uint8Array; reconstruct(x: Float32Array): Float32Array };
+      await saveToIndexedDB('last', m.save());
+      return Array.from(m.reconstruct(new Float32Array(40).fill(0.25)));
+    });
+    await open(true);
+    const after = await page.evaluate(async () => {
+      const { VAE, loadFromIndexedDB } = (globalThis as unknown as { lib: Lib }).lib;
+      const bytes = await loadFromIndexedDB('last');
+      if (!bytes) throw new Error('nothing stored');
+      const m = await VAE.load(bytes);
+      (globalThis as Record<string, unknown>).__model = m;
+      return { recon: Array.from(m.reconstruct(new Float32Array(40).fill(0.25))), missing: await loadFromIndexedDB('nope') };
+    });
+    expect(after.recon).toEqual(before);
+    expect(after.missing).toBeUndefined();
+  });
+
+  it('download and file-picker round trip', async () => {
+    const [download, saved] = await Promise.all([
+      page.waitForEvent('download'),
+      page.evaluate(async () => {
+        const { downloadModel } = (globalThis as unknown as { lib: Lib }).lib;
+        const bytes = ((globalThis as Record<string, unknown>).__model as { save(): Uint8Array }).save();
+        downloadModel(bytes, 'vae.safetensors');
+        return Array.from(bytes);
+      }),
+    ]);
+    expect(download.suggestedFilename()).toBe('vae.safetensors');
+    const file = readFileSync((await download.path())!);
+    expect(Buffer.from(saved).equals(file)).toBe(true);
+    const path = join(mkdtempSync(join(tmpdir(), 'vae-upload-')), 'model.safetensors');
+    writeFileSync(path, file);
+    await page.setInputFiles('#file', path);
+    const same = await page.evaluate(async () => {
+      const { VAE, readModelFile } = (globalThis as unknown as { lib: Lib }).lib;
+      const input = document.getElementById('file') as HTMLInputElement;
+      const m = await VAE.load(await readModelFile(input.files![0]!));
+      const orig = (globalThis as Record<string, unknown>).__model as { reconstruct(x: Float32Array): Float32Array };
+      const x = new Float32Array(20).fill(0.75);
+      return Array.from(m.reconstruct(x)).every((v, i) => v === orig.reconstruct(x)[i]);
+    });
+    expect(same).toBe(true);
+  });
+});
