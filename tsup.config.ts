@@ -23,4 +23,14 @@ export default defineConfig([
     loader: { '.wasm': 'binary' },
     clean: false,
   },
+  {
+    // Experiments (issue 7): built into experiments/dist (not published), run with node.
+    entry: { exercise: 'experiments/exercise.ts' },
+    outDir: 'experiments/dist',
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    loader: { '.wasm': 'binary' },
+    clean: false,
+  },
 ]);
