@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the SIMD wasm core into ts/core/vae_core.wasm (cargo, then binaryen's wasm-opt from node_modules).
+# Builds the SIMD wasm core into ts/core/vae_core.wasm and its shared-memory twin ts/core/vae_core_mt.wasm (cargo,
+# then binaryen's wasm-opt from node_modules).
 # Uses whichever cargo has the wasm32-unknown-unknown standard library: Debian's (/usr/bin/cargo, from
 # `apt-get install rustc cargo libstd-rust-dev-wasm32 lld-14`) or a rustup toolchain with
 # `rustup target add wasm32-unknown-unknown`. Output is byte-reproducible (paths remapped, no debug info).
@@ -27,19 +28,34 @@ if [ -z "$cargo_bin" ]; then
 fi
 
 export RUSTC="$rustc_bin"
-export RUSTFLAGS="-C target-feature=+simd128 --remap-path-prefix=$root=."
-"$cargo_bin" build --offline --release --target wasm32-unknown-unknown -p vae-core \
-  --target-dir "$root/target" >&2
-# Post-link optimisation with binaryen (npm devDependency, pinned): among others it folds constant address offsets
-# into load/store immediates (--optimize-added-constants, safe with --low-memory-unused: the core never uses the
-# first KiB of memory), which V8 otherwise recomputes per access in the GEMM micro-kernel. +10% training speed.
 wasm_opt="$root/node_modules/.bin/wasm-opt"
 if [ ! -x "$wasm_opt" ]; then
   echo "build-wasm: binaryen's wasm-opt is missing; run 'npm ci' first" >&2
   exit 1
 fi
 mkdir -p ts/core
-"$wasm_opt" target/wasm32-unknown-unknown/release/vae_core.wasm -O3 --enable-simd --enable-bulk-memory \
-  --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int \
-  --low-memory-unused --optimize-added-constants-propagate -o ts/core/vae_core.wasm
-echo "build-wasm: $("$rustc_bin" --version) -> ts/core/vae_core.wasm ($(wc -c < ts/core/vae_core.wasm) bytes)" >&2
+remap="--remap-path-prefix=$root=."
+# Post-link optimisation with binaryen (npm devDependency, pinned): among others it folds constant address offsets
+# into load/store immediates (--optimize-added-constants, safe with --low-memory-unused: the core never uses the
+# first KiB of memory), which V8 otherwise recomputes per access in the GEMM micro-kernel. +10% training speed.
+optimize() { # $1 = cargo output, $2 = destination, then extra wasm-opt feature flags
+  local from="$1" to="$2"; shift 2
+  "$wasm_opt" "$from" -O3 --enable-simd --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    --enable-nontrapping-float-to-int "$@" --low-memory-unused --optimize-added-constants-propagate -o "$to"
+  echo "build-wasm: $("$rustc_bin" --version) -> $to ($(wc -c < "$to") bytes)" >&2
+}
+
+# 1. The single-memory module, for engines without shared memory (pages that are not cross-origin isolated).
+RUSTFLAGS="-C target-feature=+simd128 $remap" \
+  "$cargo_bin" build --offline --release --target wasm32-unknown-unknown -p vae-core --target-dir "$root/target" >&2
+optimize target/wasm32-unknown-unknown/release/vae_core.wasm ts/core/vae_core.wasm
+
+# 2. The shared-memory module for worker threads (crate feature `threads`). It must stay no_std: Debian's wasm32
+# std is not built with atomics. Memory is imported (every thread's instance gets the same one, up to 4 GiB) and
+# each instance's shadow-stack pointer is exported so that its thread can be given a stack of its own.
+RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals $remap \
+  -C link-arg=--shared-memory -C link-arg=--import-memory -C link-arg=--initial-memory=2097152 \
+  -C link-arg=--max-memory=4294967296 -C link-arg=--export=__stack_pointer" \
+  "$cargo_bin" build --offline --release --target wasm32-unknown-unknown -p vae-core --features threads \
+  --target-dir "$root/target/threads" >&2
+optimize target/threads/wasm32-unknown-unknown/release/vae_core.wasm ts/core/vae_core_mt.wasm --enable-threads

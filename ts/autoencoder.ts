@@ -22,8 +22,10 @@ export class Autoencoder extends BaseModel {
   }
 
   static async create(config: AutoencoderConfig): Promise<Autoencoder> {
-    const { resolved, core } = resolveAutoencoderConfig('Autoencoder.create', config);
-    return new Autoencoder(await init(), resolved, core);
+    const { resolved, core, threads } = resolveAutoencoderConfig('Autoencoder.create', config);
+    const model = new Autoencoder(await init(), resolved, core);
+    await model.setThreads(threads);
+    return model;
   }
 
   static async load(bytes: Uint8Array): Promise<Autoencoder> {

@@ -3,9 +3,10 @@
  * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
  */
 import { type CoreConfig, configWords, OPTIMIZER, ROLE_NAMES, STATE_WORDS, Status, statusMessage } from './core/abi';
+import { ensureThreads, hardwareThreads, releaseThreads } from './core/threads';
 import { type Core } from './core/wasm';
 import { type Matrix, toMatrix } from './data';
-import { checkKeys, checkObject, describe, positiveInt, resolveFit, type ResolvedFit, seedOption } from './options';
+import { checkKeys, checkObject, describe, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
 import { crc32 } from './crc32';
 import { encodeSafetensors } from './safetensors';
 import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor } from './types';
@@ -92,6 +93,38 @@ export abstract class BaseModel {
       return out;
     });
     this.parameterCount = this.tensors.reduce((s, t) => s + t.size, 0);
+  }
+
+  // ---- threads ---------------------------------------------------------------------------------------------
+
+  #threadSetting: number | 'auto' = 'auto';
+  #threadsWanted = 1;
+  #threadsNote: string | undefined;
+
+  /** Threads this model's calls use now, the calling one included. */
+  get threads(): number {
+    return Math.max(1, Math.min(this.#threadsWanted, this.core.x.vae_threads_available()));
+  }
+
+  /** Why `threads` is fewer than the setting asks for (for example, a page that is not cross-origin isolated). */
+  get threadsNote(): string | undefined {
+    return this.#threadsNote;
+  }
+
+  /**
+   * Sets how many threads the model's calls use (see the `threads` config option) and starts worker threads if
+   * needed. Results do not depend on it.
+   */
+  async setThreads(threads: number | 'auto'): Promise<void> {
+    const setting = threadsOption(`${this.className}.setThreads`, threads);
+    const h = this.handle;
+    const wanted = setting === 'auto' ? Math.min(hardwareThreads(), MAX_THREADS) : setting;
+    const note = await ensureThreads(this.core, wanted, this);
+    if (this.disposed) return;
+    this.core.x.vae_model_set_threads(h, wanted);
+    this.#threadSetting = setting;
+    this.#threadsWanted = wanted;
+    this.#threadsNote = note;
   }
 
   /** The core handle; throws a clear error after dispose(). */
@@ -226,13 +259,25 @@ export abstract class BaseModel {
    */
   async fit(data: DataInput, options: FitOptions = {}): Promise<EpochLog[]> {
     const where = `${this.className}.fit`;
-    const h = this.handle;
+    if (this.disposed) void this.handle; // throws the disposed-model error
     const o = resolveFit(where, options, this.isVae);
     const train = this.matrix('fit', 'data', data);
     if (o.batchSize > train.rows) {
       throw new RangeError(`${where}: batchSize ${o.batchSize} is larger than the ${train.rows} rows of data; expected at most ${train.rows}`);
     }
     const val = options.validationData === undefined ? undefined : this.matrix('fit', 'validationData', options.validationData);
+    // Starts (or restarts, after a failure) the worker threads this fit asks for; the model's setting returns after.
+    const setting = this.#threadSetting;
+    await this.setThreads(o.threads ?? setting);
+    try {
+      return await this.#fit(where, o, options, train, val);
+    } finally {
+      if (o.threads !== undefined && !this.disposed) await this.setThreads(setting);
+    }
+  }
+
+  async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined): Promise<EpochLog[]> {
+    const h = this.handle;
     const core = this.core;
     const x = core.x;
     this.#setOptimizer(o);
@@ -446,6 +491,7 @@ export abstract class BaseModel {
     if (this.#handle !== 0) {
       this.core.x.vae_model_free(this.#handle);
       this.#handle = 0;
+      releaseThreads(this.core, this);
     }
   }
 

@@ -78,7 +78,7 @@ function widths(where: string, what: string, v: unknown): number[] {
 }
 
 const ACTIVATIONS: readonly Activation[] = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear'];
-const LAYER_KEYS = ['inputDim', 'latentDim', 'encoder', 'decoder', 'activation', 'leakySlope', 'init', 'seed'] as const;
+const LAYER_KEYS = ['inputDim', 'latentDim', 'encoder', 'decoder', 'activation', 'leakySlope', 'init', 'seed', 'threads'] as const;
 
 function layers(where: string, c: Record<string, unknown>): Omit<CoreConfig, 'kind' | 'recon' | 'variance'> {
   const inputDim = positiveInt(where, 'inputDim', c.inputDim, 1 << 20);
@@ -108,10 +108,20 @@ function parseInit(where: string, v: unknown): { init: CoreConfig['init']; initS
 }
 
 /** The fully resolved configuration of a VAE (what `model.config` returns and what is saved). */
-export type ResolvedVAEConfig = Required<Omit<VAEConfig, 'init' | 'variance'>> & { init: Init; variance: number | 'learned' };
-export type ResolvedAutoencoderConfig = Required<Omit<AutoencoderConfig, 'init'>> & { init: Init };
+export type ResolvedVAEConfig = Required<Omit<VAEConfig, 'init' | 'variance' | 'threads'>> & { init: Init; variance: number | 'learned' };
+export type ResolvedAutoencoderConfig = Required<Omit<AutoencoderConfig, 'init' | 'threads'>> & { init: Init };
 
-export function resolveVAEConfig(where: string, config: unknown): { resolved: ResolvedVAEConfig; core: CoreConfig } {
+/** Largest thread count accepted (`MAX_THREADS` in crate/src/par.rs). */
+export const MAX_THREADS = 64;
+
+/** A `threads` option: undefined or 'auto' → 'auto', else an integer in [1, MAX_THREADS]. */
+export function threadsOption(where: string, v: unknown): number | 'auto' {
+  if (v === undefined || v === 'auto') return 'auto';
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_THREADS) fail(where, 'threads', v, `'auto' or an integer in [1, ${MAX_THREADS}]`);
+  return v;
+}
+
+export function resolveVAEConfig(where: string, config: unknown): { resolved: ResolvedVAEConfig; core: CoreConfig; threads: number | 'auto' } {
   checkObject(where, 'config', config);
   checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance']);
   const l = layers(where, config);
@@ -129,10 +139,11 @@ export function resolveVAEConfig(where: string, config: unknown): { resolved: Re
       leakySlope: l.leakySlope, init, seed: l.seed, likelihood, variance,
     },
     core: { ...l, kind: 'vae', recon, variance: typeof variance === 'number' ? variance : 1 },
+    threads: threadsOption(where, config.threads),
   };
 }
 
-export function resolveAutoencoderConfig(where: string, config: unknown): { resolved: ResolvedAutoencoderConfig; core: CoreConfig } {
+export function resolveAutoencoderConfig(where: string, config: unknown): { resolved: ResolvedAutoencoderConfig; core: CoreConfig; threads: number | 'auto' } {
   checkObject(where, 'config', config);
   checkKeys(where, config, [...LAYER_KEYS, 'loss']);
   const l = layers(where, config);
@@ -144,6 +155,7 @@ export function resolveAutoencoderConfig(where: string, config: unknown): { reso
       leakySlope: l.leakySlope, init, seed: l.seed, loss,
     },
     core: { ...l, kind: 'autoencoder', recon: loss === 'bce' ? 'bernoulli' : 'squaredError', variance: 1 },
+    threads: threadsOption(where, config.threads),
   };
 }
 
@@ -187,10 +199,11 @@ export interface ResolvedFit {
   samples: number;
   binarize: boolean;
   onNonFinite: 'throw' | 'skip';
+  threads: number | 'auto' | undefined;
 }
 
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize',
-  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint', 'onNonFinite'] as const;
+  'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint', 'onNonFinite', 'threads'] as const;
 
 export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {
   const opts = o ?? {};
@@ -223,5 +236,6 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     samples: opts.samples === undefined ? 1 : positiveInt(where, 'samples', opts.samples, 4096),
     binarize: binarize === 'dynamic',
     onNonFinite: opts.onNonFinite === undefined ? 'throw' : oneOf(where, 'onNonFinite', opts.onNonFinite, ['throw', 'skip'] as const),
+    threads: opts.threads === undefined ? undefined : threadsOption(where, opts.threads),
   };
 }

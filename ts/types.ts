@@ -39,6 +39,13 @@ export interface LayersConfig {
   init?: Init;
   /** Seed of every random draw (initialisation, shuffling, ε, binarisation). Integer in [0, 2³²). Default 0. */
   seed?: number;
+  /**
+   * Threads for this model's training and inference, the calling one included: a positive integer (at most 64) or
+   * `'auto'` (default): every core, where shared WebAssembly memory is available (Node; pages served
+   * cross-origin isolated). Elsewhere the model runs on one thread and `threadsNote` says why. Results are
+   * bit-identical for any thread count. A runtime setting: not saved with the model.
+   */
+  threads?: number | 'auto';
 }
 
 export interface VAEConfig extends LayersConfig {
@@ -138,6 +145,8 @@ export interface FitOptions {
   onNonFinite?: 'throw' | 'skip';
   /** Stops training between steps; `fit` then resolves with the history so far. */
   signal?: AbortSignal;
+  /** Threads for this fit only (as the model's `threads` setting); default: the model's. */
+  threads?: number | 'auto';
   /**
    * Save a checkpoint (the `save()` bytes, with optimizer state and RNG position) every `everyEpochs` epochs: to
    * `path` (Node only; written to a temporary file and renamed, so a crash mid-write leaves the previous

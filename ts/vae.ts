@@ -25,8 +25,10 @@ export class VAE extends BaseModel {
 
   /** Creates a VAE with freshly initialised weights (loads the wasm core on first use). */
   static async create(config: VAEConfig): Promise<VAE> {
-    const { resolved, core } = resolveVAEConfig('VAE.create', config);
-    return new VAE(await init(), resolved, core);
+    const { resolved, core, threads } = resolveVAEConfig('VAE.create', config);
+    const model = new VAE(await init(), resolved, core);
+    await model.setThreads(threads);
+    return model;
   }
 
   /** Loads a model written by `save()` (safetensors). */

@@ -11,7 +11,7 @@ use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -55,12 +55,16 @@ fn source(data: *const u8, dtype: u32) -> Option<Source> {
     }
 }
 
+/// The model behind a handle; its calls use its own thread count from here on.
 unsafe fn model<'a>(m: *mut Model) -> &'a mut Model {
+    crate::par::use_threads((*m).threads);
     &mut *m
 }
 
+/// The status of a computing call: a worker's failure during it overrides success (its results are incomplete).
 fn code<T>(r: Result<T, i32>) -> i32 {
     match r {
+        _ if crate::par::failed() => status::WORKER_FAILED,
         Ok(_) => status::OK,
         Err(e) => e,
     }
@@ -263,11 +267,12 @@ pub unsafe extern "C" fn vae_model_train_step(
         kl_weight * if ramp < 1.0 { ramp } else { 1.0 }
     };
     match model(m).train_step(src, idx, batch, samples, beta, binarize != 0) {
-        Ok(s) => {
+        Ok(s) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl, beta as f64];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 4);
             status::OK
         }
+        Ok(_) => status::WORKER_FAILED,
         Err(e) => e,
     }
 }
@@ -279,11 +284,12 @@ pub unsafe extern "C" fn vae_model_loss_grad(
     m: *mut Model, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, stats: *mut f64,
 ) -> i32 {
     match model(m).loss_and_gradients(x, rows, eps, samples, beta) {
-        Ok(s) => {
+        Ok(s) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 3);
             status::OK
         }
+        Ok(_) => status::WORKER_FAILED,
         Err(e) => e,
     }
 }
@@ -312,11 +318,12 @@ pub unsafe extern "C" fn vae_model_evaluate(
         r
     };
     match r {
-        Ok((rec, kl)) => {
+        Ok((rec, kl)) if !crate::par::failed() => {
             *stats = rec;
             *stats.add(1) = kl;
             status::OK
         }
+        Ok(_) => status::WORKER_FAILED,
         Err(e) => e,
     }
 }
@@ -514,4 +521,56 @@ pub unsafe extern "C" fn vae_kernel_twin(id: u32, n: usize, a: *const f32, b: *c
         }
     }
     status::OK
+}
+
+// ---- threads (see `crate::par`) ------------------------------------------------------------------------------
+
+/// Address of the control block shared with the worker threads' JavaScript (words: generation, pending, stop,
+/// failed, sleepers, ...).
+#[no_mangle]
+pub extern "C" fn vae_thread_control() -> *const crate::par::Control {
+    &crate::par::CONTROL
+}
+
+/// Threads usable now (registered workers + 1); always 1 in the single-memory build.
+#[no_mangle]
+pub extern "C" fn vae_threads_available() -> u32 {
+    crate::par::available() as u32
+}
+
+/// Registers `workers` started workers, giving each its GEMM scratch. Status OUT_OF_MEMORY if that fails.
+#[no_mangle]
+pub extern "C" fn vae_threads_register(workers: u32) -> i32 {
+    if crate::par::register(workers as usize, gemm::SCRATCH) {
+        status::OK
+    } else {
+        status::OUT_OF_MEMORY
+    }
+}
+
+/// Deregisters every worker and tells them to return; later calls run on one thread.
+#[no_mangle]
+pub extern "C" fn vae_threads_shutdown() {
+    crate::par::shutdown();
+}
+
+/// The loop of worker `id` (1-based): returns the last generation seen after `spins` idle spins or when stopped.
+///
+/// # Safety
+/// Only from worker `id`'s own instance, with its own stack.
+#[no_mangle]
+pub unsafe extern "C" fn vae_thread_work(id: u32, seen: u32, spins: u32) -> u32 {
+    crate::par::worker_loop(id as usize, seen, spins)
+}
+
+/// Threads the model's calls may use (clamped to those available at each call).
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_set_threads(m: *mut Model, threads: u32) {
+    (*m).threads = (threads as usize).clamp(1, crate::par::MAX_THREADS);
+}
+
+/// Test hook: worker `id` traps the next time it runs part of a task.
+#[no_mangle]
+pub extern "C" fn vae_threads_inject_fault(id: u32) {
+    crate::par::inject_fault(id);
 }

@@ -287,6 +287,66 @@ pub unsafe fn gemm(
     }
 }
 
+/// Products smaller than this many multiply-adds run on the calling thread: splitting them costs more than it saves.
+const PARALLEL_MIN_MACS: usize = 1 << 17;
+
+/// One [`gemm_par`] call, shared with the threads that run its parts.
+struct Split {
+    op: Op,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    /// Thread 0's packing scratch; the others use their own (`par::scratch`).
+    scratch0: *mut f32,
+    by_rows: bool,
+}
+
+fn split_part(s: &Split, part: usize, parts: usize) {
+    let scratch = if part == 0 { s.scratch0 } else { crate::par::scratch(part) };
+    let scratch = unsafe { core::slice::from_raw_parts_mut(scratch, SCRATCH) };
+    unsafe {
+        if s.by_rows {
+            let (i0, i1) = crate::par::split(s.m, MR, part, parts);
+            if i0 < i1 {
+                let a = if s.op == Op::TN { s.a.add(i0) } else { s.a.add(i0 * s.lda) };
+                gemm(s.op, i1 - i0, s.n, s.k, a, s.lda, s.b, s.ldb, s.c.add(i0 * s.ldc), s.ldc, s.accumulate, scratch);
+            }
+        } else {
+            let (j0, j1) = crate::par::split(s.n, NR, part, parts);
+            if j0 < j1 {
+                let b = if s.op == Op::NT { s.b.add(j0 * s.ldb) } else { s.b.add(j0) };
+                gemm(s.op, s.m, j1 - j0, s.k, s.a, s.lda, b, s.ldb, s.c.add(j0), s.ldc, s.accumulate, scratch);
+            }
+        }
+    }
+}
+
+/// [`gemm`] split across the active threads (`crate::par`): by blocks of output columns, or of rows when C is too
+/// narrow to give every thread two column panels. Each thread computes whole C elements in the usual order, so
+/// the result is the same bits for any thread count. Small products run on the calling thread.
+///
+/// # Safety
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_par(
+    op: Op, m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32,
+    ldc: usize, accumulate: bool, scratch: &mut [f32],
+) {
+    debug_assert!(scratch.len() >= SCRATCH);
+    let parts = crate::par::active();
+    let small = parts <= 1 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_MACS;
+    let by_rows = (n + NR - 1) / NR < 2 * parts;
+    let s = Split { op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch0: scratch.as_mut_ptr(), by_rows };
+    crate::par::run(&s, small, split_part);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

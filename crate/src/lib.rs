@@ -13,6 +13,7 @@ pub mod mem;
 pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod par;
 pub mod rng;
 pub mod simd;
 

@@ -74,6 +74,8 @@ pub mod status {
     pub const NON_FINITE: i32 = 3;
     pub const BAD_ARGUMENT: i32 = 4;
     pub const NO_OPTIMIZER: i32 = 5;
+    /// A worker thread failed during the call; nothing was updated.
+    pub const WORKER_FAILED: i32 = 6;
 }
 
 impl Config {
@@ -328,6 +330,8 @@ pub struct Model {
     pub rng: Pcg32,
     /// Evaluation stream: `sample`, `elbo` and validation draws when no seed is given.
     pub aux: Pcg32,
+    /// Threads this model's calls may use (see `crate::par`); 1 by default.
+    pub threads: usize,
     ws: Workspace,
 }
 
@@ -396,6 +400,7 @@ impl Model {
             step: 0,
             rng: Pcg32::new(seed, 1),
             aux: Pcg32::new(seed, 2),
+            threads: 1,
             ws: Workspace { base: core::ptr::null_mut(), rows: 0, drows: 0 },
         };
         unsafe {
@@ -675,10 +680,8 @@ impl Model {
         let cfg = &self.cfg;
         let dim = cfg.input;
         let learned = cfg.recon == Recon::GaussianLearned;
-        let lvp = self.params.add(self.lay.dec_logvar);
-        let dlv = self.grads.add(self.lay.dec_logvar);
         if learned && grad_scale.is_some() {
-            fill(dlv, dim, 0.0);
+            fill(self.grads.add(self.lay.dec_logvar), dim, 0.0);
         }
         let inv_var = 1.0 / cfg.variance;
         // Per-dimension constants of the Gaussian terms: ½ ln(2πσ²) (fixed) or ½ ln 2π (learned).
@@ -687,8 +690,27 @@ impl Model {
             Recon::GaussianLearned => HALF_LN_2PI,
             _ => 0.0,
         } * dim as f32;
+        // Rows are independent (each writes its own row_rec and dout row), so they split across threads; the
+        // learned variance's gradient is a sum over rows, so that case stays on one thread.
+        struct T<'a>(&'a Model, &'a Bufs, usize, Option<f32>, f32, f32, usize);
+        let task = T(self, b, samples, grad_scale, inv_var, constant, rows * samples);
+        crate::par::run(&task, learned || rows * samples * dim < nn::PARALLEL_MIN_ELEMENTS, part);
+        fn part(t: &T<'_>, part: usize, parts: usize) {
+            let (r0, r1) = crate::par::split(t.6, 1, part, parts);
+            unsafe { t.0.reconstruction_rows(t.1, r0, r1, t.2, t.3, t.4, t.5) }
+        }
+    }
+
+    unsafe fn reconstruction_rows(
+        &self, b: &Bufs, r0: usize, r1: usize, samples: usize, grad_scale: Option<f32>, inv_var: f32, constant: f32,
+    ) {
+        let cfg = &self.cfg;
+        let dim = cfg.input;
+        let learned = cfg.recon == Recon::GaussianLearned;
+        let lvp = self.params.add(self.lay.dec_logvar);
+        let dlv = self.grads.add(self.lay.dec_logvar);
         let c = grad_scale.unwrap_or(0.0);
-        for r in 0..rows * samples {
+        for r in r0..r1 {
             let x = b.x.add((r / samples) * dim);
             let o = b.out.add(r * dim);
             let g = b.dout.add(r * dim);
@@ -909,6 +931,7 @@ impl Model {
         }
         let b = self.bufs();
         let dim = self.cfg.input;
+        let rng_before = self.rng;
         for i in 0..batch {
             let r = *idx.add(i) as usize;
             src.gather(r, dim, b.x.add(i * dim), if binarize { Some(&mut self.rng) } else { None });
@@ -918,6 +941,10 @@ impl Model {
             self.rng.fill_normal(core::slice::from_raw_parts_mut(b.eps, n));
         }
         let stats = self.forward_backward(batch, samples, beta, true);
+        if crate::par::failed() {
+            self.rng = rng_before;
+            return Err(status::WORKER_FAILED);
+        }
         let n = self.lay.n_params;
         if !stats.loss.is_finite() || !nn::all_finite(self.grads, n) {
             return Err(status::NON_FINITE);

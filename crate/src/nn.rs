@@ -2,7 +2,8 @@
 //! bias gradients. Elementwise work runs four lanes at a time with a scalar tail; both instantiate the same generic
 //! function, so lanes and tail round identically.
 
-use crate::gemm::{gemm, Op};
+use crate::gemm::{gemm_par, Op};
+use crate::par;
 use crate::math::{self, Real};
 use crate::simd::F32x4;
 
@@ -61,6 +62,9 @@ fn act_grad<T: Real>(act: Act, slope: f32, a: T, h: T, d: T) -> T {
     }
 }
 
+/// Elementwise passes over fewer elements than this run on the calling thread.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
+
 /// h[i] = act(a[i]) for n elements.
 ///
 /// # Safety
@@ -69,6 +73,15 @@ pub unsafe fn act_forward(act: Act, slope: f32, a: *const f32, h: *mut f32, n: u
     if act == Act::Linear && a as *const u8 == h as *const u8 {
         return;
     }
+    struct T(Act, f32, *const f32, *mut f32, usize);
+    par::run(&T(act, slope, a, h, n), n < PARALLEL_MIN_ELEMENTS, part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let (i0, i1) = par::split(t.4, 4, part, parts);
+        unsafe { act_forward_range(t.0, t.1, t.2.add(i0), t.3.add(i0), i1 - i0) }
+    }
+}
+
+unsafe fn act_forward_range(act: Act, slope: f32, a: *const f32, h: *mut f32, n: usize) {
     let mut i = 0;
     while i + 4 <= n {
         act_value(act, slope, F32x4::load(a.add(i))).store(h.add(i));
@@ -88,6 +101,15 @@ pub unsafe fn act_backward(act: Act, slope: f32, a: *const f32, h: *const f32, d
     if act == Act::Linear {
         return;
     }
+    struct T(Act, f32, *const f32, *const f32, *mut f32, usize);
+    par::run(&T(act, slope, a, h, d, n), n < PARALLEL_MIN_ELEMENTS, part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let (i0, i1) = par::split(t.5, 4, part, parts);
+        unsafe { act_backward_range(t.0, t.1, t.2.add(i0), t.3.add(i0), t.4.add(i0), i1 - i0) }
+    }
+}
+
+unsafe fn act_backward_range(act: Act, slope: f32, a: *const f32, h: *const f32, d: *mut f32, n: usize) {
     let mut i = 0;
     while i + 4 <= n {
         let v = act_grad(act, slope, F32x4::load(a.add(i)), F32x4::load(h.add(i)), F32x4::load(d.add(i)));
@@ -118,7 +140,7 @@ pub unsafe fn dense_forward(d: Dense, params: *const f32, x: *const f32, rows: u
     for r in 0..rows {
         core::ptr::copy_nonoverlapping(bias, a.add(r * d.fan_out), d.fan_out);
     }
-    gemm(Op::NN, rows, d.fan_out, d.fan_in, x, d.fan_in, params.add(d.w), d.fan_out, a, d.fan_out, true, scratch);
+    gemm_par(Op::NN, rows, d.fan_out, d.fan_in, x, d.fan_in, params.add(d.w), d.fan_out, a, d.fan_out, true, scratch);
 }
 
 /// Weight and bias gradients of a dense layer from its input x (rows × fan_in) and dL/da (rows × fan_out):
@@ -129,7 +151,7 @@ pub unsafe fn dense_forward(d: Dense, params: *const f32, x: *const f32, rows: u
 pub unsafe fn dense_param_grads(
     d: Dense, grads: *mut f32, x: *const f32, da: *const f32, rows: usize, accumulate: bool, scratch: &mut [f32],
 ) {
-    gemm(Op::TN, d.fan_in, d.fan_out, rows, x, d.fan_in, da, d.fan_out, grads.add(d.w), d.fan_out, accumulate, scratch);
+    gemm_par(Op::TN, d.fan_in, d.fan_out, rows, x, d.fan_in, da, d.fan_out, grads.add(d.w), d.fan_out, accumulate, scratch);
     column_sums(da, rows, d.fan_out, grads.add(d.b), accumulate);
 }
 
@@ -140,7 +162,7 @@ pub unsafe fn dense_param_grads(
 pub unsafe fn dense_input_grad(
     d: Dense, params: *const f32, da: *const f32, rows: usize, dx: *mut f32, accumulate: bool, scratch: &mut [f32],
 ) {
-    gemm(Op::NT, rows, d.fan_in, d.fan_out, da, d.fan_out, params.add(d.w), d.fan_out, dx, d.fan_in, accumulate, scratch);
+    gemm_par(Op::NT, rows, d.fan_in, d.fan_out, da, d.fan_out, params.add(d.w), d.fan_out, dx, d.fan_in, accumulate, scratch);
 }
 
 /// out[j] (+)= Σ_r m[r, j], summed over rows in order.
@@ -148,11 +170,21 @@ pub unsafe fn dense_input_grad(
 /// # Safety
 /// m is rows × cols, out holds cols floats.
 pub unsafe fn column_sums(m: *const f32, rows: usize, cols: usize, out: *mut f32, accumulate: bool) {
+    struct T(*const f32, usize, usize, *mut f32, bool);
+    par::run(&T(m, rows, cols, out, accumulate), rows * cols < PARALLEL_MIN_ELEMENTS, part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let (j0, j1) = par::split(t.2, 4, part, parts);
+        unsafe { column_sums_range(t.0.add(j0), t.1, t.2, j1 - j0, t.3.add(j0), t.4) }
+    }
+}
+
+/// Columns [0, cols) of a matrix with `stride` columns.
+unsafe fn column_sums_range(m: *const f32, rows: usize, stride: usize, cols: usize, out: *mut f32, accumulate: bool) {
     let mut j = 0;
     while j + 4 <= cols {
         let mut s = if accumulate { F32x4::load(out.add(j)) } else { F32x4::zero() };
         for r in 0..rows {
-            s = s.add(F32x4::load(m.add(r * cols + j)));
+            s = s.add(F32x4::load(m.add(r * stride + j)));
         }
         s.store(out.add(j));
         j += 4;
@@ -160,7 +192,7 @@ pub unsafe fn column_sums(m: *const f32, rows: usize, cols: usize, out: *mut f32
     while j < cols {
         let mut s = if accumulate { *out.add(j) } else { 0.0 };
         for r in 0..rows {
-            s += *m.add(r * cols + j);
+            s += *m.add(r * stride + j);
         }
         *out.add(j) = s;
         j += 1;
@@ -172,6 +204,20 @@ pub unsafe fn column_sums(m: *const f32, rows: usize, cols: usize, out: *mut f32
 /// # Safety
 /// p addresses n floats.
 pub unsafe fn all_finite(p: *const f32, n: usize) -> bool {
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    struct T(*const f32, usize, AtomicBool);
+    let t = T(p, n, AtomicBool::new(true));
+    par::run(&t, n < PARALLEL_MIN_ELEMENTS, part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let (i0, i1) = par::split(t.1, 4, part, parts);
+        if !unsafe { all_finite_range(t.0.add(i0), i1 - i0) } {
+            t.2.store(false, Relaxed);
+        }
+    }
+    t.2.load(Relaxed)
+}
+
+unsafe fn all_finite_range(p: *const f32, n: usize) -> bool {
     let mut acc = F32x4::zero();
     let zero = F32x4::zero();
     let mut i = 0;

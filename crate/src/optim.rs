@@ -48,14 +48,24 @@ pub struct OptConfig {
 /// # Safety
 /// θ, g and each state slot address n floats; `s2` is only read for Adam.
 pub unsafe fn update(cfg: &OptConfig, t: u64, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
-    let k = Coeffs::new(cfg, t);
+    struct T<'a>(&'a OptConfig, Coeffs, *mut f32, *const f32, *mut f32, *mut f32, usize);
+    let task = T(cfg, Coeffs::new(cfg, t), theta, g, s1, s2, n);
+    // Split into element ranges across threads: every parameter is updated by exactly the same arithmetic.
+    crate::par::run(&task, n < crate::nn::PARALLEL_MIN_ELEMENTS, part);
+    fn part(t: &T<'_>, part: usize, parts: usize) {
+        let (i0, i1) = crate::par::split(t.6, 4, part, parts);
+        unsafe { update_range(t.0, &t.1, t.2.add(i0), t.3.add(i0), t.4.add(i0), t.5.add(i0), i1 - i0) }
+    }
+}
+
+unsafe fn update_range(cfg: &OptConfig, k: &Coeffs, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
     let mut i = 0;
     while i + 4 <= n {
-        step::<F32x4>(cfg.kind, &k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
+        step::<F32x4>(cfg.kind, k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
         i += 4;
     }
     while i < n {
-        step::<f32>(cfg.kind, &k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
+        step::<f32>(cfg.kind, k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
         i += 1;
     }
 }

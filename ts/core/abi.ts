@@ -4,7 +4,7 @@
  */
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 type Ptr = number;
 
@@ -49,6 +49,13 @@ export interface CoreExports {
   vae_math(f: number, x: Ptr, out: Ptr, n: number, scalar: number): number;
   vae_kernel_twin(id: number, n: number, a: Ptr, b: Ptr, out: Ptr, scalar: number): number;
   vae_peak(iters: number): number;
+  vae_thread_control(): Ptr;
+  vae_threads_available(): number;
+  vae_threads_register(workers: number): number;
+  vae_threads_shutdown(): void;
+  vae_thread_work(id: number, seen: number, spins: number): number;
+  vae_model_set_threads(m: Ptr, threads: number): void;
+  vae_threads_inject_fault(id: number): void;
 }
 
 export const Status = {
@@ -58,6 +65,7 @@ export const Status = {
   NON_FINITE: 3,
   BAD_ARGUMENT: 4,
   NO_OPTIMIZER: 5,
+  WORKER_FAILED: 6,
 } as const;
 
 export function statusMessage(code: number): string {
@@ -67,6 +75,7 @@ export function statusMessage(code: number): string {
     case Status.NON_FINITE: return 'the loss or a gradient became NaN or infinite';
     case Status.BAD_ARGUMENT: return 'the core rejected an argument';
     case Status.NO_OPTIMIZER: return 'no optimizer is set';
+    case Status.WORKER_FAILED: return 'a worker thread failed';
     default: return `unknown core status ${code}`;
   }
 }

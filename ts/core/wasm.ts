@@ -3,11 +3,17 @@
  * The module's bytes are inlined into the bundle, so no bundler configuration or file serving is needed; pass your
  * own bytes or a compiled module to `init` to load it some other way.
  *
+ * Two builds of the same core are inlined: the shared-memory one (worker threads, see ./threads.ts) wherever
+ * SharedArrayBuffer works — Node, cross-origin isolated pages — and the single-memory one elsewhere. They compute
+ * the same bits.
+ *
  * Hazard: wasm memory can grow during any core call, which detaches every typed-array view of the old buffer.
  * Views are therefore made fresh for each access (`Core.f32` etc.) and never handed to users.
  */
 import wasmBytes from './vae_core.wasm';
-import { ABI_VERSION, type CoreExports, statusMessage } from './abi';
+import sharedWasmBytes from './vae_core_mt.wasm';
+import { ABI_VERSION, type CoreExports, Status, statusMessage } from './abi';
+import { sharedMemoryUnavailable, stopThreads, workerFailure } from './threads';
 
 export type WasmSource = BufferSource | WebAssembly.Module;
 
@@ -17,7 +23,12 @@ export interface InitOptions {
 }
 
 export class Core {
-  constructor(readonly x: CoreExports) {}
+  /**
+   * @param module the compiled core (workers instantiate it too)
+   * @param shared whether this is the shared-memory build
+   * @param sharedUnavailable why the shared-memory build could not be used, if it was wanted
+   */
+  constructor(readonly x: CoreExports, readonly module: WebAssembly.Module, readonly shared: boolean, readonly sharedUnavailable?: string) {}
 
   /** Allocates `bytes` in wasm memory; throws if memory cannot grow. */
   alloc(bytes: number): number {
@@ -71,6 +82,11 @@ export class Core {
 
   /** Throws a clear error for a non-zero status. */
   check(status: number, what: string): void {
+    if (status === Status.WORKER_FAILED) {
+      const failure = workerFailure(this);
+      stopThreads(this);
+      throw new Error(`${what}: ${failure}. The call was abandoned and left the model as it was; the worker threads were shut down and restart on the next call that asks for them.`);
+    }
     if (status !== 0) throw new Error(`${what}: ${statusMessage(status)}`);
   }
 
@@ -92,15 +108,40 @@ export class Core {
 let pending: Promise<Core> | undefined;
 let ready: Core | undefined;
 
-async function instantiate(source: WasmSource): Promise<Core> {
-  const module = source instanceof WebAssembly.Module ? source : await WebAssembly.compile(source);
-  const instance = await WebAssembly.instantiate(module, {});
-  const x = instance.exports as unknown as CoreExports;
+/** Pages of the shared memory's initial size and maximum (`--initial-memory`/`--max-memory` in build-wasm.sh). */
+const SHARED_INITIAL_PAGES = 32;
+const SHARED_MAX_PAGES = 65536;
+
+function sharedMemory(): WebAssembly.Memory {
+  try {
+    return new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true });
+  } catch {
+    // Engines that cannot reserve 4 GiB of address space for a shared memory (32-bit devices) get 1 GiB.
+    return new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: SHARED_MAX_PAGES / 4, shared: true });
+  }
+}
+
+async function instantiate(source: WasmSource | undefined): Promise<Core> {
+  const unavailable = sharedMemoryUnavailable();
+  const bytes = source ?? (unavailable ? wasmBytes : sharedWasmBytes);
+  const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes);
+  const shared = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
+  if (shared && unavailable) throw new Error(`vae-wasm: this core module needs shared memory, but ${unavailable.replace(/^one thread: /, '')}`);
+  let x: CoreExports;
+  if (shared) {
+    const memory = sharedMemory();
+    const wake = (addr: number, count: number): void => { Atomics.notify(new Int32Array(memory.buffer), addr >>> 2, count >>> 0); };
+    const instance = await WebAssembly.instantiate(module, { env: { memory, vae_thread_wake: wake } });
+    x = { ...(instance.exports as unknown as CoreExports), memory };
+  } else {
+    const instance = await WebAssembly.instantiate(module, {});
+    x = instance.exports as unknown as CoreExports;
+  }
   const version = x.vae_abi_version();
   if (version !== ABI_VERSION) {
     throw new Error(`vae-wasm: the wasm core has ABI version ${version}, but this JavaScript expects ${ABI_VERSION}; rebuild or reinstall the package`);
   }
-  return new Core(x);
+  return new Core(x, module, shared, source === undefined ? unavailable : undefined);
 }
 
 /**
@@ -109,7 +150,7 @@ async function instantiate(source: WasmSource): Promise<Core> {
  */
 export function init(options: InitOptions = {}): Promise<Core> {
   if (!pending) {
-    pending = instantiate(options.wasm ?? wasmBytes).then((c) => (ready = c));
+    pending = instantiate(options.wasm).then((c) => (ready = c));
     pending.catch(() => { pending = undefined; });
   }
   return pending;
