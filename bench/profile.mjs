@@ -6,7 +6,7 @@ import { mnistTrainImages } from './mnist.mjs';
 
 const images = mnistTrainImages();
 const batch = 128;
-const vae = await VAE.create({ inputDim: 784, latentDim: 20, encoder: [400], seed: 1 });
+const vae = await VAE.create({ inputDim: 784, latentDim: 20, encoder: [400], seed: 1, threads: 1 });
 // Train a little (also warms up), timing steps through onBatchEnd.
 const steps = 300;
 const stamps = [];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run bench`: vae-wasm beside TensorFlow.js (wasm and cpu backends) on the same models, one thread, one
-// process per measurement, rounds interleaved so machine noise hits every contender alike. Writes
+// `npm run bench`: vae-wasm (one thread, and every core) beside TensorFlow.js (wasm and cpu backends, which run
+// one thread under Node) on the same models, one process per measurement, rounds interleaved so machine noise hits
+// every contender alike. Writes
 // bench/RESULTS.md and bench/results.json. Options: --rounds N (default 3), --quick (fewer steps).
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,12 +12,15 @@ const quick = process.argv.includes('--quick');
 const here = new URL('.', import.meta.url).pathname;
 const scale = quick ? 0.25 : 1;
 const steps = (n) => String(Math.max(4, Math.round(n * scale)));
+const cores = Math.min(os.availableParallelism?.() ?? os.cpus().length, 64);
 
 const jobs = [
   { key: 'kernels', script: 'kernels.mjs', args: [] },
   { key: 'profile', script: 'profile.mjs', args: [] },
   { key: 'vae-wasm/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'] },
+  { key: 'vae-wasm-mt/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)] },
   { key: 'vae-wasm/kw', script: 'vae-wasm-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20'] },
+  { key: 'vae-wasm-mt/kw', script: 'vae-wasm-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)] },
   { key: 'tfjs-wasm/default', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'default', '--steps', steps(100), '--warmup', '10'] },
   { key: 'tfjs-wasm/kw', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'kw', '--steps', steps(100), '--warmup', '10'] },
   { key: 'tfjs-cpu/default', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'default', '--steps', steps(20), '--warmup', '3'] },
@@ -54,19 +58,20 @@ const lines = [
   '# Benchmark results',
   '',
   `Command: \`${command}\` — ${rounds} rounds, one process per measurement, interleaved; median (min–max).`,
-  `Machine: ${cpu}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}. One thread for every contender.`,
+  `Machine: ${cpu}, ${os.cpus().length} logical cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}. TensorFlow.js runs one thread under Node (its wasm backend's threads are browser-only); vae-wasm is measured with one thread and with ${cores} (every core).`,
   `Date: ${new Date().toISOString().slice(0, 10)}.`,
   '',
-  '## Training throughput (samples/s, one thread)',
+  '## Training throughput (samples/s)',
   '',
-  '| configuration | vae-wasm | TensorFlow.js wasm | TensorFlow.js cpu | vae-wasm ÷ tfjs-wasm | one epoch (60,000), vae-wasm |',
-  '|---|---|---|---|---|---|',
+  `| configuration | vae-wasm, 1 thread | vae-wasm, ${cores} threads | threads speed-up | TensorFlow.js wasm | TensorFlow.js cpu | vae-wasm 1 thread ÷ tfjs-wasm | vae-wasm ${cores} threads ÷ tfjs-wasm | one epoch (60,000), vae-wasm ${cores} threads |`,
+  '|---|---|---|---|---|---|---|---|---|',
 ];
 for (const [cfg, label] of [['default', 'default: 784-400-20 ReLU, Bernoulli, Adam 1e-3, batch 128'], ['kw', 'Kingma & Welling: 784-500-20 tanh, Bernoulli, Adagrad 0.01, batch 100']]) {
   const ours = train[`vae-wasm/${cfg}`];
+  const mt = train[`vae-wasm-mt/${cfg}`];
   const tw = train[`tfjs-wasm/${cfg}`];
   const tc = train[`tfjs-cpu/${cfg}`];
-  lines.push(`| ${label} | ${fmt(ours)} | ${fmt(tw)} | ${fmt(tc)} | ${(ours.median / tw.median).toFixed(1)}× | ${(60000 / ours.median).toFixed(1)} s |`);
+  lines.push(`| ${label} | ${fmt(ours)} | ${fmt(mt)} | ${(mt.median / ours.median).toFixed(2)}× | ${fmt(tw)} | ${fmt(tc)} | ${(ours.median / tw.median).toFixed(1)}× | ${(mt.median / tw.median).toFixed(1)}× | ${(60000 / mt.median).toFixed(1)} s |`);
 }
 lines.push('', `## Kernels`, '', `Peak (12 independent f32x4 multiply-add chains): ${fmt(peak, 1)} GFLOP/s.`, '',
   '| GEMM | GFLOP/s | fraction of peak |', '|---|---|---|');
@@ -86,5 +91,5 @@ lines.push('', '## Where a default training step goes (batch 128, one thread)', 
   '', `wasm memory after training the default model on 41,000 MNIST rows held as bytes: ${fmt(p((r) => r.wasmMemoryMiB), 1)} MiB, of which the data is ${(320 * 128 * 784 / 2 ** 20).toFixed(1)} MiB.`,
   '');
 writeFileSync(here + 'RESULTS.md', lines.join('\n'));
-writeFileSync(here + 'results.json', JSON.stringify({ command, machine: { cpu, cores: os.cpus().length, node: process.version }, rounds, results }, null, 1) + '\n');
+writeFileSync(here + 'results.json', JSON.stringify({ command, machine: { cpu, cores: os.cpus().length, node: process.version }, threads: cores, rounds, results }, null, 1) + '\n');
 console.log(lines.join('\n'));

@@ -1,5 +1,6 @@
 // One benchmark round for vae-wasm: trains `--steps` steps of a configuration on MNIST through the built package
 // (dist/) and prints one JSON line. Usage: node bench/vae-wasm-contender.mjs --config default|kw --steps N --warmup W
+// [--threads T] (default 1).
 import { VAE } from '../dist/index.js';
 import { arg, CONFIGS, mnistTrainImages } from './mnist.mjs';
 
@@ -7,18 +8,23 @@ const name = arg('config', 'default');
 const c = CONFIGS[name];
 const steps = Number(arg('steps', 300));
 const warmup = Number(arg('warmup', 20));
+const threads = Number(arg('threads', 1));
 const images = mnistTrainImages();
-const vae = await VAE.create({ inputDim: 784, latentDim: c.latent, encoder: [c.hidden], activation: c.activation, seed: 1 });
+const vae = await VAE.create({ inputDim: 784, latentDim: c.latent, encoder: [c.hidden], activation: c.activation, seed: 1, threads });
+if (vae.threads !== threads) throw new Error(`asked for ${threads} threads, got ${vae.threads}: ${vae.threadsNote}`);
 const optimizer = { name: c.optimizer, learningRate: c.learningRate };
 // fit() on exactly (warmup + steps) batches: one epoch over that many rows.
 const rows = (warmup + steps) * c.batch;
+if (rows > images.length / 784) throw new Error(`--warmup + --steps needs ${rows} rows; MNIST has ${images.length / 784}`);
 let t0 = 0;
 let last = 0;
+let timed = 0;
 await vae.fit(images.subarray(0, rows * 784), {
   epochs: 1, batchSize: c.batch, optimizer, shuffle: true,
-  onBatchEnd: (b) => { if (b.batch === warmup - 1) t0 = performance.now(); last = b.loss; },
+  onBatchEnd: (b) => { if (b.batch === warmup - 1) t0 = performance.now(); else if (b.batch >= warmup) timed++; last = b.loss; },
 });
 const seconds = (performance.now() - t0) / 1000;
+if (timed !== steps) throw new Error(`timed ${timed} steps, expected ${steps}`);
 console.log(JSON.stringify({ contender: 'vae-wasm', config: name, batch: c.batch, steps, seconds,
-  samplesPerSecond: (steps * c.batch) / seconds, finalLoss: last, threads: 1 }));
+  samplesPerSecond: (steps * c.batch) / seconds, finalLoss: last, threads }));
 vae.dispose();

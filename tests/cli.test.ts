@@ -27,7 +27,7 @@ describe('train flags', () => {
     const p = parseTrainArgs([]);
     expect(p).toEqual({
       model: 'vae',
-      modelConfig: { inputDim: 0, latentDim: 20, encoder: [400], activation: 'relu', init: 'lecun-uniform', seed: 1, likelihood: 'bernoulli' },
+      modelConfig: { inputDim: 0, latentDim: 20, encoder: [400], activation: 'relu', init: 'lecun-uniform', seed: 1, threads: 'auto', likelihood: 'bernoulli' },
       fit: { epochs: 10, batchSize: 128, shuffle: true, optimizer: { name: 'adam' }, binarize: 'none', klWeight: 1, klWarmupEpochs: 0, samples: 1 },
       dataset: 'mnist', out: 'vae-out', testLimit: 10000,
     });
@@ -38,9 +38,9 @@ describe('train flags', () => {
     const p = parseTrainArgs(['--model', 'ae', '--loss', 'mse', '--latent', '2', '--encoder', '256,64', '--decoder', '32',
       '--activation', 'leakyRelu', '--leaky-slope', '0.2', '--init', 'normal:0.01', '--optimizer', 'sgd', '--lr', '0.1',
       '--momentum', '0.9', '--weight-decay', '1e-4', '--batch-size', '50', '--epochs', '3', '--no-shuffle', '--binarize', 'dynamic',
-      '--seed', '7', '--out', 'x', '--limit', '100', '--test-limit', '20', '--image-shape', '28x28', '--dataset', 'a.idx', '--test-data', 'b.idx']);
+      '--seed', '7', '--threads', '3', '--out', 'x', '--limit', '100', '--test-limit', '20', '--image-shape', '28x28', '--dataset', 'a.idx', '--test-data', 'b.idx']);
     expect(p.model).toBe('ae');
-    expect(p.modelConfig).toEqual({ inputDim: 0, latentDim: 2, encoder: [256, 64], decoder: [32], activation: 'leakyRelu', leakySlope: 0.2, init: { normal: 0.01 }, seed: 7, loss: 'mse' });
+    expect(p.modelConfig).toEqual({ inputDim: 0, latentDim: 2, encoder: [256, 64], decoder: [32], activation: 'leakyRelu', leakySlope: 0.2, init: { normal: 0.01 }, seed: 7, threads: 3, loss: 'mse' });
     expect(p.fit).toEqual({ epochs: 3, batchSize: 50, shuffle: false, binarize: 'dynamic', optimizer: { name: 'sgd', learningRate: 0.1, momentum: 0.9, weightDecay: 1e-4 } });
     expect(p).toMatchObject({ limit: 100, testLimit: 20, imageShape: [28, 28], dataset: 'a.idx', testData: 'b.idx', out: 'x' });
 
@@ -64,6 +64,7 @@ describe('train flags', () => {
       [['--momentum', '0.9'], /--momentum does not apply to --optimizer adam/],
       [['--optimizer', 'sgd', '--beta1', '0.9'], /--beta1 does not apply to --optimizer sgd/],
       [['--variance', '2'], /--variance needs --likelihood gaussian/],
+      [['--threads', '0'], /--threads must be auto or an integer in \[1, 64\], got "0"/],
       [['--likelihood', 'gaussian', '--variance', '-1'], /--variance must be a positive number/],
       [['--init', 'normal:-1'], /--init must be lecun-uniform, glorot-uniform or normal:<std>/],
       [['--image-shape', '28'], /--image-shape must look like 28x28/],

@@ -43,6 +43,13 @@ const initArg = (v: string): Init => {
   throw new InvalidArgumentError(`--init must be lecun-uniform, glorot-uniform or normal:<std> with std > 0, got ${JSON.stringify(v)}`);
 };
 const varianceArg = (v: string): number | 'learned' => (v === 'learned' ? 'learned' : num('--variance', { positive: true })(v));
+const threadsArg = (v: string): number | 'auto' => {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`--threads must be auto or an integer in [1, 64], got ${JSON.stringify(v)}`);
+  return n;
+};
+const threadsOption = () => new Option('--threads <n|auto>', 'threads, this one included (auto: every core); results do not depend on it').argParser(threadsArg).default('auto');
 const shapeArg = (v: string): [number, number] => {
   const m = /^(\d+)x(\d+)$/.exec(v);
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new InvalidArgumentError(`--image-shape must look like 28x28, got ${JSON.stringify(v)}`);
@@ -64,6 +71,7 @@ export interface EvalPlan {
   samples: number;
   seed: number;
   json: boolean;
+  threads: number | 'auto';
 }
 
 export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>, version: string,
@@ -105,6 +113,7 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
     .option('--samples <n>', 'VAE: ε draws per datapoint (L)', int('--samples'), 1)
     .addOption(new Option('--binarize <mode>', 'dynamic: redraw pixels ~ Bernoulli(intensity) each time a row is used').choices(['none', 'dynamic']).default('none'))
     .option('--seed <n>', 'seed of every random draw (init, shuffling, ε, binarisation, samples.png)', int('--seed', 0), 1)
+    .addOption(threadsOption())
     .addOption(new Option('--image-shape <HxW>', 'image shape for the PNGs (default: 28x28 for 784 values, else the most square factorisation)').argParser(shapeArg))
     .option('--out <dir>', 'output folder (created)', 'vae-out')
     .action((o: Record<string, unknown>, cmd: Command) => {
@@ -128,9 +137,11 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
     .option('--samples <n>', 'k, importance samples per image', int('--samples'), 1000)
     .option('--seed <n>', 'seed of the draws', int('--seed', 0), 1)
     .option('--json', 'print one JSON object instead of a table')
+    .addOption(threadsOption())
     .action((o: Record<string, unknown>) => onEval({
       model: o.model as string, dataset: o.dataset as string, testData: o.testData as string | undefined,
       limit: o.limit as number, samples: o.samples as number, seed: o.seed as number, json: o.json === true,
+      threads: o.threads as number | 'auto',
     }));
   return program;
 }
@@ -152,6 +163,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
     ...(o.leakySlope !== undefined ? { leakySlope: o.leakySlope as number } : {}),
     init: o.init as Init,
     seed: o.seed as number,
+    threads: o.threads as number | 'auto',
   };
   let modelConfig: VAEConfig | AutoencoderConfig;
   if (model === 'vae') {

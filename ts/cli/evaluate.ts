@@ -7,6 +7,7 @@ import { DatasetError, head, loadDataset } from './datasets';
 export async function evaluate(plan: EvalPlan): Promise<void> {
   const vae = await VAE.load(readFileSync(plan.model));
   try {
+    await vae.setThreads(plan.threads);
     const { train, test, label } = loadDataset(plan.dataset, plan.testData);
     const images = head(test ?? train, plan.limit);
     if (images.cols !== vae.config.inputDim) {

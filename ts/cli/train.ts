@@ -40,7 +40,8 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
     writeAtomic(metricsPath, '');
     const arch = [data.cols, ...(config.encoder ?? [400]), config.latentDim].join('-');
     log(`vae-wasm: training ${plan.model === 'vae' ? 'a VAE' : 'an autoencoder'} ${arch} (${model.parameterCount} parameters) on ` +
-      `${data.rows} rows of ${label}${test ? `, testing on ${test.rows}` : ''}`);
+      `${data.rows} rows of ${label}${test ? `, testing on ${test.rows}` : ''}, ${model.threads} thread${model.threads === 1 ? '' : 's'}` +
+      (model.threadsNote ? ` (${model.threadsNote})` : ''));
     const tty = process.stderr.isTTY === true;
     const lines: string[] = [];
     let bar: SingleBar | undefined;
