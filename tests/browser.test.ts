@@ -21,9 +21,16 @@ beforeAll(async () => {
   expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
   expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
   server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    // /coi/… serves the same files with the headers that make a page cross-origin isolated (shared memory, threads).
+    let url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const isolated = url.startsWith('/coi/');
+    if (isolated) url = url.slice(4);
+    const path = normalize(join(root, url));
     if (!path.startsWith(root) || !existsSync(path)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path));
+    res.writeHead(200, {
+      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+      ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}),
+    }).end(readFileSync(path));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -79,6 +86,44 @@ describe('in Chromium', () => {
     expect(inBrowser.hash).toBe(hash.digest('hex'));
     m.dispose();
   });
+
+  it('threads: one in a page that is not cross-origin isolated (and why), worker threads in one that is, same bits', async () => {
+    // Large enough that every kind of task is split (GEMMs, elementwise passes, the optimizer update).
+    const config = { inputDim: 784, latentDim: 10, encoder: [256], seed: 11 };
+    const fit = { epochs: 1, batchSize: 64, samples: 2 };
+    const dataSrc = 'Uint8Array.from({ length: 640 * 784 }, (_, i) => (i * 7919 + (i >> 9) * 31) % 256)';
+    const train = async (p: Page, threads: number) => p.evaluate(async ({ config, fit, dataSrc, threads }) => {
+      const { VAE } = (globalThis as unknown as { lib: Lib }).lib;
+      const m = await VAE.create({ ...config, threads });
+      await m.fit(new Function(`return ${dataSrc}`)() as Uint8Array, fit);
+      const w = Object.values(m.getWeights()).map((t) => new Uint8Array(t.data.buffer));
+      const all = new Uint8Array(w.reduce((s, a) => s + a.length, 0));
+      let at = 0;
+      for (const a of w) { all.set(a, at); at += a.length; }
+      const digest = await crypto.subtle.digest('SHA-256', all);
+      const result = { isolated: crossOriginIsolated, threads: m.threads, note: m.threadsNote ?? null,
+        hash: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') };
+      m.dispose();
+      return result;
+    }, { config, fit, dataSrc, threads });
+    const m = await VAE.create({ ...config, threads: 1 });
+    await m.fit(new Function(`return ${dataSrc}`)() as Uint8Array, fit);
+    const hash = createHash('sha256');
+    for (const t of Object.values(m.getWeights())) hash.update(new Uint8Array(t.data.buffer));
+    const node = hash.digest('hex');
+    m.dispose();
+
+    const plain = await train(page, 2);
+    expect(plain).toMatchObject({ isolated: false, threads: 1, hash: node });
+    expect(plain.note).toMatch(/one thread: the page is not cross-origin isolated/);
+
+    const coi = await context.newPage();
+    await coi.goto(`${base}/coi/tests/browser/index.html`);
+    await coi.waitForFunction(() => 'lib' in globalThis);
+    expect(await train(coi, 2)).toEqual({ isolated: true, threads: 2, note: null, hash: node });
+    expect(await train(coi, 3)).toEqual({ isolated: true, threads: 3, note: null, hash: node });
+    await coi.close();
+  }, 60_000);
 
   it('a model kept in IndexedDB survives a reload and reconstructs the same', async () => {
     const before = await page.evaluate(async () => {
