@@ -49,7 +49,8 @@ export function checksum(tensors: Record<string, { shape: number[]; data: Float3
 
 /** Node only: writes to a temporary file beside `path`, then renames it over `path`. */
 async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const fs = await import('node:fs/promises').catch(() => {
+  // A computed specifier, so that browser bundlers do not try to resolve a Node module they never need.
+  const fs: typeof import('node:fs/promises') = await import(/* @vite-ignore */ ['node', 'fs/promises'].join(':')).catch(() => {
     throw new Error('fit: checkpoint.path needs Node (node:fs); in a browser use checkpoint.onCheckpoint');
   });
   const tmp = `${path}.tmp-${Date.now()}-${Math.random().toString(36).slice(2)}`;
