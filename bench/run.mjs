@@ -21,6 +21,10 @@ const jobs = [
   { key: 'vae-wasm-mt/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)] },
   { key: 'vae-wasm/kw', script: 'vae-wasm-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20'] },
   { key: 'vae-wasm-mt/kw', script: 'vae-wasm-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)] },
+  { key: 'chromium/default', script: 'browser-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--isolated', 'no'] },
+  { key: 'chromium-coi/default', script: 'browser-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--isolated', 'yes'] },
+  { key: 'chromium/kw', script: 'browser-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20', '--isolated', 'no'] },
+  { key: 'chromium-coi/kw', script: 'browser-contender.mjs', args: ['--config', 'kw', '--steps', steps(400), '--warmup', '20', '--isolated', 'yes'] },
   { key: 'tfjs-wasm/default', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'default', '--steps', steps(100), '--warmup', '10'] },
   { key: 'tfjs-wasm/kw', script: 'tfjs-contender.mjs', args: ['--backend', 'wasm', '--config', 'kw', '--steps', steps(100), '--warmup', '10'] },
   { key: 'tfjs-cpu/default', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'default', '--steps', steps(20), '--warmup', '3'] },
@@ -72,6 +76,18 @@ for (const [cfg, label] of [['default', 'default: 784-400-20 ReLU, Bernoulli, Ad
   const tw = train[`tfjs-wasm/${cfg}`];
   const tc = train[`tfjs-cpu/${cfg}`];
   lines.push(`| ${label} | ${fmt(ours)} | ${fmt(mt)} | ${(mt.median / ours.median).toFixed(2)}× | ${fmt(tw)} | ${fmt(tc)} | ${(ours.median / tw.median).toFixed(1)}× | ${(mt.median / tw.median).toFixed(1)}× | ${(60000 / mt.median).toFixed(1)} s |`);
+}
+const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim() || 'Chromium';
+lines.push('', '## In the browser (one thread)', '',
+  `${chromiumVersion} (headless, driven by playwright-core), the same training through the built package in a page:`,
+  'not cross-origin isolated (the single-memory build, what most pages get) and cross-origin isolated (the',
+  'shared-memory build, run with `threads: 1`). Node: the same run in Node on one thread, from the table above.', '',
+  '| configuration | Node | Chromium, not isolated | ÷ Node | Chromium, isolated | ÷ Node |', '|---|---|---|---|---|---|');
+for (const cfg of ['default', 'kw']) {
+  const node = train[`vae-wasm/${cfg}`];
+  const plain = train[`chromium/${cfg}`];
+  const coi = train[`chromium-coi/${cfg}`];
+  lines.push(`| ${cfg} | ${fmt(node)} | ${fmt(plain)} | ${(100 * plain.median / node.median).toFixed(0)}% | ${fmt(coi)} | ${(100 * coi.median / node.median).toFixed(0)}% |`);
 }
 lines.push('', `## Kernels`, '', `Peak (12 independent f32x4 multiply-add chains): ${fmt(peak, 1)} GFLOP/s.`, '',
   '| GEMM | GFLOP/s | fraction of peak |', '|---|---|---|');

@@ -143,4 +143,16 @@ describe('the demo in Chromium', () => {
     expect(await page.locator('#pause').textContent()).toBe('Resume');
     await page.setViewportSize({ width: 1280, height: 1400 });
   }, 60_000);
+
+  it("trains on the user's own IDX file (gzipped Fashion-MNIST from Debian's package, through the file picker)", async () => {
+    const file = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
+    expect(existsSync(file), `${file} is missing: apt-get install -y dataset-fashion-mnist`).toBe(true);
+    await page.locator('#file').setInputFiles(file);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
+    expect(await page.locator('#status').textContent()).toMatch(/9,000 training and 1,000 test images of 784 values/);
+    await page.locator('#train').click();
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, { timeout: 30_000 });
+    await page.locator('#pause').click();
+    expect(consoleErrors).toEqual([]);
+  }, 60_000);
 });
