@@ -258,11 +258,14 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'ready':
       side = m.side;
       cols = m.cols;
-      demo.ready = true;
       status(`${m.name}: ${m.trainRows.toLocaleString()} training and ${m.testRows.toLocaleString()} test images of ${m.cols} values. Choose settings and press Train.`);
+      // Only for the bundled data on arrival: the model kept last time, or a run the URL asks for.
+      if (!demo.ready) {
+        demo.ready = true;
+        void restore();
+        if (params.has('autostart')) start();
+      }
       buttons();
-      void restore();
-      if (params.has('autostart')) start();
       break;
     case 'model': {
       hasModel = true;
