@@ -28,7 +28,7 @@ pub struct Control {
     pub pending: AtomicU32,
     /// Non-zero: workers return to JavaScript and exit.
     pub stop: AtomicU32,
-    /// 1 + index of the first worker that failed (set by its JavaScript), else 0.
+    /// Id (1-based) of the first worker that failed (set by its JavaScript), else 0.
     pub failed: AtomicU32,
     /// Workers asleep in Atomics.wait (maintained by their JavaScript), so waking is skipped when none sleeps.
     pub sleepers: AtomicU32,

@@ -58,7 +58,8 @@ const start = (s) => {
       let n = 0;
       for (; n < text.length && n < ${MESSAGE_BYTES - 1}; n++) out[n] = text.charCodeAt(n) & 0x7f;
       out[n] = 0;
-      if (Atomics.compareExchange(w, ${FAILED}, 0, s.id) === 0) Atomics.sub(w, ${PENDING}, 1);
+      Atomics.compareExchange(w, ${FAILED}, 0, s.id); // the first failure is the one reported
+      Atomics.sub(w, ${PENDING}, 1); // acknowledge the task, so the coordinating thread does not wait forever
       post({ type: 'error', message: text });
       return;
     }
