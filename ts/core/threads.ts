@@ -77,10 +77,14 @@ interface AnyWorker {
 
 interface Pool {
   workers: AnyWorker[];
-  /** Stacks and the message buffer, freed when the pool stops. */
-  allocations: number[];
-  message: number;
 }
+
+/**
+ * Worker stacks and the failure-message buffer, allocated once and reused by every later pool: a terminated worker
+ * may still be leaving its last call for a moment, so its stack is never handed to anything else.
+ */
+const stacks: number[] = [];
+let messageBuffer = 0;
 
 interface WorkerThreadsModule {
   Worker: new (src: string, o: { eval: true }) => AnyWorker & { unref(): void; once(e: string, f: (v: never) => void): void; on(e: string, f: (v: never) => void): void };
@@ -176,7 +180,6 @@ export function stopThreads(core: Core): void {
   pool = undefined;
   core.x.vae_threads_shutdown();
   stopped = Promise.all(p.workers.map((w) => Promise.resolve(w.terminate()).catch(() => {})));
-  for (const a of p.allocations) core.free(a);
 }
 
 async function start(core: Core, workers: number): Promise<void> {
@@ -186,14 +189,13 @@ async function start(core: Core, workers: number): Promise<void> {
   const module = core.module;
   const memory = core.x.memory;
   const control = core.x.vae_thread_control();
-  const allocations: number[] = [];
-  const message = core.alloc(MESSAGE_BYTES);
-  allocations.push(message);
+  if (messageBuffer === 0) messageBuffer = core.alloc(MESSAGE_BYTES);
+  const message = messageBuffer;
+  while (stacks.length < workers) stacks.push(core.alloc(STACK_BYTES));
   const spawned: (AnyWorker & { ready: Promise<void> })[] = [];
   try {
     for (let id = 1; id <= workers; id++) {
-      const stack = core.alloc(STACK_BYTES);
-      allocations.push(stack);
+      const stack = stacks[id - 1]!;
       const w = spawn(wt);
       spawned.push(w);
       w.postMessage({ module, memory, id, stackTop: (stack + STACK_BYTES) & ~15, control, message, spins: SPINS });
@@ -203,10 +205,9 @@ async function start(core: Core, workers: number): Promise<void> {
   } catch (e) {
     core.x.vae_threads_shutdown();
     for (const w of spawned) w.terminate();
-    for (const a of allocations) core.free(a);
     throw e;
   }
-  pool = { workers: spawned, allocations, message };
+  pool = { workers: spawned };
 }
 
 /**
@@ -255,7 +256,7 @@ export function workerFailure(core: Core): string {
   const id = pool ? new Int32Array(core.x.memory.buffer, core.x.vae_thread_control(), CONTROL_WORDS)[FAILED] : 0;
   let text = '';
   if (pool) {
-    const bytes = core.u8(pool.message, MESSAGE_BYTES);
+    const bytes = core.u8(messageBuffer, MESSAGE_BYTES);
     for (let i = 0; i < bytes.length && bytes[i] !== 0; i++) text += String.fromCharCode(bytes[i]!);
   }
   return `worker thread ${id} failed: ${text.split('\n')[0] || 'unknown error'}`;
