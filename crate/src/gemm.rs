@@ -290,61 +290,75 @@ pub unsafe fn gemm(
 /// Products smaller than this many multiply-adds run on the calling thread: splitting them costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 17;
 
-/// One [`gemm_par`] call, shared with the threads that run its parts.
-struct Split {
-    op: Op,
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
+/// One product C (+)= op(A)·op(B) to be split across the active threads (`crate::par`): by blocks of output
+/// columns, or of rows when C is too narrow to give every thread two column panels. Each thread computes whole C
+/// elements in the usual order, so the result is the same bits for any thread count. The caller runs the task
+/// (`crate::nn` adds its own work on each part's block of C, so that work stays in that thread's cache).
+pub struct Gemm {
+    pub op: Op,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a: *const f32,
+    pub lda: usize,
+    pub b: *const f32,
+    pub ldb: usize,
+    pub c: *mut f32,
+    pub ldc: usize,
+    pub accumulate: bool,
     /// Thread 0's packing scratch; the others use their own (`par::scratch`).
-    scratch0: *mut f32,
-    by_rows: bool,
+    pub scratch0: *mut f32,
 }
 
-fn split_part(s: &Split, part: usize, parts: usize) {
-    let scratch = if part == 0 { s.scratch0 } else { crate::par::scratch(part) };
-    let scratch = unsafe { core::slice::from_raw_parts_mut(scratch, SCRATCH) };
-    unsafe {
-        if s.by_rows {
-            let (i0, i1) = crate::par::split(s.m, MR, part, parts);
-            if i0 < i1 {
-                let a = if s.op == Op::TN { s.a.add(i0) } else { s.a.add(i0 * s.lda) };
-                gemm(s.op, i1 - i0, s.n, s.k, a, s.lda, s.b, s.ldb, s.c.add(i0 * s.ldc), s.ldc, s.accumulate, scratch);
-            }
-        } else {
-            let (j0, j1) = crate::par::split(s.n, NR, part, parts);
-            if j0 < j1 {
-                let b = if s.op == Op::NT { s.b.add(j0 * s.ldb) } else { s.b.add(j0) };
-                gemm(s.op, s.m, j1 - j0, s.k, s.a, s.lda, b, s.ldb, s.c.add(j0), s.ldc, s.accumulate, scratch);
-            }
-        }
+/// The rows [i0, i1) and columns [j0, j1) of C that one part computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub i0: usize,
+    pub i1: usize,
+    pub j0: usize,
+    pub j1: usize,
+}
+
+impl Block {
+    pub fn is_empty(&self) -> bool {
+        self.i0 >= self.i1 || self.j0 >= self.j1
     }
 }
 
-/// [`gemm`] split across the active threads (`crate::par`): by blocks of output columns, or of rows when C is too
-/// narrow to give every thread two column panels. Each thread computes whole C elements in the usual order, so
-/// the result is the same bits for any thread count. Small products run on the calling thread.
-///
-/// # Safety
-/// As [`gemm`].
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm_par(
-    op: Op, m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32,
-    ldc: usize, accumulate: bool, scratch: &mut [f32],
-) {
-    debug_assert!(scratch.len() >= SCRATCH);
-    let parts = crate::par::active();
-    let small = parts <= 1 || m.saturating_mul(n).saturating_mul(k) < PARALLEL_MIN_MACS;
-    let by_rows = (n + NR - 1) / NR < 2 * parts;
-    let s = Split { op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch0: scratch.as_mut_ptr(), by_rows };
-    crate::par::run(&s, small, split_part);
+impl Gemm {
+    /// True when the product is too small to be worth splitting.
+    pub fn small(&self) -> bool {
+        crate::par::active() <= 1 || self.m.saturating_mul(self.n).saturating_mul(self.k) < PARALLEL_MIN_MACS
+    }
+
+    /// The block of C that part `part` of `parts` computes.
+    pub fn block(&self, part: usize, parts: usize) -> Block {
+        let by_rows = (self.n + NR - 1) / NR < 2 * parts;
+        if by_rows {
+            let (i0, i1) = crate::par::split(self.m, MR, part, parts);
+            Block { i0, i1, j0: 0, j1: self.n }
+        } else {
+            let (j0, j1) = crate::par::split(self.n, NR, part, parts);
+            Block { i0: 0, i1: self.m, j0, j1 }
+        }
+    }
+
+    /// Computes one block of C on thread `part` (whose packing scratch it uses).
+    ///
+    /// # Safety
+    /// As [`gemm`]; blocks run concurrently must be disjoint.
+    pub unsafe fn run_block(&self, blk: Block, part: usize) {
+        if blk.is_empty() {
+            return;
+        }
+        let scratch = if part == 0 { self.scratch0 } else { crate::par::scratch(part) };
+        let scratch = core::slice::from_raw_parts_mut(scratch, SCRATCH);
+        let (i0, j0) = (blk.i0, blk.j0);
+        let a = if self.op == Op::TN { self.a.add(i0) } else { self.a.add(i0 * self.lda) };
+        let b = if self.op == Op::NT { self.b.add(j0 * self.ldb) } else { self.b.add(j0) };
+        let c = self.c.add(i0 * self.ldc + j0);
+        gemm(self.op, blk.i1 - i0, blk.j1 - j0, self.k, a, self.lda, b, self.ldb, c, self.ldc, self.accumulate, scratch);
+    }
 }
 
 #[cfg(test)]

@@ -344,8 +344,8 @@ pub enum Source {
 }
 
 impl Source {
-    /// Copies row `r` (dim values) to `dst`, optionally drawing each pixel ~ Bernoulli(value).
-    unsafe fn gather(self, r: usize, dim: usize, dst: *mut f32, binarize: Option<&mut Pcg32>) {
+    /// Copies row `r` (dim values) to `dst`.
+    unsafe fn copy_row(self, r: usize, dim: usize, dst: *mut f32) {
         match self {
             Source::U8(p) => {
                 let src = p.add(r * dim);
@@ -355,12 +355,13 @@ impl Source {
             }
             Source::F32(p) => core::ptr::copy_nonoverlapping(p.add(r * dim), dst, dim),
         }
-        if let Some(rng) = binarize {
-            for j in 0..dim {
-                let v = *dst.add(j);
-                *dst.add(j) = if rng.uniform() < v { 1.0 } else { 0.0 };
-            }
-        }
+    }
+}
+
+/// Replaces each of n values v in [0, 1] by a draw from Bernoulli(v), in order.
+unsafe fn binarize(p: *mut f32, n: usize, rng: &mut Pcg32) {
+    for j in 0..n {
+        *p.add(j) = if rng.uniform() < *p.add(j) { 1.0 } else { 0.0 };
     }
 }
 
@@ -604,14 +605,32 @@ impl Model {
 
     // ---- forward ---------------------------------------------------------------------------------------------
 
+    /// Copies `rows` input rows into b.x: row i from source row `idx[i]`, or `start + i` when `idx` is null.
+    /// Split across threads by rows.
+    unsafe fn gather(&self, b: &Bufs, src: Source, idx: *const u32, start: usize, rows: usize) {
+        struct T(Source, *const u32, usize, usize, usize, *mut f32);
+        let dim = self.cfg.input;
+        let t = T(src, idx, start, rows, dim, b.x);
+        crate::par::run(&t, rows * dim < nn::PARALLEL_MIN_ELEMENTS, part);
+        fn part(t: &T, part: usize, parts: usize) {
+            let (i0, i1) = crate::par::split(t.3, 1, part, parts);
+            for i in i0..i1 {
+                unsafe {
+                    let r = if t.1.is_null() { t.2 + i } else { *t.1.add(i) as usize };
+                    t.0.copy_row(r, t.4, t.5.add(i * t.4));
+                }
+            }
+        }
+    }
+
     /// Encoder on b.x (rows): hidden layers, then mean/logvar (VAE) or the code (autoencoder, into b.mean).
     unsafe fn encode_rows(&self, b: &Bufs, rows: usize) {
         let cfg = &self.cfg;
         let s = self.scratch(b);
         let inp = self.hidden_forward(&self.lay.enc[..cfg.n_enc], &b.enc_a, &b.enc_h, b.x, rows, s);
-        nn::dense_forward(self.lay.mean, self.params, inp, rows, b.mean, s);
+        nn::dense_forward(self.lay.mean, self.params, inp, rows, b.mean, None, s);
         if cfg.kind == Kind::Vae {
-            nn::dense_forward(self.lay.logvar, self.params, inp, rows, b.logvar, s);
+            nn::dense_forward(self.lay.logvar, self.params, inp, rows, b.logvar, None, s);
         }
     }
 
@@ -656,7 +675,12 @@ impl Model {
     unsafe fn decode_rows(&self, b: &Bufs, drows: usize) {
         let s = self.scratch(b);
         let inp = self.hidden_forward(&self.lay.dec[..self.cfg.n_dec], &b.dec_a, &b.dec_h, b.z, drows, s);
-        nn::dense_forward(self.lay.out, self.params, inp, drows, b.out, s);
+        nn::dense_forward(self.lay.out, self.params, inp, drows, b.out, None, s);
+    }
+
+    /// The configured activation over one hidden layer's buffers.
+    fn activation(&self, a: *mut f32, h: *mut f32) -> nn::Activation {
+        nn::Activation { act: self.cfg.act, slope: self.cfg.slope, a, h }
     }
 
     /// Hidden layers on `inp` (rows): pre-activations into a[l], outputs into h[l]. Returns the last output (or
@@ -667,8 +691,7 @@ impl Model {
     ) -> *const f32 {
         let mut inp = inp;
         for (l, d) in layers.iter().enumerate() {
-            nn::dense_forward(*d, self.params, inp, rows, a[l], s);
-            nn::act_forward(self.cfg.act, self.cfg.slope, a[l], h[l], rows * d.fan_out);
+            nn::dense_forward(*d, self.params, inp, rows, a[l], Some(self.activation(a[l], h[l])), s);
             inp = h[l];
         }
         inp
@@ -800,16 +823,19 @@ impl Model {
         let (g, p) = (self.grads, self.params as *const f32);
         // Decoder, top down. dcur holds dL/d(output of the layer below).
         let top = self.dec_top(&b);
+        // Each input gradient into a hidden layer's output is turned into the gradient w.r.t. its pre-activation
+        // in the same task (`below`).
+        let dec_act = |l: usize| if l < cfg.n_dec { Some(self.activation(b.dec_a[l], b.dec_h[l])) } else { None };
+        let enc_act = |l: usize| if l < cfg.n_enc { Some(self.activation(b.enc_a[l], b.enc_h[l])) } else { None };
         nn::dense_param_grads(self.lay.out, g, top, b.dout, drows, false, s);
         let mut dcur = b.d1;
         let mut dnext = b.d2;
-        nn::dense_input_grad(self.lay.out, p, b.dout, drows, dcur, false, s);
+        nn::dense_input_grad(self.lay.out, p, b.dout, drows, dcur, false, dec_act(cfg.n_dec.wrapping_sub(1)), s);
         for l in (0..cfg.n_dec).rev() {
             let d = self.lay.dec[l];
-            nn::act_backward(cfg.act, cfg.slope, b.dec_a[l], b.dec_h[l], dcur, drows * d.fan_out);
             let inp = if l == 0 { b.z } else { b.dec_h[l - 1] };
             nn::dense_param_grads(d, g, inp, dcur, drows, false, s);
-            nn::dense_input_grad(d, p, dcur, drows, dnext, false, s);
+            nn::dense_input_grad(d, p, dcur, drows, dnext, false, dec_act(l.wrapping_sub(1)), s);
             core::mem::swap(&mut dcur, &mut dnext);
         }
         // dcur = dL/dz (drows × latent).
@@ -833,24 +859,23 @@ impl Model {
             nn::dense_param_grads(self.lay.mean, g, henc, b.dmean, rows, false, s);
             nn::dense_param_grads(self.lay.logvar, g, henc, b.dlogvar, rows, false, s);
             if cfg.n_enc > 0 {
-                nn::dense_input_grad(self.lay.mean, p, b.dmean, rows, dnext, false, s);
-                nn::dense_input_grad(self.lay.logvar, p, b.dlogvar, rows, dnext, true, s);
+                nn::dense_input_grad(self.lay.mean, p, b.dmean, rows, dnext, false, None, s);
+                nn::dense_input_grad(self.lay.logvar, p, b.dlogvar, rows, dnext, true, enc_act(cfg.n_enc - 1), s);
             }
         } else {
             nn::dense_param_grads(self.lay.mean, g, henc, dcur, rows, false, s);
             if cfg.n_enc > 0 {
-                nn::dense_input_grad(self.lay.mean, p, dcur, rows, dnext, false, s);
+                nn::dense_input_grad(self.lay.mean, p, dcur, rows, dnext, false, enc_act(cfg.n_enc - 1), s);
             }
         }
         core::mem::swap(&mut dcur, &mut dnext);
         // Encoder, top down; dcur = dL/d(top hidden output).
         for l in (0..cfg.n_enc).rev() {
             let d = self.lay.enc[l];
-            nn::act_backward(cfg.act, cfg.slope, b.enc_a[l], b.enc_h[l], dcur, rows * d.fan_out);
             let inp = if l == 0 { b.x } else { b.enc_h[l - 1] };
             nn::dense_param_grads(d, g, inp, dcur, rows, false, s);
             if l > 0 {
-                nn::dense_input_grad(d, p, dcur, rows, dnext, false, s);
+                nn::dense_input_grad(d, p, dcur, rows, dnext, false, enc_act(l - 1), s);
                 core::mem::swap(&mut dcur, &mut dnext);
             }
         }
@@ -932,9 +957,9 @@ impl Model {
         let b = self.bufs();
         let dim = self.cfg.input;
         let rng_before = self.rng;
-        for i in 0..batch {
-            let r = *idx.add(i) as usize;
-            src.gather(r, dim, b.x.add(i * dim), if binarize { Some(&mut self.rng) } else { None });
+        self.gather(&b, src, idx, 0, batch);
+        if binarize {
+            self::binarize(b.x, batch * dim, &mut self.rng);
         }
         if self.cfg.kind == Kind::Vae {
             let n = batch * samples * self.cfg.latent;
@@ -997,16 +1022,14 @@ impl Model {
         let rows_per_chunk = (PASS / draws).clamp(1, MAX_ROWS);
         self.reserve(rows_per_chunk, rows_per_chunk * draws)?;
         let b = self.bufs();
-        let (dim, lat) = (self.cfg.input, self.cfg.latent);
+        let lat = self.cfg.latent;
         let (mut rec, mut kl) = (0.0f64, 0.0f64);
         let mut rec_sum = [0.0f64; MAX_ROWS];
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(rows_per_chunk);
-            for i in 0..rows {
-                src.gather(start + i, dim, b.x.add(i * dim), None);
-                rec_sum[i] = 0.0;
-            }
+            self.gather(&b, src, core::ptr::null(), start, rows);
+            rec_sum[..rows].fill(0.0);
             self.encode_rows(&b, rows);
             let mut done = 0;
             while done < samples {
@@ -1063,15 +1086,15 @@ impl Model {
         let rows_per_chunk = (PASS / draws).clamp(1, MAX_ROWS);
         self.reserve(rows_per_chunk, rows_per_chunk * draws)?;
         let b = self.bufs();
-        let (dim, lat) = (self.cfg.input, self.cfg.latent);
+        let lat = self.cfg.latent;
         let mut max = [0.0f64; MAX_ROWS];
         let mut sum = [0.0f64; MAX_ROWS];
         let mut sum_logw = [0.0f64; MAX_ROWS];
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(rows_per_chunk);
+            self.gather(&b, src, core::ptr::null(), start, rows);
             for i in 0..rows {
-                src.gather(start + i, dim, b.x.add(i * dim), None);
                 max[i] = f64::NEG_INFINITY;
                 sum[i] = 0.0;
                 sum_logw[i] = 0.0;
@@ -1126,13 +1149,11 @@ impl Model {
     pub unsafe fn encode(&mut self, src: Source, n: usize, mean_out: *mut f32, logvar_out: *mut f32) -> Result<(), i32> {
         let chunk = self.chunk_rows(1)?;
         let b = self.bufs();
-        let (dim, lat) = (self.cfg.input, self.cfg.latent);
+        let lat = self.cfg.latent;
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(chunk);
-            for i in 0..rows {
-                src.gather(start + i, dim, b.x.add(i * dim), None);
-            }
+            self.gather(&b, src, core::ptr::null(), start, rows);
             self.encode_rows(&b, rows);
             core::ptr::copy_nonoverlapping(b.mean, mean_out.add(start * lat), rows * lat);
             if self.cfg.kind == Kind::Vae {
@@ -1184,9 +1205,7 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(chunk);
-            for i in 0..rows {
-                src.gather(start + i, dim, b.x.add(i * dim), None);
-            }
+            self.gather(&b, src, core::ptr::null(), start, rows);
             self.encode_rows(&b, rows);
             core::ptr::copy_nonoverlapping(b.mean, b.z, rows * lat);
             self.decode_rows(&b, rows);

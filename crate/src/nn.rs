@@ -2,7 +2,7 @@
 //! bias gradients. Elementwise work runs four lanes at a time with a scalar tail; both instantiate the same generic
 //! function, so lanes and tail round identically.
 
-use crate::gemm::{gemm_par, Op};
+use crate::gemm::{Block, Gemm, Op};
 use crate::par;
 use crate::math::{self, Real};
 use crate::simd::F32x4;
@@ -131,16 +131,72 @@ pub struct Dense {
     pub b: usize,
 }
 
-/// a = x·W + b for `rows` rows (bias first, then the product accumulated on top).
+/// A hidden layer's activation and its buffers, row-major with the layer's fan_out columns: pre-activations `a`
+/// and outputs `h` = act(a) (the same buffer when the activation is linear).
+#[derive(Clone, Copy)]
+pub struct Activation {
+    pub act: Act,
+    pub slope: f32,
+    pub a: *mut f32,
+    pub h: *mut f32,
+}
+
+impl Activation {
+    /// h = act(a) on a block of rows × columns.
+    unsafe fn forward(&self, blk: Block, stride: usize) {
+        if self.act == Act::Linear && self.a == self.h {
+            return;
+        }
+        for r in blk.i0..blk.i1 {
+            let o = r * stride + blk.j0;
+            act_forward_range(self.act, self.slope, self.a.add(o), self.h.add(o), blk.j1 - blk.j0);
+        }
+    }
+
+    /// d ← d · act'(a) on a block of rows × columns.
+    unsafe fn backward(&self, d: *mut f32, blk: Block, stride: usize) {
+        if self.act == Act::Linear {
+            return;
+        }
+        for r in blk.i0..blk.i1 {
+            let o = r * stride + blk.j0;
+            act_backward_range(self.act, self.slope, self.a.add(o), self.h.add(o), d.add(o), blk.j1 - blk.j0);
+        }
+    }
+}
+
+// The dense-layer operations below are one fork-join task each: every thread runs its block of the product and
+// then the elementwise work on that same block, while it is still in its cache.
+
+/// a = x·W + b for `rows` rows (bias first, then the product accumulated on top); with `act`, also h = act(a).
 ///
 /// # Safety
-/// x is rows × fan_in, a is rows × fan_out, params holds the layer.
-pub unsafe fn dense_forward(d: Dense, params: *const f32, x: *const f32, rows: usize, a: *mut f32, scratch: &mut [f32]) {
-    let bias = params.add(d.b);
-    for r in 0..rows {
-        core::ptr::copy_nonoverlapping(bias, a.add(r * d.fan_out), d.fan_out);
+/// x is rows × fan_in, a (and act's h) rows × fan_out, params holds the layer; `act.a` is `a`.
+pub unsafe fn dense_forward(
+    d: Dense, params: *const f32, x: *const f32, rows: usize, a: *mut f32, act: Option<Activation>, scratch: &mut [f32],
+) {
+    struct T(Gemm, *const f32, Option<Activation>);
+    let g = Gemm {
+        op: Op::NN, m: rows, n: d.fan_out, k: d.fan_in, a: x, lda: d.fan_in, b: params.add(d.w), ldb: d.fan_out, c: a,
+        ldc: d.fan_out, accumulate: true, scratch0: scratch.as_mut_ptr(),
+    };
+    let t = T(g, params.add(d.b), act);
+    par::run(&t, t.0.small(), part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let (g, blk) = (&t.0, t.0.block(part, parts));
+        if blk.is_empty() {
+            return;
+        }
+        unsafe {
+            for r in blk.i0..blk.i1 {
+                core::ptr::copy_nonoverlapping(t.1.add(blk.j0), g.c.add(r * g.ldc + blk.j0), blk.j1 - blk.j0);
+            }
+            g.run_block(blk, part);
+            if let Some(act) = &t.2 {
+                act.forward(blk, g.ldc);
+            }
+        }
     }
-    gemm_par(Op::NN, rows, d.fan_out, d.fan_in, x, d.fan_in, params.add(d.w), d.fan_out, a, d.fan_out, true, scratch);
 }
 
 /// Weight and bias gradients of a dense layer from its input x (rows × fan_in) and dL/da (rows × fan_out):
@@ -151,30 +207,51 @@ pub unsafe fn dense_forward(d: Dense, params: *const f32, x: *const f32, rows: u
 pub unsafe fn dense_param_grads(
     d: Dense, grads: *mut f32, x: *const f32, da: *const f32, rows: usize, accumulate: bool, scratch: &mut [f32],
 ) {
-    gemm_par(Op::TN, d.fan_in, d.fan_out, rows, x, d.fan_in, da, d.fan_out, grads.add(d.w), d.fan_out, accumulate, scratch);
-    column_sums(da, rows, d.fan_out, grads.add(d.b), accumulate);
+    struct T(Gemm, *mut f32);
+    let g = Gemm {
+        op: Op::TN, m: d.fan_in, n: d.fan_out, k: rows, a: x, lda: d.fan_in, b: da, ldb: d.fan_out,
+        c: grads.add(d.w), ldc: d.fan_out, accumulate, scratch0: scratch.as_mut_ptr(),
+    };
+    let t = T(g, grads.add(d.b));
+    par::run(&t, t.0.small(), part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let g = &t.0;
+        unsafe {
+            g.run_block(g.block(part, parts), part);
+            // db by its own column split (dW may be split by rows): every column is summed over rows in order.
+            let (j0, j1) = par::split(g.n, 4, part, parts);
+            column_sums_range(g.b.add(j0), g.k, g.n, j1 - j0, t.1.add(j0), g.accumulate);
+        }
+    }
 }
 
-/// dL/dx = da·Wᵀ (rows × fan_in); with `accumulate`, adds to dx.
+/// dL/dx = da·Wᵀ (rows × fan_in); with `accumulate`, adds to dx. With `below` (the activation of the layer whose
+/// output x is), then dx ← dx · act'(a) on the same block: the gradient with respect to that layer's pre-activation.
 ///
 /// # Safety
 /// Shapes as stated.
 pub unsafe fn dense_input_grad(
-    d: Dense, params: *const f32, da: *const f32, rows: usize, dx: *mut f32, accumulate: bool, scratch: &mut [f32],
+    d: Dense, params: *const f32, da: *const f32, rows: usize, dx: *mut f32, accumulate: bool,
+    below: Option<Activation>, scratch: &mut [f32],
 ) {
-    gemm_par(Op::NT, rows, d.fan_in, d.fan_out, da, d.fan_out, params.add(d.w), d.fan_out, dx, d.fan_in, accumulate, scratch);
-}
-
-/// out[j] (+)= Σ_r m[r, j], summed over rows in order.
-///
-/// # Safety
-/// m is rows × cols, out holds cols floats.
-pub unsafe fn column_sums(m: *const f32, rows: usize, cols: usize, out: *mut f32, accumulate: bool) {
-    struct T(*const f32, usize, usize, *mut f32, bool);
-    par::run(&T(m, rows, cols, out, accumulate), rows * cols < PARALLEL_MIN_ELEMENTS, part);
+    struct T(Gemm, Option<Activation>);
+    let g = Gemm {
+        op: Op::NT, m: rows, n: d.fan_in, k: d.fan_out, a: da, lda: d.fan_out, b: params.add(d.w), ldb: d.fan_out,
+        c: dx, ldc: d.fan_in, accumulate, scratch0: scratch.as_mut_ptr(),
+    };
+    let t = T(g, below);
+    par::run(&t, t.0.small(), part);
     fn part(t: &T, part: usize, parts: usize) {
-        let (j0, j1) = par::split(t.2, 4, part, parts);
-        unsafe { column_sums_range(t.0.add(j0), t.1, t.2, j1 - j0, t.3.add(j0), t.4) }
+        let (g, blk) = (&t.0, t.0.block(part, parts));
+        if blk.is_empty() {
+            return;
+        }
+        unsafe {
+            g.run_block(blk, part);
+            if let Some(act) = &t.1 {
+                act.backward(g.c, blk, g.ldc);
+            }
+        }
     }
 }
 
