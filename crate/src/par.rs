@@ -12,6 +12,12 @@
 //! through the imported `vae_thread_wake`. Every worker acknowledges every task, even when it has no part in it, so
 //! the coordinator never rewrites a task some worker is still reading.
 //!
+//! Cores are not always equally fast (a busy sibling hyperthread, a noisy neighbour on a VM, big and little cores
+//! on phones), and a task waits for its slowest part. So parts are not equal: each thread has a share, and after
+//! every task the coordinator moves a little share from the thread that finished last to the one that finished
+//! first ([`split`] cuts work by shares). Shares change only which thread computes an output, never how, so
+//! results stay the same bits.
+//!
 //! Without the feature (the single-memory build, host tests) there are no workers and tasks run as one part.
 
 use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
@@ -42,6 +48,10 @@ pub struct Control {
     workers: AtomicU32,
     /// Test hook: 1 + index of a worker that must trap when it next runs a part.
     fault: AtomicU32,
+    /// Parts of the current task finished so far, and the threads that finished first and last.
+    done: AtomicU32,
+    first: AtomicU32,
+    last: AtomicU32,
 }
 
 pub static CONTROL: Control = Control {
@@ -56,6 +66,23 @@ pub static CONTROL: Control = Control {
     context: AtomicU32::new(0),
     workers: AtomicU32::new(0),
     fault: AtomicU32::new(0),
+    done: AtomicU32::new(0),
+    first: AtomicU32::new(0),
+    last: AtomicU32::new(0),
+};
+
+/// A thread's share when all are equal, and the least and most one can have.
+const SHARE_EQUAL: u32 = 1024;
+const SHARE_MIN: u32 = SHARE_EQUAL / 4;
+const SHARE_MAX: u32 = SHARE_EQUAL * 4;
+/// Share moved after each task: for two threads, 0.4% of the work. Converges in about one training step and then
+/// hovers within a step of the balance.
+const SHARE_STEP: u32 = 8;
+
+/// Each thread's share of the work of the next tasks; written only by the coordinator between tasks.
+static SHARES: [AtomicU32; MAX_THREADS] = {
+    const EQUAL: AtomicU32 = AtomicU32::new(SHARE_EQUAL);
+    [EQUAL; MAX_THREADS]
 };
 
 /// Threads the current call may use (set per model call by `use_threads`); touched only by the coordinator.
@@ -112,6 +139,9 @@ pub fn register(workers: usize, scratch_floats: usize) -> bool {
         }
         CONTROL.failed.store(0, SeqCst);
         CONTROL.stop.store(0, SeqCst);
+        for share in SHARES.iter() {
+            share.store(SHARE_EQUAL, SeqCst);
+        }
         CONTROL.workers.store(workers as u32, SeqCst);
         ACTIVE = ACTIVE.min(workers + 1);
     }
@@ -161,13 +191,41 @@ pub fn run<T>(ctx: &T, small: bool, f: fn(&T, usize, usize)) {
     c.function.store(f as usize as u32, SeqCst);
     c.context.store(ctx as *const T as usize as u32, SeqCst);
     c.parts.store(parts as u32, SeqCst);
+    c.done.store(0, SeqCst);
     c.pending.store(c.workers.load(SeqCst), SeqCst);
     c.generation.fetch_add(1, SeqCst);
     wake();
     f(ctx, 0, parts);
+    finished(0, parts);
     while c.pending.load(SeqCst) != 0 {
         core::hint::spin_loop();
     }
+    if !failed() {
+        rebalance(&SHARES, c.first.load(SeqCst) as usize, c.last.load(SeqCst) as usize);
+    }
+}
+
+/// Records that thread `id` has finished its part of the current task.
+fn finished(id: usize, parts: usize) {
+    let c = &CONTROL;
+    let order = c.done.fetch_add(1, SeqCst) as usize;
+    if order == 0 {
+        c.first.store(id as u32, SeqCst);
+    }
+    if order + 1 == parts {
+        c.last.store(id as u32, SeqCst);
+    }
+}
+
+/// Moves SHARE_STEP of share from the thread that finished last to the one that finished first, within bounds.
+fn rebalance(shares: &[AtomicU32], first: usize, last: usize) {
+    if first == last {
+        return;
+    }
+    let (give, take) = (shares[last].load(SeqCst), shares[first].load(SeqCst));
+    let step = SHARE_STEP.min(give - SHARE_MIN).min(SHARE_MAX - take);
+    shares[last].store(give - step, SeqCst);
+    shares[first].store(take + step, SeqCst);
 }
 
 /// A worker's loop: runs its part of each new task, acknowledges it, and returns the last generation it saw after
@@ -201,6 +259,7 @@ pub unsafe fn worker_loop(id: usize, mut seen: u32, spins: u32) -> u32 {
             }
             let t: Trampoline = core::mem::transmute(c.trampoline.load(SeqCst) as usize);
             t(c.function.load(SeqCst) as usize, c.context.load(SeqCst) as usize, id, parts);
+            finished(id, parts);
         }
         c.pending.fetch_sub(1, SeqCst);
     }
@@ -219,17 +278,73 @@ fn trap() -> ! {
 }
 
 /// The half-open range of part `part` of `parts` when `n` items are split in blocks of `align` (the last block may
-/// be short). Parts differ by at most one block.
+/// be short), in proportion to the threads' shares (equal shares: parts differ by at most one block).
 pub fn split(n: usize, align: usize, part: usize, parts: usize) -> (usize, usize) {
-    let blocks = (n + align - 1) / align;
-    let b0 = blocks * part / parts;
-    let b1 = blocks * (part + 1) / parts;
+    if parts <= 1 {
+        return (0, n);
+    }
+    let (mut below, mut total) = (0u64, 0u64);
+    for (t, share) in SHARES[..parts].iter().enumerate() {
+        let s = share.load(SeqCst) as u64;
+        if t < part {
+            below += s;
+        }
+        total += s;
+    }
+    let own = SHARES[part].load(SeqCst) as u64;
+    split_shares(n, align, below, own, total)
+}
+
+/// Items [b0, b1) of n in blocks of `align`, for a part whose share is `own` of `total`, after `below` of shares.
+fn split_shares(n: usize, align: usize, below: u64, own: u64, total: u64) -> (usize, usize) {
+    let blocks = ((n + align - 1) / align) as u64;
+    let b0 = (blocks * below / total) as usize;
+    let b1 = (blocks * (below + own) / total) as usize;
     ((b0 * align).min(n), (b1 * align).min(n))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unequal_shares_cover_everything_once_in_proportion() {
+        let shares = [1500u64, 700, 1024];
+        let total: u64 = shares.iter().sum();
+        for n in [0usize, 1, 9, 400, 784, 100_000] {
+            let mut next = 0;
+            let mut below = 0;
+            for (p, &own) in shares.iter().enumerate() {
+                let (a, b) = split_shares(n, 8, below, own, total);
+                assert_eq!(a, next, "n={n} part {p}");
+                let ideal = n as f64 * own as f64 / total as f64;
+                assert!(((b - a) as f64 - ideal).abs() <= 16.0, "n={n} part {p}: {} items, ideal {ideal}", b - a);
+                next = b;
+                below += own;
+            }
+            assert_eq!(next, n);
+        }
+    }
+
+    #[test]
+    fn rebalance_moves_share_from_last_to_first_within_bounds() {
+        let shares = [AtomicU32::new(SHARE_EQUAL), AtomicU32::new(SHARE_EQUAL), AtomicU32::new(SHARE_EQUAL)];
+        rebalance(&shares, 2, 0);
+        assert_eq!(shares.iter().map(|s| s.load(SeqCst)).collect::<Vec<_>>(), [SHARE_EQUAL - SHARE_STEP, SHARE_EQUAL, SHARE_EQUAL + SHARE_STEP]);
+        rebalance(&shares, 1, 1);
+        assert_eq!(shares[1].load(SeqCst), SHARE_EQUAL);
+        // Thread 0 always last: its share falls to the floor and stays there; the total is conserved.
+        for _ in 0..1000 {
+            rebalance(&shares, 1, 0);
+        }
+        assert_eq!(shares[0].load(SeqCst), SHARE_MIN);
+        assert_eq!(shares.iter().map(|s| s.load(SeqCst)).sum::<u32>(), 3 * SHARE_EQUAL);
+        for _ in 0..1000 {
+            rebalance(&shares, 2, 1);
+        }
+        assert_eq!(shares[2].load(SeqCst), SHARE_MAX.min(3 * SHARE_EQUAL - 2 * SHARE_MIN));
+        assert_eq!(shares.iter().map(|s| s.load(SeqCst)).sum::<u32>(), 3 * SHARE_EQUAL);
+    }
 
     #[test]
     fn split_covers_everything_once() {
