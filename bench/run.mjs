@@ -3,7 +3,7 @@
 // one thread under Node) on the same models, one process per measurement, rounds interleaved so machine noise hits
 // every contender alike. Writes
 // bench/RESULTS.md and bench/results.json. Options: --rounds N (default 3), --quick (fewer steps).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -31,17 +31,44 @@ const jobs = [
   { key: 'tfjs-cpu/kw', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'kw', '--steps', steps(20), '--warmup', '3'] },
 ];
 
+// Cores of a VM (or a laptop) need not be equally fast, and a speed-up over "one thread" depends on which core that
+// thread got. Where taskset exists, one-thread runs pinned to each core show what each core does alone.
+const pinnedCores = os.platform() === 'linux' && spawnSync('taskset', ['-c', '0', 'true']).status === 0 ? Math.min(cores, 8) : 0;
+for (let cpu = pinnedCores - 1; cpu >= 0; cpu--) {
+  jobs.splice(4, 0, { key: `vae-wasm-core${cpu}/default`, script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'], pin: cpu });
+}
+
+// The ceiling for threads: as many independent one-thread processes as cores, all at once (their throughputs
+// summed). Cores that slow each other down when both are busy (shared caches, memory, a hyperthread sibling)
+// lower it; the thread pool cannot beat it.
+jobs.splice(4, 0, { key: 'vae-wasm-copies/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'], copies: cores });
+
+/** Runs `copies` processes at once; resolves to their exit statuses and outputs. */
+function runConcurrently(argv, copies) {
+  return Promise.all(Array.from({ length: copies }, () => new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  })));
+}
+
 const results = Object.fromEntries(jobs.map((j) => [j.key, []]));
 for (let r = 1; r <= rounds; r++) {
   for (const job of jobs) {
     process.stderr.write(`round ${r}/${rounds}: ${job.key} ... `);
-    const p = spawnSync(process.execPath, [here + job.script, ...job.args], { encoding: 'utf8' });
-    if (p.status !== 0) {
-      process.stderr.write(`failed\n${p.stderr}\n`);
+    const argv = [process.execPath, here + job.script, ...job.args];
+    if (job.pin !== undefined) argv.unshift('taskset', '-c', String(job.pin));
+    const runs = job.copies ? await runConcurrently(argv, job.copies) : [spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })];
+    const bad = runs.find((p) => p.status !== 0);
+    if (bad) {
+      process.stderr.write(`failed\n${bad.stderr}\n`);
       process.exit(1);
     }
-    const line = p.stdout.trim().split('\n').pop();
-    const res = JSON.parse(line);
+    const each = runs.map((p) => JSON.parse(p.stdout.trim().split('\n').pop()));
+    const res = each.length === 1 ? each[0] : { ...each[0], copies: each.length, samplesPerSecond: each.reduce((a, r) => a + r.samplesPerSecond, 0) };
     results[job.key].push(res);
     process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : `${res.samplesPerSecond.toFixed(0)} samples/s\n`);
   }
@@ -76,6 +103,15 @@ for (const [cfg, label] of [['default', 'default: 784-400-20 ReLU, Bernoulli, Ad
   const tw = train[`tfjs-wasm/${cfg}`];
   const tc = train[`tfjs-cpu/${cfg}`];
   lines.push(`| ${label} | ${fmt(ours)} | ${fmt(mt)} | ${(mt.median / ours.median).toFixed(2)}× | ${fmt(tw)} | ${fmt(tc)} | ${(ours.median / tw.median).toFixed(1)}× | ${(mt.median / tw.median).toFixed(1)}× | ${(60000 / mt.median).toFixed(1)} s |`);
+}
+{
+  const copies = train['vae-wasm-copies/default'];
+  const mt = train['vae-wasm-mt/default'];
+  lines.push('', `The ceiling for ${cores} threads: ${cores} independent one-thread processes at once (default configuration) train ${fmt(copies)} samples/s in total; ${cores} threads in one process reach ${(100 * mt.median / copies.median).toFixed(0)}% of that.`);
+}
+if (pinnedCores > 0) {
+  const each = Array.from({ length: pinnedCores }, (_, cpu) => train[`vae-wasm-core${cpu}/default`]);
+  lines.push('', `Each core alone (one thread pinned with \`taskset\`, default configuration): ${each.map((s, cpu) => `core ${cpu} ${fmt(s)}`).join(', ')} samples/s.`);
 }
 const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim() || 'Chromium';
 lines.push('', '## In the browser (one thread)', '',
