@@ -319,12 +319,6 @@ pub struct Block {
     pub j1: usize,
 }
 
-impl Block {
-    pub fn is_empty(&self) -> bool {
-        self.i0 >= self.i1 || self.j0 >= self.j1
-    }
-}
-
 impl Gemm {
     /// True when the product is too small to be worth splitting.
     pub fn small(&self) -> bool {
@@ -348,7 +342,7 @@ impl Gemm {
     /// # Safety
     /// As [`gemm`]; blocks run concurrently must be disjoint.
     pub unsafe fn run_block(&self, blk: Block, part: usize) {
-        if blk.is_empty() {
+        if blk.i0 >= blk.i1 || blk.j0 >= blk.j1 {
             return;
         }
         let scratch = if part == 0 { self.scratch0 } else { crate::par::scratch(part) };

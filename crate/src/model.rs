@@ -359,7 +359,7 @@ impl Source {
 }
 
 /// Replaces each of n values v in [0, 1] by a draw from Bernoulli(v), in order.
-unsafe fn binarize(p: *mut f32, n: usize, rng: &mut Pcg32) {
+unsafe fn draw_bernoulli(p: *mut f32, n: usize, rng: &mut Pcg32) {
     for j in 0..n {
         *p.add(j) = if rng.uniform() < *p.add(j) { 1.0 } else { 0.0 };
     }
@@ -959,7 +959,7 @@ impl Model {
         let rng_before = self.rng;
         self.gather(&b, src, idx, 0, batch);
         if binarize {
-            self::binarize(b.x, batch * dim, &mut self.rng);
+            draw_bernoulli(b.x, batch * dim, &mut self.rng);
         }
         if self.cfg.kind == Kind::Vae {
             let n = batch * samples * self.cfg.latent;

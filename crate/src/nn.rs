@@ -165,8 +165,45 @@ impl Activation {
     }
 }
 
-// The dense-layer operations below are one fork-join task each: every thread runs its block of the product and
-// then the elementwise work on that same block, while it is still in its cache.
+/// Elementwise work fused into a dense layer's product: each thread does it on the block of C it has just
+/// computed, while that block is still in its cache, so a layer is one fork-join task.
+#[derive(Clone, Copy)]
+enum Fused {
+    /// Before the product C ← bias (broadcast over rows); after it, with an activation, h = act(C).
+    Forward { bias: *const f32, act: Option<Activation> },
+    /// After the product, with the activation of the layer below, C ← C · act'(a).
+    InputGrad { below: Option<Activation> },
+    /// Beside the product dW = xᵀ·da, the bias gradient: column sums of da (the product's B) into `bias_grad`.
+    ParamGrads { bias_grad: *mut f32 },
+}
+
+/// Runs `g` across the threads with its fused work.
+unsafe fn dense_task(g: Gemm, fused: Fused) {
+    struct T(Gemm, Fused);
+    let t = T(g, fused);
+    par::run(&t, t.0.small(), part);
+    fn part(t: &T, part: usize, parts: usize) {
+        let (g, blk) = (&t.0, t.0.block(part, parts));
+        unsafe {
+            if let Fused::Forward { bias, .. } = t.1 {
+                for r in blk.i0..blk.i1 {
+                    core::ptr::copy_nonoverlapping(bias.add(blk.j0), g.c.add(r * g.ldc + blk.j0), blk.j1 - blk.j0);
+                }
+            }
+            g.run_block(blk, part);
+            match t.1 {
+                Fused::Forward { act: Some(act), .. } => act.forward(blk, g.ldc),
+                Fused::InputGrad { below: Some(act) } => act.backward(g.c, blk, g.ldc),
+                Fused::ParamGrads { bias_grad } => {
+                    // By its own column split (dW may be split by rows): each column is summed over rows in order.
+                    let (j0, j1) = par::split(g.n, 4, part, parts);
+                    column_sums_range(g.b.add(j0), g.k, g.n, j1 - j0, bias_grad.add(j0), g.accumulate);
+                }
+                _ => {}
+            }
+        }
+    }
+}
 
 /// a = x·W + b for `rows` rows (bias first, then the product accumulated on top); with `act`, also h = act(a).
 ///
@@ -175,28 +212,11 @@ impl Activation {
 pub unsafe fn dense_forward(
     d: Dense, params: *const f32, x: *const f32, rows: usize, a: *mut f32, act: Option<Activation>, scratch: &mut [f32],
 ) {
-    struct T(Gemm, *const f32, Option<Activation>);
     let g = Gemm {
         op: Op::NN, m: rows, n: d.fan_out, k: d.fan_in, a: x, lda: d.fan_in, b: params.add(d.w), ldb: d.fan_out, c: a,
         ldc: d.fan_out, accumulate: true, scratch0: scratch.as_mut_ptr(),
     };
-    let t = T(g, params.add(d.b), act);
-    par::run(&t, t.0.small(), part);
-    fn part(t: &T, part: usize, parts: usize) {
-        let (g, blk) = (&t.0, t.0.block(part, parts));
-        if blk.is_empty() {
-            return;
-        }
-        unsafe {
-            for r in blk.i0..blk.i1 {
-                core::ptr::copy_nonoverlapping(t.1.add(blk.j0), g.c.add(r * g.ldc + blk.j0), blk.j1 - blk.j0);
-            }
-            g.run_block(blk, part);
-            if let Some(act) = &t.2 {
-                act.forward(blk, g.ldc);
-            }
-        }
-    }
+    dense_task(g, Fused::Forward { bias: params.add(d.b), act });
 }
 
 /// Weight and bias gradients of a dense layer from its input x (rows × fan_in) and dL/da (rows × fan_out):
@@ -207,22 +227,11 @@ pub unsafe fn dense_forward(
 pub unsafe fn dense_param_grads(
     d: Dense, grads: *mut f32, x: *const f32, da: *const f32, rows: usize, accumulate: bool, scratch: &mut [f32],
 ) {
-    struct T(Gemm, *mut f32);
     let g = Gemm {
         op: Op::TN, m: d.fan_in, n: d.fan_out, k: rows, a: x, lda: d.fan_in, b: da, ldb: d.fan_out,
         c: grads.add(d.w), ldc: d.fan_out, accumulate, scratch0: scratch.as_mut_ptr(),
     };
-    let t = T(g, grads.add(d.b));
-    par::run(&t, t.0.small(), part);
-    fn part(t: &T, part: usize, parts: usize) {
-        let g = &t.0;
-        unsafe {
-            g.run_block(g.block(part, parts), part);
-            // db by its own column split (dW may be split by rows): every column is summed over rows in order.
-            let (j0, j1) = par::split(g.n, 4, part, parts);
-            column_sums_range(g.b.add(j0), g.k, g.n, j1 - j0, t.1.add(j0), g.accumulate);
-        }
-    }
+    dense_task(g, Fused::ParamGrads { bias_grad: grads.add(d.b) });
 }
 
 /// dL/dx = da·Wᵀ (rows × fan_in); with `accumulate`, adds to dx. With `below` (the activation of the layer whose
@@ -234,25 +243,11 @@ pub unsafe fn dense_input_grad(
     d: Dense, params: *const f32, da: *const f32, rows: usize, dx: *mut f32, accumulate: bool,
     below: Option<Activation>, scratch: &mut [f32],
 ) {
-    struct T(Gemm, Option<Activation>);
     let g = Gemm {
         op: Op::NT, m: rows, n: d.fan_in, k: d.fan_out, a: da, lda: d.fan_out, b: params.add(d.w), ldb: d.fan_out,
         c: dx, ldc: d.fan_in, accumulate, scratch0: scratch.as_mut_ptr(),
     };
-    let t = T(g, below);
-    par::run(&t, t.0.small(), part);
-    fn part(t: &T, part: usize, parts: usize) {
-        let (g, blk) = (&t.0, t.0.block(part, parts));
-        if blk.is_empty() {
-            return;
-        }
-        unsafe {
-            g.run_block(blk, part);
-            if let Some(act) = &t.1 {
-                act.backward(g.c, blk, g.ldc);
-            }
-        }
-    }
+    dense_task(g, Fused::InputGrad { below });
 }
 
 /// Columns [0, cols) of a matrix with `stride` columns.
