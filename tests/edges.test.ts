@@ -5,7 +5,10 @@ import { VAE } from '../ts/index';
 import { forward, type RefConfig, TestRandom } from './oracle';
 
 const cfg = { inputDim: 8, latentDim: 2, encoder: [6], activation: 'tanh' as const, seed: 2 };
-const ref: RefConfig = { kind: 'vae', inputDim: 8, latentDim: 2, encoder: [6], decoder: [6], activation: 'tanh', leakySlope: 0.01, recon: 'bernoulli', variance: 1 };
+const ref: RefConfig = {
+  kind: 'vae', inputShape: [8], latentDim: 2, encoder: [{ type: 'dense', units: 6, act: 'tanh' }], decoder: [{ type: 'dense', units: 6, act: 'tanh' }],
+  output: { type: 'dense', units: 8, act: 'linear' }, leakySlope: 0.01, recon: 'bernoulli', variance: 1,
+};
 
 async function withBias(name: string, value: number) {
   const vae = await VAE.create(cfg);

@@ -2,22 +2,43 @@
 // and its central finite differences, with fixed ε, over architectures, activations, likelihoods and both models.
 import { describe, expect, it } from 'vitest';
 import { Autoencoder, VAE } from '../ts/index';
-import type { AutoencoderConfig, VAEConfig } from '../ts/types';
-import { type Act, finiteDifferences, forward, type RefConfig, type RefWeights, TestRandom } from './oracle';
+import type { ResolvedLayer } from '../ts/layers';
+import type { AutoencoderConfig, Padding, VAEConfig } from '../ts/types';
+import { type Act, finiteDifferences, forward, type RefConfig, type RefLayer, type RefPadding, type RefWeights, TestRandom } from './oracle';
 
 type Model = VAE | Autoencoder;
 
+/** The reference's description of a model, from its config alone (the user's layer list with defaults). */
 function refConfig(m: Model): RefConfig {
   const c = m.config;
   const isVae = m instanceof VAE;
   const v = isVae ? (m as VAE).config : undefined;
+  const inputShape = c.inputShape ?? [c.inputDim];
+  const model = c.activation as Act;
+  const pad = (p: Padding): RefPadding => (typeof p === 'number' ? [p, p] : p);
+  const ref = (l: ResolvedLayer): RefLayer => {
+    if (typeof l === 'number') return { type: 'dense', units: l, act: model };
+    switch (l.type) {
+      case 'dense': return { type: 'dense', units: l.units, act: l.activation ?? model };
+      case 'conv2d': return { type: 'conv2d', filters: l.filters, kernel: l.kernelSize, strides: l.strides, padding: pad(l.padding), act: l.activation ?? model };
+      case 'conv2dTranspose': return { type: 'conv2dTranspose', filters: l.filters, kernel: l.kernelSize, strides: l.strides, padding: pad(l.padding), outputPadding: l.outputPadding, act: l.activation ?? model };
+      case 'flatten': return { type: 'flatten' };
+      case 'reshape': return { type: 'reshape', shape: l.targetShape };
+    }
+  };
+  const units = inputShape.reduce((a, b) => a * b, 1);
+  const filters = inputShape.length === 3 ? inputShape[2]! : 1;
+  const o = c.output ?? { type: 'dense' as const };
+  const output: RefLayer = o.type === 'dense'
+    ? { type: 'dense', units, act: 'linear' }
+    : { ...(ref({ ...o, filters, activation: 'linear' } as ResolvedLayer) as RefLayer) };
   return {
     kind: isVae ? 'vae' : 'ae',
-    inputDim: c.inputDim,
+    inputShape,
     latentDim: c.latentDim,
-    encoder: [...c.encoder],
-    decoder: [...c.decoder],
-    activation: c.activation as Act,
+    encoder: c.encoder.map(ref),
+    decoder: c.decoder.map(ref),
+    output,
     leakySlope: c.leakySlope,
     recon: v ? (v.likelihood === 'bernoulli' ? 'bernoulli' : v.variance === 'learned' ? 'gaussianLearned' : 'gaussian')
       : (m as Autoencoder).config.loss === 'bce' ? 'bernoulli' : 'mse',
@@ -62,6 +83,58 @@ cases.push(
   { name: 'AE bce relu', ae: { ...base, encoder: [5], activation: 'relu', loss: 'bce', seed: 8 } },
   { name: 'AE mse tanh, two layers each side', ae: { ...base, encoder: [6, 4], decoder: [5, 3], activation: 'tanh', loss: 'mse', seed: 9 } },
   { name: 'AE mse linear, no hidden layers', ae: { ...base, encoder: [], activation: 'linear', loss: 'mse', seed: 10 } },
+);
+
+// Convolutional models: odd sizes, 'same', 'valid' and numeric padding, strides 1 and 2 (and [1, 2]), outputPadding,
+// several channels, per-layer activations, encoders ending in a convolution, both models and likelihoods.
+const conv = { init: { normal: 0.5 } as const, latentDim: 3 };
+cases.push(
+  {
+    name: 'conv VAE [7,5,2]: conv2d same/s2 and valid [2,3]; convT valid s2; conv2d same output',
+    vae: {
+      ...conv, inputShape: [7, 5, 2], activation: 'tanh', seed: 21,
+      encoder: [{ type: 'conv2d', filters: 3, kernelSize: 3, strides: 2, padding: 'same' }, { type: 'conv2d', filters: 2, kernelSize: [2, 3], activation: 'softplus' }, { type: 'flatten' }, 4],
+      decoder: [12, { type: 'reshape', targetShape: [3, 2, 2] }, { type: 'conv2dTranspose', filters: 3, kernelSize: 3, strides: 2, padding: 'valid' }],
+      output: { type: 'conv2d', kernelSize: 3, padding: 'same' },
+    },
+  },
+  {
+    name: 'conv AE mse [6,6,1]: numeric padding, convT outputPadding 1, 1×1 convT output, leakyRelu',
+    ae: {
+      ...conv, inputShape: [6, 6, 1], activation: 'leakyRelu', leakySlope: 0.2, loss: 'mse', seed: 26,
+      encoder: [{ type: 'conv2d', filters: 2, kernelSize: 3, strides: 2, padding: 1 }, { type: 'flatten' }],
+      decoder: [{ type: 'dense', units: 18, activation: 'tanh' }, { type: 'reshape', targetShape: [3, 3, 2] }, { type: 'conv2dTranspose', filters: 2, kernelSize: 3, strides: 2, padding: 1, outputPadding: 1 }],
+      output: { type: 'conv2dTranspose', kernelSize: 1 },
+    },
+  },
+  {
+    name: 'conv VAE gaussian learned [5,8,3]: strides [1,2], sigmoid, encoder ending in a linear conv, S=2',
+    vae: {
+      ...conv, inputShape: [5, 8, 3], activation: 'softplus', likelihood: 'gaussian', variance: 'learned', seed: 23,
+      encoder: [{ type: 'conv2d', filters: 2, kernelSize: [3, 2], strides: [1, 2], activation: 'sigmoid' }, { type: 'conv2d', filters: 3, kernelSize: 2, strides: 2, padding: 'same', activation: 'linear' }],
+      decoder: [10],
+    },
+    samples: 2,
+  },
+  {
+    name: 'conv VAE [8,8,1] (keras.io shape in small): convT same s2 twice, convT same s1 output, relu, S=2, β=0.7',
+    vae: {
+      ...conv, inputShape: [8, 8, 1], latentDim: 2, activation: 'relu', seed: 24,
+      encoder: [{ type: 'conv2d', filters: 2, kernelSize: 3, strides: 2, padding: 'same' }, { type: 'flatten' }, { type: 'dense', units: 5, activation: 'tanh' }],
+      decoder: [{ type: 'dense', units: 12, activation: 'tanh' }, { type: 'reshape', targetShape: [2, 2, 3] }, { type: 'conv2dTranspose', filters: 2, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }, { type: 'conv2dTranspose', filters: 2, kernelSize: 3, strides: 2, padding: 'same' }],
+      output: { type: 'conv2dTranspose', kernelSize: 3, padding: 'same' },
+    },
+    samples: 2, beta: 0.7,
+  },
+  {
+    name: 'conv VAE [9,7,2] flat-output decoder: conv2d output with padding [1, 0] and kernel [3, 1]',
+    vae: {
+      ...conv, inputShape: [9, 7, 2], activation: 'tanh', seed: 25,
+      encoder: [{ type: 'conv2d', filters: 2, kernelSize: [4, 3], strides: [2, 1], padding: [1, 2] }, { type: 'flatten' }],
+      decoder: [{ type: 'dense', units: 63 }, { type: 'reshape', targetShape: [9, 7, 1] }],
+      output: { type: 'conv2d', kernelSize: [3, 1], padding: [1, 0] },
+    },
+  },
 );
 
 describe.each(cases)('$name', ({ vae, ae, samples = 1, beta = 1 }) => {

@@ -1,16 +1,29 @@
-// An independent double-precision reference of the models, written from the math (README "What it computes"), not
-// from the core: forward pass, loss terms, and central finite differences of the loss over every parameter.
+// An independent double-precision reference of the models, written from the math (README "What it computes" and
+// the layer definitions in ts/types.ts), not from the core: every layer by its definition (convolutions as
+// direct sums, transposed convolutions as scatters), shapes by the padding rules, the loss terms, and central
+// finite differences of the loss over every parameter. Tensor names follow the documented rule: position in the
+// encoder/decoder list, `encoder.mean`/`encoder.logVar` (or `encoder.code`), `decoder.out`, `decoder.logVar`.
 
 export type Act = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' | 'linear';
 export type Recon = 'bernoulli' | 'gaussian' | 'gaussianLearned' | 'mse';
+export type RefPadding = 'same' | 'valid' | [number, number];
+
+export type RefLayer =
+  | { type: 'dense'; units: number; act: Act }
+  | { type: 'conv2d'; filters: number; kernel: [number, number]; strides: [number, number]; padding: RefPadding; act: Act }
+  | { type: 'conv2dTranspose'; filters: number; kernel: [number, number]; strides: [number, number]; padding: RefPadding; outputPadding?: [number, number]; act: Act }
+  | { type: 'flatten' }
+  | { type: 'reshape'; shape: number[] };
 
 export interface RefConfig {
   kind: 'vae' | 'ae';
-  inputDim: number;
+  /** [n] or [h, w, c]. */
+  inputShape: number[];
   latentDim: number;
-  encoder: number[];
-  decoder: number[];
-  activation: Act;
+  encoder: RefLayer[];
+  decoder: RefLayer[];
+  /** The output layer (linear); its units/filters are the input's. */
+  output: RefLayer;
   leakySlope: number;
   recon: Recon;
   /** Fixed Gaussian variance. */
@@ -25,7 +38,7 @@ export interface RefResult {
   kl: number;
   mean: Float64Array;
   logVar: Float64Array;
-  /** Decoder output (logits or means), n·S × inputDim. */
+  /** Decoder output (logits or means), n·S × input size. */
   out: Float64Array;
   /** Smallest |pre-activation| seen in a relu/leakyRelu layer (finite differences need it away from 0). */
   minKink: number;
@@ -44,43 +57,138 @@ function act(kind: Act, slope: number, a: number): number {
   }
 }
 
-/** y = x·W + b for n rows. */
-function dense(x: Float64Array, n: number, w: Float64Array, b: Float64Array, fin: number, fout: number): Float64Array {
-  const y = new Float64Array(n * fout);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < fout; j++) {
-      let s = b[j]!;
-      for (let k = 0; k < fin; k++) s += x[i * fin + k]! * w[k * fout + j]!;
-      y[i * fout + j] = s;
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Output side and padding before, for a conv2d over n with kernel k, stride s (TensorFlow's 'same'). */
+function convSide(n: number, k: number, s: number, p: RefPadding, axis: 0 | 1): { out: number; before: number } {
+  if (p === 'valid') return { out: Math.floor((n - k) / s) + 1, before: 0 };
+  if (p === 'same') {
+    const out = Math.ceil(n / s);
+    return { out, before: Math.floor(Math.max((out - 1) * s + k - n, 0) / 2) };
+  }
+  return { out: Math.floor((n + 2 * p[axis] - k) / s) + 1, before: p[axis] };
+}
+
+/** The same for a transposed conv2d from n (PyTorch with numbers, Keras's formulas for 'same' and 'valid'). */
+function convTSide(n: number, k: number, s: number, p: RefPadding, op: number | undefined, axis: 0 | 1): { out: number; before: number } {
+  if (Array.isArray(p)) return { out: (n - 1) * s + k - 2 * p[axis] + (op ?? 0), before: p[axis] };
+  if (p === 'valid') return { out: op === undefined ? n * s + Math.max(k - s, 0) : (n - 1) * s + k + op, before: 0 };
+  const out = op === undefined ? n * s : (n - 1) * s + k - 2 * Math.floor(k / 2) + op;
+  return { out, before: Math.floor(Math.max((n - 1) * s + k - out, 0) / 2) };
+}
+
+interface Ctx {
+  W: RefWeights;
+  slope: number;
+  minKink: number;
+}
+
+/** One layer on `rows` rows of shape `shape`; returns its output and shape. */
+function layer(ctx: Ctx, l: RefLayer, name: string, x: Float64Array, rows: number, shape: number[]): { y: Float64Array; shape: number[] } {
+  if (l.type === 'flatten') return { y: x, shape: [size(shape)] };
+  if (l.type === 'reshape') {
+    if (size(l.shape) !== size(shape)) throw new Error(`oracle: ${name} reshape size`);
+    return { y: x, shape: l.shape };
+  }
+  const w = ctx.W[`${name}.weight`]!;
+  const b = ctx.W[`${name}.bias`]!;
+  let y: Float64Array;
+  let out: number[];
+  if (l.type === 'dense') {
+    const fin = size(shape);
+    out = [l.units];
+    y = new Float64Array(rows * l.units);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < l.units; j++) {
+        let s = b[j]!;
+        for (let k = 0; k < fin; k++) s += x[i * fin + k]! * w[k * l.units + j]!;
+        y[i * l.units + j] = s;
+      }
+    }
+  } else {
+    const [H, Wd, C] = shape as [number, number, number];
+    const [kh, kw] = l.kernel;
+    const [sh, sw] = l.strides;
+    const F = l.filters;
+    if (l.type === 'conv2d') {
+      // y[oy, ox, f] = b[f] + Σ_{ky, kx, c} x[oy·sh + ky − pt, ox·sw + kx − pl, c] · W[ky, kx, c, f]
+      const r = convSide(H, kh, sh, l.padding, 0);
+      const q = convSide(Wd, kw, sw, l.padding, 1);
+      out = [r.out, q.out, F];
+      y = new Float64Array(rows * size(out));
+      for (let n = 0; n < rows; n++) {
+        for (let oy = 0; oy < r.out; oy++) {
+          for (let ox = 0; ox < q.out; ox++) {
+            for (let f = 0; f < F; f++) {
+              let s = b[f]!;
+              for (let ky = 0; ky < kh; ky++) {
+                const iy = oy * sh + ky - r.before;
+                if (iy < 0 || iy >= H) continue;
+                for (let kx = 0; kx < kw; kx++) {
+                  const ix = ox * sw + kx - q.before;
+                  if (ix < 0 || ix >= Wd) continue;
+                  for (let c = 0; c < C; c++) s += x[((n * H + iy) * Wd + ix) * C + c]! * w[((ky * kw + kx) * C + c) * F + f]!;
+                }
+              }
+              y[((n * r.out + oy) * q.out + ox) * F + f] = s;
+            }
+          }
+        }
+      }
+    } else {
+      // Each input pixel adds x[iy, ix, c] · W[ky, kx, f, c] to output (iy·sh + ky − pt, ix·sw + kx − pl).
+      const r = convTSide(H, kh, sh, l.padding, l.outputPadding?.[0], 0);
+      const q = convTSide(Wd, kw, sw, l.padding, l.outputPadding?.[1], 1);
+      out = [r.out, q.out, F];
+      y = new Float64Array(rows * size(out));
+      for (let n = 0; n < rows; n++) {
+        for (let p = 0; p < r.out * q.out; p++) for (let f = 0; f < F; f++) y[(n * r.out * q.out + p) * F + f] = b[f]!;
+        for (let iy = 0; iy < H; iy++) {
+          for (let ix = 0; ix < Wd; ix++) {
+            for (let ky = 0; ky < kh; ky++) {
+              const oy = iy * sh + ky - r.before;
+              if (oy < 0 || oy >= r.out) continue;
+              for (let kx = 0; kx < kw; kx++) {
+                const ox = ix * sw + kx - q.before;
+                if (ox < 0 || ox >= q.out) continue;
+                for (let f = 0; f < F; f++) {
+                  let s = 0;
+                  for (let c = 0; c < C; c++) s += x[((n * H + iy) * Wd + ix) * C + c]! * w[((ky * kw + kx) * F + f) * C + c]!;
+                  const o = ((n * r.out + oy) * q.out + ox) * F + f;
+                  y[o] = y[o]! + s;
+                }
+              }
+            }
+          }
+        }
+      }
     }
   }
-  return y;
+  if (l.act === 'relu' || l.act === 'leakyRelu') for (const v of y) ctx.minKink = Math.min(ctx.minKink, Math.abs(v));
+  return { y: y.map((v) => act(l.act, ctx.slope, v)), shape: out };
+}
+
+function stack(ctx: Ctx, layers: RefLayer[], prefix: string, x: Float64Array, rows: number, shape: number[]) {
+  let h = x;
+  let s = shape;
+  layers.forEach((l, i) => ({ y: h, shape: s } = layer(ctx, l, `${prefix}.${i}`, h, rows, s)));
+  return { h, shape: s };
 }
 
 export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined, samples: number, beta: number): RefResult {
-  const D = cfg.inputDim;
+  const D = size(cfg.inputShape);
   const L = cfg.latentDim;
   const n = x.length / D;
-  let minKink = Infinity;
-  const hidden = (inp: Float64Array, rows: number, prefix: string, widths: number[], fin: number) => {
-    let h: Float64Array = inp;
-    let width = fin;
-    widths.forEach((w, l) => {
-      const a = dense(h, rows, W[`${prefix}.${l}.weight`]!, W[`${prefix}.${l}.bias`]!, width, w);
-      if (cfg.activation === 'relu' || cfg.activation === 'leakyRelu') for (const v of a) minKink = Math.min(minKink, Math.abs(v));
-      h = a.map((v) => act(cfg.activation, cfg.leakySlope, v));
-      width = w;
-    });
-    return { h, width };
-  };
-  const enc = hidden(x, n, 'encoder', cfg.encoder, D);
+  const ctx: Ctx = { W, slope: cfg.leakySlope, minKink: Infinity };
+  const enc = stack(ctx, cfg.encoder, 'encoder', x, n, cfg.inputShape);
   const S = cfg.kind === 'vae' ? samples : 1;
+  const head = (name: string) => layer(ctx, { type: 'dense', units: L, act: 'linear' }, name, enc.h, n, enc.shape).y;
   let mean: Float64Array;
   let logVar: Float64Array = new Float64Array(0);
   let z: Float64Array;
   if (cfg.kind === 'vae') {
-    mean = dense(enc.h, n, W['encoder.mean.weight']!, W['encoder.mean.bias']!, enc.width, L);
-    logVar = dense(enc.h, n, W['encoder.logVar.weight']!, W['encoder.logVar.bias']!, enc.width, L);
+    mean = head('encoder.mean');
+    logVar = head('encoder.logVar');
     z = new Float64Array(n * S * L);
     for (let i = 0; i < n; i++) {
       for (let s = 0; s < S; s++) {
@@ -90,11 +198,11 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
       }
     }
   } else {
-    mean = dense(enc.h, n, W['encoder.code.weight']!, W['encoder.code.bias']!, enc.width, L);
+    mean = head('encoder.code');
     z = mean;
   }
-  const dec = hidden(z, n * S, 'decoder', cfg.decoder, L);
-  const out = dense(dec.h, n * S, W['decoder.out.weight']!, W['decoder.out.bias']!, dec.width, D);
+  const dec = stack(ctx, cfg.decoder, 'decoder', z, n * S, [L]);
+  const out = layer(ctx, cfg.output, 'decoder.out', dec.h, n * S, dec.shape).y;
   let rec = 0;
   for (let r = 0; r < n * S; r++) {
     const i = Math.floor(r / S);
@@ -119,7 +227,7 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
     for (let q = 0; q < n * L; q++) kl += -0.5 * (1 + logVar[q]! - mean[q]! ** 2 - Math.exp(logVar[q]!));
     kl /= n;
   }
-  return { loss: rec + beta * kl, reconstruction: rec, kl, mean, logVar, out, minKink };
+  return { loss: rec + beta * kl, reconstruction: rec, kl, mean, logVar, out, minKink: ctx.minKink };
 }
 
 /** Central differences of the loss over every element of every tensor. */

@@ -24,7 +24,7 @@ async function train(config: VAEConfig | (AutoencoderConfig & { autoencoder: tru
   const m = autoencoder ? await Autoencoder.create({ ...rest, threads }) : await VAE.create({ ...(rest as VAEConfig), threads });
   expect(m.threads).toBe(threads);
   expect(m.threadsNote).toBeUndefined();
-  const dim = rest.inputDim;
+  const dim = rest.inputDim!;
   await m.fit(data.subarray(0, steps * batch * dim), { batchSize: batch, epochs: 1, ...fit });
   return { bytes: weightBytes(m), model: m };
 }

@@ -10,20 +10,20 @@ import { checkKeys, checkObject, type ResolvedAutoencoderConfig, resolveAutoenco
 import { loadModel } from './persist';
 import type { AutoencoderConfig, DataInput, LossAndGradients } from './types';
 import type { Core } from './core/wasm';
-import type { CoreConfig } from './core/abi';
+import type { CorePlan } from './core/abi';
 
 export class Autoencoder extends BaseModel {
   protected readonly className = 'Autoencoder';
   readonly config: Readonly<ResolvedAutoencoderConfig>;
 
-  private constructor(core: Core, resolved: ResolvedAutoencoderConfig, coreConfig: CoreConfig) {
-    super(core, coreConfig);
+  private constructor(core: Core, resolved: ResolvedAutoencoderConfig, plan: CorePlan, names: string[]) {
+    super(core, plan, names, 'Autoencoder.create');
     this.config = Object.freeze({ ...resolved });
   }
 
   static async create(config: AutoencoderConfig): Promise<Autoencoder> {
-    const { resolved, core, threads } = resolveAutoencoderConfig('Autoencoder.create', config);
-    const model = new Autoencoder(await init(), resolved, core);
+    const { resolved, plan, names, threads } = resolveAutoencoderConfig('Autoencoder.create', config);
+    const model = new Autoencoder(await init(), resolved, plan, names);
     await model.setThreads(threads);
     return model;
   }

@@ -2,10 +2,14 @@
  * What VAE and Autoencoder share: the handle on a core model, weights by name, training, saving, disposal.
  * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
  */
-import { type CoreConfig, configWords, OPTIMIZER, ROLE_NAMES, STATE_WORDS, Status, statusMessage } from './core/abi';
+import {
+  type CorePlan, type CoreShape, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
+  statusMessage, TENSOR_WORDS,
+} from './core/abi';
 import { ensureThreads, hardwareThreads, releaseThreads } from './core/threads';
 import { type Core } from './core/wasm';
 import { type Matrix, toMatrix } from './data';
+import { planErrorMessage } from './layers';
 import { checkKeys, checkObject, describe, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
 import { crc32 } from './crc32';
 import { encodeSafetensors } from './safetensors';
@@ -17,6 +21,16 @@ export interface TensorSpec {
   /** Offset in floats within the parameter buffer. */
   offset: number;
   size: number;
+}
+
+/** A layer of the compiled plan, as the core reports it. */
+export interface LayerInfo {
+  op: (typeof LAYER_OP)[number];
+  section: keyof typeof SECTION;
+  /** Position within its section (encoder[i], decoder[i]; 0 for the output layer). */
+  index: number;
+  input: CoreShape;
+  output: CoreShape;
 }
 
 /** Saved-file identification (safetensors `__metadata__`). */
@@ -65,31 +79,58 @@ export abstract class BaseModel {
   /** Epochs completed by `fit` over the model's life (saved in checkpoints). */
   epochsTrained = 0;
   protected readonly core: Core;
-  protected readonly coreConfig: CoreConfig;
+  /** Values per data row and per code. */
+  protected readonly inputDim: number;
+  protected readonly latentDim: number;
   readonly tensors: readonly TensorSpec[];
+  /** The compiled plan's layers in order (encoder, decoder, output), with the shapes the core computed. */
+  readonly layers: readonly LayerInfo[];
   readonly parameterCount: number;
   protected abstract readonly className: string;
 
-  protected constructor(core: Core, coreConfig: CoreConfig) {
+  /**
+   * Compiles `plan` in the core and initialises the model. A plan the core refuses is reported with the layer's
+   * name from `names` (checked before anything is allocated).
+   */
+  protected constructor(core: Core, plan: CorePlan, names: string[], where: string) {
     this.core = core;
-    this.coreConfig = coreConfig;
-    const words = configWords(coreConfig);
+    this.inputDim = plan.input.h * plan.input.w * plan.input.c;
+    this.latentDim = plan.latentDim;
+    const words = planWords(plan);
     const handle = core.scoped((alloc) => {
       const p = alloc(words.byteLength);
       core.u32(p, words.length).set(words);
-      return core.x.vae_model_new(p, words.length);
+      const err = alloc(ERROR_WORDS * 4);
+      if (core.x.vae_plan_check(p, words.length, err) !== Status.OK) {
+        throw new Error(`${where}: ${planErrorMessage(readPlanError(core.u32(err, ERROR_WORDS).slice()), names, plan.input)}`);
+      }
+      return core.x.vae_model_new(p, words.length, err);
     });
-    if (handle === 0) throw new Error(`vae-wasm: cannot create the model: ${statusMessage(core.x.vae_last_status())}`);
+    if (handle === 0) throw new Error(`${where}: cannot create the model: ${statusMessage(core.x.vae_last_status())}`);
     this.#handle = handle;
     this.tensors = core.scoped((alloc) => {
-      const info = alloc(20);
+      const info = alloc(TENSOR_WORDS * 4);
+      const nameBytes = alloc(64);
       const n = core.x.vae_model_tensor_count(handle);
       const out: TensorSpec[] = [];
       for (let i = 0; i < n; i++) {
         core.check(core.x.vae_model_tensor_info(handle, i, info), 'tensor info');
-        const [role, index, rows, cols, offset] = core.u32(info, 5);
-        const isBias = rows === 1 && (role! % 2 === 1 || role === 12);
-        out.push({ name: ROLE_NAMES[role!]!(index!), shape: isBias ? [cols!] : [rows!, cols!], offset: offset!, size: rows! * cols! });
+        const [rank, d0, d1, d2, d3, offset, size] = core.u32(info, TENSOR_WORDS);
+        const len = core.x.vae_model_tensor_name(handle, i, nameBytes, 64);
+        const name = String.fromCharCode(...core.u8(nameBytes, len));
+        out.push({ name, shape: [d0!, d1!, d2!, d3!].slice(0, rank), offset: offset!, size: size! });
+      }
+      return out;
+    });
+    this.layers = core.scoped((alloc) => {
+      const info = alloc(LAYER_WORDS * 4);
+      const out: LayerInfo[] = [];
+      const sections = Object.keys(SECTION) as (keyof typeof SECTION)[];
+      const shape = (w: Uint32Array, at: number): CoreShape => ({ rank: w[at] === 3 ? 3 : 1, h: w[at + 1]!, w: w[at + 2]!, c: w[at + 3]! });
+      for (let i = 0; i < core.x.vae_model_layer_count(handle); i++) {
+        core.check(core.x.vae_model_layer_info(handle, i, info), 'layer info');
+        const w = core.u32(info, LAYER_WORDS).slice();
+        out.push({ op: LAYER_OP[w[0]!]!, section: sections[w[1]!]!, index: w[2]!, input: shape(w, 3), output: shape(w, 7) });
       }
       return out;
     });
@@ -144,7 +185,7 @@ export abstract class BaseModel {
   protected abstract metadataConfig(): Record<string, unknown>;
 
   protected matrix(where: string, what: string, x: unknown): Matrix {
-    return toMatrix(`${this.className}.${where}`, what, x, this.coreConfig.inputDim, { unit: this.unitData });
+    return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, { unit: this.unitData });
   }
 
   // ---- weights ---------------------------------------------------------------------------------------------
@@ -287,10 +328,13 @@ export abstract class BaseModel {
     const warmupSteps = this.isVae ? Math.round(o.klWarmupEpochs * batches) : 0;
     const history: EpochLog[] = [];
     const signal = options.signal;
+    // The data stay in wasm memory for the whole fit: copied once, not per epoch.
     const dataPtr = core.copyIn(train.data);
+    let valPtr = 0;
     let idxPtr = 0;
     let statsPtr = 0;
     try {
+      if (val) valPtr = core.copyIn(val.data);
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
       let lastYield = performance.now();
@@ -312,7 +356,7 @@ export abstract class BaseModel {
           const start = b * o.batchSize;
           const n = Math.min(o.batchSize, train.rows - start);
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
-            warmupSteps, x.vae_model_step(h), o.binarize ? 1 : 0, statsPtr);
+            warmupSteps, o.binarize ? 1 : 0, statsPtr);
           if (status === Status.NON_FINITE) {
             if (o.onNonFinite === 'skip') {
               skipped++;
@@ -351,7 +395,7 @@ export abstract class BaseModel {
         };
         if (skipped > 0) log.skippedBatches = skipped;
         if (val) {
-          const r = this.evaluateMatrix(val, 1, undefined);
+          const r = this.evaluateResident(valPtr, val, 1, undefined);
           log.valLoss = r.reconstruction + r.kl;
           log.valReconstruction = r.reconstruction;
           log.valKl = r.kl;
@@ -369,6 +413,7 @@ export abstract class BaseModel {
       }
     } finally {
       core.free(dataPtr);
+      core.free(valPtr);
       core.free(idxPtr);
       core.free(statsPtr);
     }
@@ -395,13 +440,16 @@ export abstract class BaseModel {
 
   /** Sums over rows → means: reconstruction and KL, ε from `seed` or the model's evaluation stream. */
   protected evaluateMatrix(m: Matrix, samples: number, seed: number | undefined): { reconstruction: number; kl: number } {
+    return this.withMatrix(m, (p) => this.evaluateResident(p, m, samples, seed));
+  }
+
+  /** As `evaluateMatrix`, for rows already in wasm memory at `ptr`. */
+  private evaluateResident(ptr: number, m: Matrix, samples: number, seed: number | undefined): { reconstruction: number; kl: number } {
     const core = this.core;
     const h = this.handle;
     return core.scoped((alloc) => {
-      const data = alloc(m.data.byteLength);
-      core.u8(data, m.data.byteLength).set(new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength));
       const stats = alloc(16);
-      core.check(core.x.vae_model_evaluate(h, data, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, stats),
+      core.check(core.x.vae_model_evaluate(h, ptr, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, stats),
         `${this.className}.evaluate`);
       const [rec, kl] = core.f64(stats, 2);
       return { reconstruction: rec! / m.rows, kl: kl! / m.rows };
@@ -444,7 +492,7 @@ export abstract class BaseModel {
   protected decodeImpl(where: string, z: Float32Array, logits: boolean): Float32Array {
     const core = this.core;
     const h = this.handle;
-    const { inputDim, latentDim } = this.coreConfig;
+    const { inputDim, latentDim } = this;
     const n = z.length / latentDim;
     return core.scoped((alloc) => {
       const zp = alloc(z.byteLength);
@@ -459,7 +507,7 @@ export abstract class BaseModel {
   reconstruct(x: DataInput): Float32Array {
     const m = this.matrix('reconstruct', 'x', x);
     const h = this.handle;
-    const dim = this.coreConfig.inputDim;
+    const dim = this.inputDim;
     return this.withMatrix(m, (p, alloc) => {
       const out = alloc(m.rows * dim * 4);
       this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), `${this.className}.reconstruct`);
@@ -479,7 +527,7 @@ export abstract class BaseModel {
     checkKeys(where, options, ['seed']);
     const seed = seedOption(where, options.seed);
     const h = this.handle;
-    const dim = this.coreConfig.inputDim;
+    const dim = this.inputDim;
     return this.core.scoped((alloc) => {
       const out = alloc(n * dim * 4);
       this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), where);

@@ -2,7 +2,8 @@
  * Validation and defaults for configs and options. Every check runs before the core is touched, and every error
  * names the argument, what was given and what was expected.
  */
-import { type CoreConfig, MAX_HIDDEN } from './core/abi';
+import { type CorePlan, MAX_ELEMENTS, MAX_UNITS } from './core/abi';
+import { ACTIVATIONS, mirrorDecoder, planLayers, type ResolvedLayer, type ResolvedOutput, resolveLayers, resolveOutput, impliedOutput } from './layers';
 import type {
   Activation, AutoencoderConfig, FitOptions, Init, OptimizerConfig, VAEConfig,
 } from './types';
@@ -72,19 +73,44 @@ function oneOf<T extends string>(where: string, what: string, v: unknown, values
   return v as T;
 }
 
-function widths(where: string, what: string, v: unknown): number[] {
-  if (!Array.isArray(v) || v.length > MAX_HIDDEN) fail(where, what, v, `an array of at most ${MAX_HIDDEN} layer widths`);
-  return v.map((w, i) => positiveInt(where, `${what}[${i}]`, w, 1 << 20));
+const LAYER_KEYS = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output', 'activation', 'leakySlope', 'init', 'seed', 'threads'] as const;
+
+/** The layers part of a config, checked and with defaults: what `model.config` reports. */
+interface ResolvedNetwork {
+  inputDim: number;
+  inputShape?: number[];
+  latentDim: number;
+  encoder: ResolvedLayer[];
+  decoder: ResolvedLayer[];
+  output?: ResolvedOutput;
+  activation: Activation;
+  leakySlope: number;
+  init: Init;
+  seed: number;
 }
 
-const ACTIVATIONS: readonly Activation[] = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear'];
-const LAYER_KEYS = ['inputDim', 'latentDim', 'encoder', 'decoder', 'activation', 'leakySlope', 'init', 'seed', 'threads'] as const;
+function inputShapeOf(where: string, c: Record<string, unknown>): { inputDim: number; inputShape?: number[] } {
+  if (c.inputShape === undefined) {
+    if (c.inputDim === undefined) fail(where, 'inputDim', undefined, 'given (or inputShape): the width of each data row');
+    return { inputDim: positiveInt(where, 'inputDim', c.inputDim, MAX_ELEMENTS) };
+  }
+  const s = c.inputShape;
+  if (!Array.isArray(s) || (s.length !== 1 && s.length !== 3)) fail(where, 'inputShape', s, '[height, width, channels] or [length]');
+  const inputShape = s.map((d, i) => positiveInt(where, `inputShape[${i}]`, d, MAX_UNITS));
+  const inputDim = inputShape.reduce((a, b) => a * b, 1);
+  if (inputDim > MAX_ELEMENTS) fail(where, 'inputShape', s, `a shape of at most ${MAX_ELEMENTS} values`);
+  if (c.inputDim !== undefined && c.inputDim !== inputDim) {
+    fail(where, 'inputDim', c.inputDim, `left out or ${inputDim}, the size of inputShape [${inputShape.join(', ')}]`);
+  }
+  return { inputDim, inputShape };
+}
 
-function layers(where: string, c: Record<string, unknown>): Omit<CoreConfig, 'kind' | 'recon' | 'variance'> {
-  const inputDim = positiveInt(where, 'inputDim', c.inputDim, 1 << 20);
-  const latentDim = positiveInt(where, 'latentDim', c.latentDim, 1 << 20);
-  const encoder = c.encoder === undefined ? [400] : widths(where, 'encoder', c.encoder);
-  const decoder = c.decoder === undefined ? [...encoder].reverse() : widths(where, 'decoder', c.decoder);
+function network(where: string, c: Record<string, unknown>): ResolvedNetwork {
+  const { inputDim, inputShape } = inputShapeOf(where, c);
+  const latentDim = positiveInt(where, 'latentDim', c.latentDim, MAX_UNITS);
+  const encoder = c.encoder === undefined ? [400] : resolveLayers(where, 'encoder', c.encoder);
+  const decoder = c.decoder === undefined ? mirrorDecoder(where, encoder) : resolveLayers(where, 'decoder', c.decoder);
+  const output = resolveOutput(where, c.output, impliedOutput(inputShape ?? [inputDim]));
   const activation = c.activation === undefined ? 'relu' : oneOf(where, 'activation', c.activation, ACTIVATIONS);
   const leakySlope = c.leakySlope === undefined ? 0.01 : c.leakySlope;
   if (typeof leakySlope !== 'number' || !Number.isFinite(leakySlope)) fail(where, 'leakySlope', leakySlope, 'a finite number');
@@ -93,10 +119,13 @@ function layers(where: string, c: Record<string, unknown>): Omit<CoreConfig, 'ki
     fail(where, 'seed', seed, 'an integer in [0, 2^32)');
   }
   const init = parseInit(where, c.init);
-  return { activation, leakySlope, seed, inputDim, latentDim, encoder, decoder, ...init };
+  return {
+    inputDim, ...(inputShape ? { inputShape } : {}), latentDim, encoder, decoder, ...(output ? { output } : {}),
+    activation, leakySlope, init: init.init === 'normal' ? { normal: init.initStd } : init.init, seed,
+  };
 }
 
-function parseInit(where: string, v: unknown): { init: CoreConfig['init']; initStd: number } {
+function parseInit(where: string, v: unknown): { init: CorePlan['init']; initStd: number } {
   if (v === undefined) return { init: 'lecun-uniform', initStd: 0 };
   if (v === 'lecun-uniform' || v === 'glorot-uniform') return { init: v, initStd: 0 };
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
@@ -107,9 +136,25 @@ function parseInit(where: string, v: unknown): { init: CoreConfig['init']; initS
   return fail(where, 'init', v, '"lecun-uniform", "glorot-uniform" or { normal: std }');
 }
 
+/** The core's plan for a resolved network, and each descriptor layer's name (for messages). */
+function corePlan(n: ResolvedNetwork, kind: CorePlan['kind'], recon: CorePlan['recon'], variance: number): { plan: CorePlan; names: string[] } {
+  const { layers, names, input } = planLayers({ inputShape: n.inputShape ?? [n.inputDim], activation: n.activation, encoder: n.encoder, decoder: n.decoder, output: n.output });
+  const init = typeof n.init === 'object' ? { init: 'normal' as const, initStd: n.init.normal } : { init: n.init, initStd: 0 };
+  return { plan: { kind, recon, leakySlope: n.leakySlope, variance, ...init, seed: n.seed, input, latentDim: n.latentDim, layers }, names };
+}
+
 /** The fully resolved configuration of a VAE (what `model.config` returns and what is saved). */
-export type ResolvedVAEConfig = Required<Omit<VAEConfig, 'init' | 'variance' | 'threads'>> & { init: Init; variance: number | 'learned' };
-export type ResolvedAutoencoderConfig = Required<Omit<AutoencoderConfig, 'init' | 'threads'>> & { init: Init };
+export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian'; variance: number | 'learned' };
+export type ResolvedAutoencoderConfig = ResolvedNetwork & { loss: 'bce' | 'mse' };
+
+/** A checked config: what the model reports, what the core compiles, and the runtime thread setting. */
+export interface Resolved<C> {
+  resolved: C;
+  plan: CorePlan;
+  /** Where each descriptor layer came from ("encoder[2] (conv2d)"), for the core's shape errors. */
+  names: string[];
+  threads: number | 'auto';
+}
 
 /** Largest thread count accepted (`MAX_THREADS` in crate/src/par.rs). */
 export const MAX_THREADS = 64;
@@ -121,10 +166,10 @@ export function threadsOption(where: string, v: unknown): number | 'auto' {
   return v;
 }
 
-export function resolveVAEConfig(where: string, config: unknown): { resolved: ResolvedVAEConfig; core: CoreConfig; threads: number | 'auto' } {
+export function resolveVAEConfig(where: string, config: unknown): Resolved<ResolvedVAEConfig> {
   checkObject(where, 'config', config);
   checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance']);
-  const l = layers(where, config);
+  const n = network(where, config);
   const likelihood = config.likelihood === undefined ? 'bernoulli' : oneOf(where, 'likelihood', config.likelihood, ['bernoulli', 'gaussian'] as const);
   let variance: number | 'learned' = 1;
   if (config.variance !== undefined) {
@@ -132,31 +177,17 @@ export function resolveVAEConfig(where: string, config: unknown): { resolved: Re
     variance = config.variance === 'learned' ? 'learned' : positiveNumber(where, 'variance', config.variance);
   }
   const recon = likelihood === 'bernoulli' ? 'bernoulli' : variance === 'learned' ? 'gaussianLearned' : 'gaussian';
-  const init: Init = l.init === 'normal' ? { normal: l.initStd } : l.init;
-  return {
-    resolved: {
-      inputDim: l.inputDim, latentDim: l.latentDim, encoder: l.encoder, decoder: l.decoder, activation: l.activation,
-      leakySlope: l.leakySlope, init, seed: l.seed, likelihood, variance,
-    },
-    core: { ...l, kind: 'vae', recon, variance: typeof variance === 'number' ? variance : 1 },
-    threads: threadsOption(where, config.threads),
-  };
+  const { plan, names } = corePlan(n, 'vae', recon, typeof variance === 'number' ? variance : 1);
+  return { resolved: { ...n, likelihood, variance }, plan, names, threads: threadsOption(where, config.threads) };
 }
 
-export function resolveAutoencoderConfig(where: string, config: unknown): { resolved: ResolvedAutoencoderConfig; core: CoreConfig; threads: number | 'auto' } {
+export function resolveAutoencoderConfig(where: string, config: unknown): Resolved<ResolvedAutoencoderConfig> {
   checkObject(where, 'config', config);
   checkKeys(where, config, [...LAYER_KEYS, 'loss']);
-  const l = layers(where, config);
+  const n = network(where, config);
   const loss = config.loss === undefined ? 'bce' : oneOf(where, 'loss', config.loss, ['bce', 'mse'] as const);
-  const init: Init = l.init === 'normal' ? { normal: l.initStd } : l.init;
-  return {
-    resolved: {
-      inputDim: l.inputDim, latentDim: l.latentDim, encoder: l.encoder, decoder: l.decoder, activation: l.activation,
-      leakySlope: l.leakySlope, init, seed: l.seed, loss,
-    },
-    core: { ...l, kind: 'autoencoder', recon: loss === 'bce' ? 'bernoulli' : 'squaredError', variance: 1 },
-    threads: threadsOption(where, config.threads),
-  };
+  const { plan, names } = corePlan(n, 'autoencoder', loss === 'bce' ? 'bernoulli' : 'squaredError', 1);
+  return { resolved: { ...n, loss }, plan, names, threads: threadsOption(where, config.threads) };
 }
 
 export interface ResolvedOptimizer {

@@ -22,16 +22,59 @@ export type Activation = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' 
  */
 export type Init = 'lecun-uniform' | 'glorot-uniform' | { normal: number };
 
+/** How a convolution pads: TensorFlow's `'same'` (extra row/column on the bottom/right) or `'valid'` (none,
+ * the default), or a number of rows and columns added on every side as PyTorch's `padding` ([rows, columns] to
+ * differ). */
+export type Padding = 'same' | 'valid' | number | [number, number];
+
+/** A side length or [height, width]. */
+export type Size2 = number | [number, number];
+
+/** Fully connected: `units` outputs from the whole input (an image input is read flat, channels last). */
+export interface DenseLayer { type: 'dense'; units: number; activation?: Activation }
+/** 2-D convolution on an image [h, w, c]; weights stored [kh, kw, c, filters]. `strides` default 1. */
+export interface Conv2dLayer { type: 'conv2d'; filters: number; kernelSize: Size2; strides?: Size2; padding?: Padding; activation?: Activation }
+/**
+ * Transposed 2-D convolution; weights stored [kh, kw, filters, c]. Output side: with a numeric padding p,
+ * (in − 1)·stride + kernel − 2p + outputPadding (PyTorch); with `'same'`, in·stride; with `'valid'`,
+ * in·stride + max(kernel − stride, 0) (Keras; with outputPadding given, Keras's formulas).
+ */
+export interface Conv2dTransposeLayer { type: 'conv2dTranspose'; filters: number; kernelSize: Size2; strides?: Size2; padding?: Padding; outputPadding?: Size2; activation?: Activation }
+/** [h, w, c] → [h·w·c] (channels last; a no-op on the values). */
+export interface FlattenLayer { type: 'flatten' }
+/** To `targetShape` ([h, w, c] or [n]) of the same size (a no-op on the values). */
+export interface ReshapeLayer { type: 'reshape'; targetShape: number[] }
+/**
+ * One layer of an `encoder` or `decoder` list. A number is a dense layer of that width with the model's
+ * activation. A layer's `activation` overrides the model's.
+ */
+export type LayerSpec = number | DenseLayer | Conv2dLayer | Conv2dTransposeLayer | FlattenLayer | ReshapeLayer;
+/**
+ * The layer that produces the model's output, of the input's shape, without an activation (the likelihood
+ * applies its link). Its `units` (dense) or `filters` (convolutions) follow from the input and may be left out.
+ */
+export type OutputLayerSpec =
+  | { type: 'dense'; units?: number }
+  | Omit<Conv2dLayer, 'activation' | 'filters'> & { filters?: number }
+  | Omit<Conv2dTransposeLayer, 'activation' | 'filters'> & { filters?: number };
+
 export interface LayersConfig {
-  /** Width of each input row (784 for MNIST). Positive integer. */
-  inputDim: number;
+  /** Width of each input row (784 for MNIST). Positive integer. Give this or `inputShape`. */
+  inputDim?: number;
+  /**
+   * Shape of each input row, `[height, width, channels]` (channels last, as image data in JavaScript), or
+   * `[length]`. Data are still passed flat, row-major in that order. Needed by convolutional encoders.
+   */
+  inputShape?: number[];
   /** Width of the code z. Positive integer. */
   latentDim: number;
-  /** Hidden widths of the encoder, input side first. Default `[400]`. May be empty. */
-  encoder?: number[];
-  /** Hidden widths of the decoder, code side first. Default: the encoder's widths reversed. */
-  decoder?: number[];
-  /** Nonlinearity of every hidden layer. Default `'relu'`. */
+  /** The encoder's layers, input side first. Default `[400]` (one dense layer of 400). May be empty. */
+  encoder?: LayerSpec[];
+  /** The decoder's layers, code side first. Default: a dense encoder's widths reversed. */
+  decoder?: LayerSpec[];
+  /** The output layer. Default `{ type: 'dense' }` (to the input's size). */
+  output?: OutputLayerSpec;
+  /** Nonlinearity of every layer that computes (all but flatten, reshape and the output). Default `'relu'`. */
   activation?: Activation;
   /** Slope for negative inputs when `activation` is `'leakyRelu'`. Default 0.01. */
   leakySlope?: number;

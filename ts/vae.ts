@@ -11,22 +11,22 @@ import { loadModel } from './persist';
 import { decodePyTorch, encodePyTorch } from './pytorch';
 import type { DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
-import type { CoreConfig } from './core/abi';
+import type { CorePlan } from './core/abi';
 
 export class VAE extends BaseModel {
   protected readonly className = 'VAE';
   /** The configuration with every default filled in. */
   readonly config: Readonly<ResolvedVAEConfig>;
 
-  private constructor(core: Core, resolved: ResolvedVAEConfig, coreConfig: CoreConfig) {
-    super(core, coreConfig);
+  private constructor(core: Core, resolved: ResolvedVAEConfig, plan: CorePlan, names: string[]) {
+    super(core, plan, names, 'VAE.create');
     this.config = Object.freeze({ ...resolved });
   }
 
   /** Creates a VAE with freshly initialised weights (loads the wasm core on first use). */
   static async create(config: VAEConfig): Promise<VAE> {
-    const { resolved, core, threads } = resolveVAEConfig('VAE.create', config);
-    const model = new VAE(await init(), resolved, core);
+    const { resolved, plan, names, threads } = resolveVAEConfig('VAE.create', config);
+    const model = new VAE(await init(), resolved, plan, names);
     await model.setThreads(threads);
     return model;
   }

@@ -2,16 +2,18 @@
 //! TypeScript validates arguments first, and these functions return status codes (see `model::status`) instead
 //! of trapping. Pointers are offsets into the module's linear memory.
 
+use crate::data::Source;
 use crate::gemm::{self, Op};
 use crate::math;
 use crate::mem;
-use crate::model::{status, Config, Model, Source, TensorInfo, MAX_HIDDEN};
+use crate::model::{status, Model};
 use crate::optim::{OptConfig, OptKind};
+use crate::plan::{Plan, Tensor, ERROR_WORDS};
 use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -47,14 +49,6 @@ pub extern "C" fn vae_heap_used() -> usize {
     mem::heap_used_bytes()
 }
 
-fn source(data: *const u8, dtype: u32) -> Option<Source> {
-    match dtype {
-        0 => Some(Source::U8(data)),
-        1 => Some(Source::F32(data as *const f32)),
-        _ => None,
-    }
-}
-
 /// The model behind a handle; its calls use its own thread count from here on.
 unsafe fn model<'a>(m: *mut Model) -> &'a mut Model {
     crate::par::use_threads((*m).threads);
@@ -70,18 +64,38 @@ fn code<T>(r: Result<T, i32>) -> i32 {
     }
 }
 
-/// Creates and initialises a model from the config words (see `Config::from_words`); null on failure with the
-/// reason in `vae_last_status`.
+/// Compiles a model descriptor (see `crate::plan`) without allocating anything: OK, or BAD_CONFIG with the reason
+/// written to `error` (ERROR_WORDS words: reason, layer, input rank/h/w/c, output rank/h/w/c, two details).
 #[no_mangle]
-pub unsafe extern "C" fn vae_model_new(words: *const u32, n: usize) -> *mut Model {
-    let cfg = match Config::from_words(core::slice::from_raw_parts(words, n)) {
-        Some(c) => c,
+pub unsafe extern "C" fn vae_plan_check(words: *const u32, n: usize, error: *mut u32) -> i32 {
+    match compile(words, n, error) {
+        Some(_) => status::OK,
+        None => status::BAD_CONFIG,
+    }
+}
+
+unsafe fn compile(words: *const u32, n: usize, error: *mut u32) -> Option<Plan> {
+    match Plan::compile(core::slice::from_raw_parts(words, n)) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            core::ptr::copy_nonoverlapping(e.words().as_ptr(), error, ERROR_WORDS);
+            None
+        }
+    }
+}
+
+/// Creates and initialises a model from a descriptor; null on failure with the reason in `vae_last_status` (and,
+/// for BAD_CONFIG, in `error` as `vae_plan_check` writes it).
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_new(words: *const u32, n: usize, error: *mut u32) -> *mut Model {
+    let plan = match compile(words, n, error) {
+        Some(p) => p,
         None => {
             LAST_STATUS = status::BAD_CONFIG;
             return core::ptr::null_mut();
         }
     };
-    let m = match Model::new(cfg) {
+    let m = match Model::new(plan) {
         Ok(m) => m,
         Err(e) => {
             LAST_STATUS = e;
@@ -124,25 +138,77 @@ pub unsafe extern "C" fn vae_model_grads(m: *mut Model) -> *mut f32 {
     model(m).grads
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn vae_model_tensor_count(m: *mut Model) -> u32 {
-    let m = model(m);
-    let mut infos = [TensorInfo { role: crate::model::Role::OutBias, index: 0, rows: 0, cols: 0, offset: 0 }; 4 * MAX_HIDDEN + 8];
-    m.lay.tensors(&m.cfg, &mut infos) as u32
+/// Tensor `i` of the model, in storage order.
+fn tensor(m: &Model, i: u32) -> Option<Tensor> {
+    let mut k = 0u32;
+    let mut found = None;
+    m.plan.tensors(|t| {
+        if k == i {
+            found = Some(t);
+        }
+        k += 1;
+    });
+    found
 }
 
-/// Writes [role, index, rows, cols, offset] of tensor `i` to `out`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_tensor_count(m: *mut Model) -> u32 {
+    let mut k = 0u32;
+    model(m).plan.tensors(|_| k += 1);
+    k
+}
+
+/// Writes [rank, d0, d1, d2, d3, offset, values, name length] of tensor `i` to `out`.
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_tensor_info(m: *mut Model, i: u32, out: *mut u32) -> i32 {
-    let m = model(m);
-    let mut infos = [TensorInfo { role: crate::model::Role::OutBias, index: 0, rows: 0, cols: 0, offset: 0 }; 4 * MAX_HIDDEN + 8];
-    let n = m.lay.tensors(&m.cfg, &mut infos);
-    if i as usize >= n {
+    let t = match tensor(model(m), i) {
+        Some(t) => t,
+        None => return status::BAD_ARGUMENT,
+    };
+    let d = |k: usize| if k < t.rank { t.shape[k] as u32 } else { 0 };
+    let vals = [t.rank as u32, d(0), d(1), d(2), d(3), t.offset as u32, t.len() as u32, t.name.len as u32];
+    core::ptr::copy_nonoverlapping(vals.as_ptr(), out, vals.len());
+    status::OK
+}
+
+/// Writes tensor `i`'s name (ASCII, at most `cap` bytes) to `out`; returns its full length, or 0 for no tensor.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_tensor_name(m: *mut Model, i: u32, out: *mut u8, cap: usize) -> usize {
+    match tensor(model(m), i) {
+        Some(t) => {
+            let b = t.name.as_bytes();
+            core::ptr::copy_nonoverlapping(b.as_ptr(), out, b.len().min(cap));
+            b.len()
+        }
+        None => 0,
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_layer_count(m: *mut Model) -> u32 {
+    model(m).plan.n_layers as u32
+}
+
+/// Writes [op (0 view, 1 dense, 2 conv2d, 3 conv2dTranspose), section, index, input rank/h/w/c, output rank/h/w/c]
+/// of layer `i` (descriptor order) to `out`.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_layer_info(m: *mut Model, i: u32, out: *mut u32) -> i32 {
+    use crate::ops::Op as L;
+    let plan = &model(m).plan;
+    if i as usize >= plan.n_layers {
         return status::BAD_ARGUMENT;
     }
-    let t = infos[i as usize];
-    let vals = [t.role as u32, t.index as u32, t.rows as u32, t.cols as u32, t.offset as u32];
-    core::ptr::copy_nonoverlapping(vals.as_ptr(), out, 5);
+    let l = &plan.layers[i as usize];
+    let op = match l.op {
+        L::View => 0,
+        L::Dense(_) => 1,
+        L::Conv2d(_) => 2,
+        L::Conv2dTranspose(_) => 3,
+    };
+    let s = |s: crate::ops::Shape| [if s.image { 3 } else { 1 }, s.h as u32, s.w as u32, s.c as u32];
+    let (a, b) = (s(l.input), s(l.output));
+    let vals = [op, l.section as u32, l.index as u32, a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]];
+    core::ptr::copy_nonoverlapping(vals.as_ptr(), out, vals.len());
     status::OK
 }
 
@@ -247,27 +313,21 @@ pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usi
 }
 
 /// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32). The KL weight is
-/// β = kl_weight · min(1, (step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0); the caller passes the
-/// model's optimizer step count as `step`, so a resumed run continues the ramp.
-/// Writes [loss, reconstruction, kl, β] to `stats`.
+/// β = kl_weight · min(1, (step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0), with `step` the
+/// model's own optimizer step count, so a resumed run continues the ramp. Writes [loss, reconstruction, kl, β] to
+/// `stats`.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_train_step(
     m: *mut Model, data: *const u8, dtype: u32, idx: *const u32, batch: usize, samples: usize, kl_weight: f32,
-    warmup_steps: u32, step: u32, binarize: u32, stats: *mut f64,
+    warmup_steps: u32, binarize: u32, stats: *mut f64,
 ) -> i32 {
-    let src = match source(data, dtype) {
+    let src = match Source::from_dtype(data, dtype) {
         Some(s) => s,
         None => return status::BAD_ARGUMENT,
     };
-    let beta = if warmup_steps == 0 {
-        kl_weight
-    } else {
-        let ramp = (step as f32 + 1.0) / warmup_steps as f32;
-        kl_weight * if ramp < 1.0 { ramp } else { 1.0 }
-    };
-    match model(m).train_step(src, idx, batch, samples, beta, binarize != 0) {
-        Ok(s) if !crate::par::failed() => {
+    match model(m).train_step(src, idx, batch, samples, kl_weight, warmup_steps, binarize != 0) {
+        Ok((s, beta)) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl, beta as f64];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 4);
             status::OK
@@ -302,7 +362,7 @@ pub unsafe extern "C" fn vae_model_evaluate(
     m: *mut Model, data: *const u8, dtype: u32, n: usize, samples: usize, seed: u32, use_seed: u32,
     per_rec: *mut f32, per_kl: *mut f32, stats: *mut f64,
 ) -> i32 {
-    let src = match source(data, dtype) {
+    let src = match Source::from_dtype(data, dtype) {
         Some(s) => s,
         None => return status::BAD_ARGUMENT,
     };
@@ -336,7 +396,7 @@ pub unsafe extern "C" fn vae_model_log_likelihood(
     m: *mut Model, data: *const u8, dtype: u32, n: usize, k: usize, seed: u32, use_seed: u32, out_lk: *mut f64,
     out_elbo: *mut f64,
 ) -> i32 {
-    let src = match source(data, dtype) {
+    let src = match Source::from_dtype(data, dtype) {
         Some(s) => s,
         None => return status::BAD_ARGUMENT,
     };
@@ -356,7 +416,7 @@ pub unsafe extern "C" fn vae_model_log_likelihood(
 pub unsafe extern "C" fn vae_model_encode(
     m: *mut Model, data: *const u8, dtype: u32, n: usize, mean_out: *mut f32, logvar_out: *mut f32,
 ) -> i32 {
-    match source(data, dtype) {
+    match Source::from_dtype(data, dtype) {
         Some(src) => code(model(m).encode(src, n, mean_out, logvar_out)),
         None => status::BAD_ARGUMENT,
     }
@@ -369,7 +429,7 @@ pub unsafe extern "C" fn vae_model_decode(m: *mut Model, z: *const f32, n: usize
 
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_reconstruct(m: *mut Model, data: *const u8, dtype: u32, n: usize, out: *mut f32) -> i32 {
-    match source(data, dtype) {
+    match Source::from_dtype(data, dtype) {
         Some(src) => code(model(m).reconstruct(src, n, out)),
         None => status::BAD_ARGUMENT,
     }
@@ -480,7 +540,7 @@ pub extern "C" fn vae_peak(iters: u32) -> f32 {
 /// momentum 0.9 and weight decay 0.01, Adam, Adagrad) on θ = `a` with gradient `b`. Writes n floats to `out`.
 #[no_mangle]
 pub unsafe extern "C" fn vae_kernel_twin(id: u32, n: usize, a: *const f32, b: *const f32, out: *mut f32, scalar: u32) -> i32 {
-    use crate::nn::{act_backward, act_forward, Act};
+    use crate::act::{self, Act};
     use crate::optim::update;
     let (chunk, calls) = if scalar != 0 { (1, n) } else { (n, 1) };
     let act = |i: u32| Act::from_u32(i % 6);
@@ -488,7 +548,7 @@ pub unsafe extern "C" fn vae_kernel_twin(id: u32, n: usize, a: *const f32, b: *c
         let off = c * chunk;
         let (a, b, out) = (a.add(off), b.add(off), out.add(off));
         match id {
-            0..=5 => act_forward(act(id).unwrap_or(Act::Linear), 0.1, a, out, chunk),
+            0..=5 => act::forward(act(id).unwrap_or(Act::Linear), 0.1, a, out, chunk),
             6..=11 => {
                 // h = act(a), then d ← b · act'(a) in place in `out`.
                 let k = act(id - 6).unwrap_or(Act::Linear);
@@ -496,9 +556,9 @@ pub unsafe extern "C" fn vae_kernel_twin(id: u32, n: usize, a: *const f32, b: *c
                 if hs.is_null() {
                     return status::OUT_OF_MEMORY;
                 }
-                act_forward(k, 0.1, a, hs, chunk);
+                act::forward(k, 0.1, a, hs, chunk);
                 core::ptr::copy_nonoverlapping(b, out, chunk);
-                act_backward(k, 0.1, a, hs, out, chunk);
+                act::backward(k, 0.1, a, hs, out, chunk);
                 mem::free(hs as *mut u8);
             }
             12..=14 => {

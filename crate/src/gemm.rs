@@ -293,7 +293,7 @@ const PARALLEL_MIN_MACS: usize = 1 << 17;
 /// One product C (+)= op(A)·op(B) to be split across the active threads (`crate::par`): by blocks of output
 /// columns, or of rows when C is too narrow to give every thread two column panels. Each thread computes whole C
 /// elements in the usual order, so the result is the same bits for any thread count. The caller runs the task
-/// (`crate::nn` adds its own work on each part's block of C, so that work stays in that thread's cache).
+/// (`crate::ops::matmul` adds its own work on each part's block of C, so that work stays in that thread's cache).
 pub struct Gemm {
     pub op: Op,
     pub m: usize,

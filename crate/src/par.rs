@@ -25,6 +25,10 @@ use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 /// Upper bound on threads (coordinator included).
 pub const MAX_THREADS: usize = 64;
 
+/// Elementwise passes over fewer elements than this run on the calling thread: splitting them costs more than it
+/// saves.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
+
 /// Words of the control block, shared with the JavaScript workers (their indices are part of the ABI).
 #[repr(C)]
 pub struct Control {

@@ -363,3 +363,30 @@ pub fn round_ties_even(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     (x + MAGIC) - MAGIC
 }
+
+/// The "four lanes, then a scalar tail" loop, written once: runs `$body` with the type `$T` = [`F32x4`] for
+/// `$i` = 0, 4, 8, … while `$i` + 4 ≤ n, then with `$T` = `f32` for each remaining `$i`. Bodies are written against
+/// [`crate::math::Real`], so lanes and tail compute the same formula and round identically.
+macro_rules! lanes {
+    ($n:expr, |$T:ident, $i:ident| $body:block) => {{
+        let n: usize = $n;
+        let mut $i = 0usize;
+        {
+            #[allow(dead_code)]
+            type $T = $crate::simd::F32x4;
+            while $i + 4 <= n {
+                $body
+                $i += 4;
+            }
+        }
+        {
+            #[allow(dead_code)]
+            type $T = f32;
+            while $i < n {
+                $body
+                $i += 1;
+            }
+        }
+    }};
+}
+pub(crate) use lanes;

@@ -1,10 +1,11 @@
 /**
- * The contract with the wasm core (crate/src/ffi.rs): export signatures, status codes, and the config word layout
- * read by `Config::from_words` in crate/src/model.rs. tests/abi.test.ts checks both sides agree.
+ * The contract with the wasm core (crate/src/ffi.rs): export signatures, status codes, and the model descriptor
+ * compiled by `Plan::compile` in crate/src/plan.rs (its layout is documented there). tests/abi.test.ts checks both
+ * sides agree.
  */
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 type Ptr = number;
 
@@ -16,13 +17,17 @@ export interface CoreExports {
   vae_free(p: Ptr): number;
   vae_live_allocations(): number;
   vae_heap_used(): number;
-  vae_model_new(words: Ptr, n: number): Ptr;
+  vae_plan_check(words: Ptr, n: number, error: Ptr): number;
+  vae_model_new(words: Ptr, n: number, error: Ptr): Ptr;
   vae_model_free(m: Ptr): void;
   vae_model_param_count(m: Ptr): number;
   vae_model_params(m: Ptr): Ptr;
   vae_model_grads(m: Ptr): Ptr;
   vae_model_tensor_count(m: Ptr): number;
   vae_model_tensor_info(m: Ptr, i: number, out: Ptr): number;
+  vae_model_tensor_name(m: Ptr, i: number, out: Ptr, cap: number): number;
+  vae_model_layer_count(m: Ptr): number;
+  vae_model_layer_info(m: Ptr, i: number, out: Ptr): number;
   vae_model_set_optimizer(m: Ptr, kind: number, lr: number, beta1: number, beta2: number, eps: number,
     momentum: number, weightDecay: number): number;
   vae_model_reset_optimizer(m: Ptr): void;
@@ -34,7 +39,7 @@ export interface CoreExports {
   vae_model_reserve(m: Ptr, rows: number, drows: number): number;
   vae_model_shuffle(m: Ptr, perm: Ptr, n: number): void;
   vae_model_train_step(m: Ptr, data: Ptr, dtype: number, idx: Ptr, batch: number, samples: number, klWeight: number,
-    warmupSteps: number, step: number, binarize: number, stats: Ptr): number;
+    warmupSteps: number, binarize: number, stats: Ptr): number;
   vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, stats: Ptr): number;
   vae_model_evaluate(m: Ptr, data: Ptr, dtype: number, n: number, samples: number, seed: number, useSeed: number,
     perRec: Ptr, perKl: Ptr, stats: Ptr): number;
@@ -93,51 +98,98 @@ export const INIT = { 'lecun-uniform': 0, 'glorot-uniform': 1, normal: 2 } as co
 export const OPTIMIZER = { sgd: 0, adam: 1, adagrad: 2 } as const;
 export const GEMM_OP = { NN: 0, NT: 1, TN: 2 } as const;
 export const MATH_FN = { exp: 0, ln: 1, sigmoid: 2, softplus: 3, tanh: 4, log1p: 5 } as const;
-/** Maximum hidden layers per side (`MAX_HIDDEN` in crate/src/model.rs). */
-export const MAX_HIDDEN = 8;
 
-/** Tensor roles as returned by `vae_model_tensor_info` (`Role` in crate/src/model.rs). */
-export const ROLE_NAMES = [
-  (i: number) => `encoder.${i}.weight`,
-  (i: number) => `encoder.${i}.bias`,
-  () => 'encoder.mean.weight',
-  () => 'encoder.mean.bias',
-  () => 'encoder.logVar.weight',
-  () => 'encoder.logVar.bias',
-  () => 'encoder.code.weight',
-  () => 'encoder.code.bias',
-  (i: number) => `decoder.${i}.weight`,
-  (i: number) => `decoder.${i}.bias`,
-  () => 'decoder.out.weight',
-  () => 'decoder.out.bias',
-  () => 'decoder.logVar',
-] as const;
+/** Descriptor constants (crate/src/plan.rs). */
+export const DESCRIPTOR_VERSION = 1;
+export const MAX_LAYERS = 32;
+export const MAX_PARAMS = 2 ** 25;
+export const MAX_UNITS = 2 ** 20;
+/** Largest kernel side, stride and padding (`MAX_KERNEL` in crate/src/ops/mod.rs). */
+export const MAX_KERNEL = 255;
+/** Largest number of values per row in any layer's output (`MAX_ELEMENTS`). */
+export const MAX_ELEMENTS = 2 ** 22;
+export const NONE = 0xffffffff;
+export const LAYER_KIND = { dense: 1, conv2d: 2, conv2dTranspose: 3, flatten: 4, reshape: 5 } as const;
+export const SECTION = { encoder: 0, decoder: 1, output: 2 } as const;
+export const PADDING = { valid: 0, same: 1, explicit: 2 } as const;
+/** Op codes in `vae_model_layer_info`. */
+export const LAYER_OP = ['view', 'dense', 'conv2d', 'conv2dTranspose'] as const;
 
-export interface CoreConfig {
+/** Why the core refused a descriptor (`Reason` in crate/src/ops/mod.rs). */
+export const REASON = {
+  BAD_DESCRIPTOR: 1, NEEDS_IMAGE: 2, KERNEL_TOO_LARGE: 3, EMPTY_OUTPUT: 4, RESHAPE_SIZE: 5, OUTPUT_SHAPE: 6,
+  TOO_LARGE: 7, ACTIVATION_NOT_ALLOWED: 8, OUTPUT_KIND: 9, OUTPUT_PADDING: 10, CONDITION: 11,
+} as const;
+/** Words of a plan error record (`ERROR_WORDS` in crate/src/plan.rs); of a tensor and a layer record. */
+export const ERROR_WORDS = 12;
+export const TENSOR_WORDS = 8;
+export const LAYER_WORDS = 11;
+
+/** A shape per data row: flat [n] (rank 1) or an image [h, w, c] (rank 3). */
+export interface CoreShape {
+  rank: 1 | 3;
+  h: number;
+  w: number;
+  c: number;
+}
+
+export type CoreLayer =
+  | { kind: 'dense'; units: number }
+  | { kind: 'conv2d' | 'conv2dTranspose'; filters: number; kernel: [number, number]; strides: [number, number];
+      padding: 'valid' | 'same' | [number, number]; outputPadding?: [number, number] }
+  | { kind: 'flatten' }
+  | { kind: 'reshape'; target: CoreShape };
+
+export interface CorePlan {
   kind: keyof typeof KIND;
   recon: keyof typeof RECON;
-  activation: keyof typeof ACTIVATION;
   leakySlope: number;
   variance: number;
   init: keyof typeof INIT;
   initStd: number;
   seed: number;
-  inputDim: number;
+  input: CoreShape;
   latentDim: number;
-  encoder: number[];
-  decoder: number[];
+  layers: { section: keyof typeof SECTION; activation: keyof typeof ACTIVATION; layer: CoreLayer }[];
 }
 
-/** Encodes a config as the u32 words `Config::from_words` reads. */
-export function configWords(c: CoreConfig): Uint32Array {
-  const words = new Uint32Array(12 + c.encoder.length + c.decoder.length);
-  const f = new Float32Array(1);
-  const bits = (x: number): number => { f[0] = x; return new Uint32Array(f.buffer)[0]!; };
-  words.set([
-    KIND[c.kind], RECON[c.recon], ACTIVATION[c.activation], bits(c.leakySlope), bits(c.variance), INIT[c.init],
-    bits(c.initStd), c.seed >>> 0, c.inputDim, c.latentDim, c.encoder.length, c.decoder.length,
-  ]);
-  words.set(c.encoder, 12);
-  words.set(c.decoder, 12 + c.encoder.length);
-  return words;
+const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0]!;
+
+/** Encodes a plan as the descriptor words `Plan::compile` reads. */
+export function planWords(p: CorePlan): Uint32Array {
+  const w: number[] = [
+    DESCRIPTOR_VERSION, KIND[p.kind], RECON[p.recon], f32bits(p.leakySlope), f32bits(p.variance), INIT[p.init],
+    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, 0, 0, p.layers.length,
+  ];
+  for (const { section, activation, layer: l } of p.layers) {
+    w.push(LAYER_KIND[l.kind], SECTION[section], ACTIVATION[activation]);
+    switch (l.kind) {
+      case 'dense': w.push(l.units); break;
+      case 'conv2d':
+      case 'conv2dTranspose': {
+        const pad = l.padding === 'valid' ? [PADDING.valid, 0, 0] : l.padding === 'same' ? [PADDING.same, 0, 0] : [PADDING.explicit, ...l.padding];
+        w.push(l.filters, ...l.kernel, ...l.strides, ...pad);
+        if (l.kind === 'conv2dTranspose') w.push(...(l.outputPadding ?? [NONE, NONE]));
+        break;
+      }
+      case 'flatten': break;
+      case 'reshape': w.push(l.target.rank, l.target.h, l.target.w, l.target.c); break;
+    }
+  }
+  return Uint32Array.from(w);
+}
+
+/** A plan error record as the core writes it. */
+export interface PlanError {
+  reason: number;
+  /** Descriptor position of the layer, or NONE for the model as a whole. */
+  layer: number;
+  input: CoreShape;
+  output: CoreShape;
+  detail: [number, number];
+}
+
+export function readPlanError(w: Uint32Array): PlanError {
+  const shape = (at: number): CoreShape => ({ rank: w[at] === 3 ? 3 : 1, h: w[at + 1]!, w: w[at + 2]!, c: w[at + 3]! });
+  return { reason: w[0]!, layer: w[1]!, input: shape(2), output: shape(6), detail: [w[10]!, w[11]!] };
 }

@@ -1,0 +1,98 @@
+//! Forward and backward passes through a model's plan: the encoder's layers, the latent, the decoder's layers and
+//! the output layer, each reading the buffer its plan names. Views (flatten, reshape) share their input's buffer
+//! and are skipped.
+
+use crate::latent::LatentBufs;
+use crate::likelihood::ReconIo;
+use crate::model::Model;
+use crate::ops::{Io, Op};
+use crate::workspace::Buf;
+
+impl Model {
+    /// A layer's view of the model's buffers, reading `src` for `rows` rows.
+    fn io(&self, src: Buf, rows: usize) -> Io {
+        let b = &self.plan.bufs;
+        Io { params: self.params, grads: self.grads, x: self.buf(src), rows, cols: self.buf(b.cols), scratch: self.buf(b.scratch) }
+    }
+
+    pub(crate) fn latent_bufs(&self) -> LatentBufs {
+        let b = &self.plan.bufs;
+        LatentBufs {
+            mean: self.buf(b.mean), logvar: self.buf(b.logvar), std: self.buf(b.std), dmean: self.buf(b.dmean),
+            dlogvar: self.buf(b.dlogvar), eps: self.buf(b.eps), z: self.buf(b.z), row_kl: self.buf(b.row_kl),
+        }
+    }
+
+    pub(crate) fn recon_io(&self) -> ReconIo {
+        let b = &self.plan.bufs;
+        ReconIo {
+            params: self.params, grads: self.grads, x: self.buf(b.x), out: self.buf(b.out), dout: self.buf(b.dout),
+            row_rec: self.buf(b.row_rec),
+        }
+    }
+
+    unsafe fn layer_forward(&self, i: usize, rows: usize) {
+        let l = &self.plan.layers[i];
+        if l.op != Op::View {
+            l.op.forward(self.io(l.src, rows), self.buf(l.a), self.plan.activation(i, |b| self.buf(b)));
+        }
+    }
+
+    /// The encoder's layers on x (rows), then the latent's heads (mean and logvar, or the code into mean).
+    pub(crate) unsafe fn encode_rows(&self, rows: usize) {
+        for i in 0..self.plan.n_encoder {
+            self.layer_forward(i, rows);
+        }
+        let io = self.io(self.plan.encoder_top(), rows);
+        self.plan.latent.forward(self.params, io.x, rows, &self.latent_bufs(), io.scratch);
+    }
+
+    /// The decoder's layers and the output layer on z (drows), into the output buffer (logits or means).
+    pub(crate) unsafe fn decode_rows(&self, drows: usize) {
+        for i in self.plan.n_encoder..self.plan.n_layers {
+            self.layer_forward(i, drows);
+        }
+    }
+
+    /// Backward through every layer from dL/d(output) in the `dout` buffer: parameter gradients (overwritten;
+    /// the KL term's weighted by β / rows), for `rows` rows with `samples` draws each.
+    pub(crate) unsafe fn backward(&self, rows: usize, samples: usize, beta: f32) {
+        let plan = &self.plan;
+        let b = &plan.bufs;
+        let drows = rows * samples;
+        let ptr = |b: Buf| self.buf(b);
+        // dcur holds dL/d(pre-activation) of the layer being processed; each input gradient into a layer's output
+        // is turned into the gradient of its pre-activation in the same task (`below`). Input gradients go to
+        // whichever of d1, d2 dcur is not.
+        let (d1, d2) = (self.buf(b.d1), self.buf(b.d2));
+        let other = |p: *mut f32| if p == d1 { d2 } else { d1 };
+        let mut dcur = self.buf(b.dout);
+        for i in (plan.n_encoder..plan.n_layers).rev() {
+            let l = &plan.layers[i];
+            if l.op == Op::View {
+                continue;
+            }
+            // The first decoder layer's input is z: its input gradient is dL/dz, needed by the latent.
+            let dx = other(dcur);
+            l.op.backward(self.io(l.src, drows), dcur, Some((dx, plan.below(i, ptr))));
+            dcur = dx;
+        }
+        // dcur = dL/dz (drows × latent). The latent's heads read the encoder's output.
+        let top = plan.encoder_top();
+        let io = self.io(top, rows);
+        let dx = other(dcur);
+        let into_encoder = if top == b.x { None } else { Some((dx, plan.encoder_activation(ptr))) };
+        plan.latent.backward(self.params, self.grads, io.x, rows, samples, beta * (1.0 / rows as f32), &self.latent_bufs(), dcur, into_encoder, io.scratch);
+        dcur = dx;
+        for i in (0..plan.n_encoder).rev() {
+            let l = &plan.layers[i];
+            if l.op == Op::View {
+                continue;
+            }
+            let dx = other(dcur);
+            let into = if l.src == b.x { None } else { Some((dx, plan.below(i, ptr))) };
+            l.op.backward(self.io(l.src, rows), dcur, into);
+            dcur = dx;
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The windows of a 2-D convolution, and the two gathers that turn convolutions into products.
+//!
+//! A convolution relates a "big" image (hb × wb pixels of `ch` channels, channels last) and a "small" grid (hs × ws):
+//! small pixel (oy, ox) looks at big pixels (oy·sh + ky − pt, ox·sw + kx − pl) for the kernel taps (ky, kx); taps
+//! outside the big image read zeros. A conv2d reads big (its input) and writes small (its output); a transposed
+//! conv2d reads small and writes big. Both directions are gathers, split across threads by the pixels they write:
+//! - `im2col` gathers, for each small pixel, its window of the big image into one row of `cols`
+//!   (kh·kw·ch values, taps in (ky, kx) order, channels innermost);
+//! - `col2im` gathers, for each big pixel, the sum over the windows that cover it of their entries for that pixel,
+//!   in a fixed order of taps — the transposed operation, without scatter-adds, so every value is the same bits
+//!   whichever thread computes it.
+
+use crate::act::Activation;
+use crate::math::Real;
+use crate::par;
+use crate::simd::lanes;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Windows {
+    pub hb: usize,
+    pub wb: usize,
+    pub ch: usize,
+    pub hs: usize,
+    pub ws: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    /// Padding before the first big row and column (rows and columns past the end are implied).
+    pub pt: usize,
+    pub pl: usize,
+}
+
+/// Work on each big pixel's `ch` values once `col2im` has summed them.
+#[derive(Clone, Copy)]
+pub enum Then {
+    None,
+    /// h = act(a), with `a` the buffer being written.
+    Act(Activation),
+    /// d ← d · act'(a) of the layer below, with d the buffer being written.
+    ActGrad(Activation),
+}
+
+impl Windows {
+    /// Values in one window: kh·kw·ch.
+    pub fn patch(&self) -> usize {
+        self.kh.saturating_mul(self.kw).saturating_mul(self.ch)
+    }
+
+    /// Values of `cols` per image: one window per small pixel.
+    pub fn cols_len(&self) -> usize {
+        self.hs.saturating_mul(self.ws).saturating_mul(self.patch())
+    }
+
+    /// Values of the big image per image.
+    pub fn big_len(&self) -> usize {
+        self.hb.saturating_mul(self.wb).saturating_mul(self.ch)
+    }
+
+    /// cols[r][oy][ox][ky][kx][c] = big[r][oy·sh + ky − pt][ox·sw + kx − pl][c], or 0 outside, for `rows` images.
+    ///
+    /// # Safety
+    /// big holds rows × big_len values, cols rows × cols_len.
+    pub unsafe fn im2col(&self, big: *const f32, rows: usize, cols: *mut f32) {
+        struct Task {
+            w: Windows,
+            big: *const f32,
+            cols: *mut f32,
+            units: usize,
+        }
+        let small = rows * self.cols_len() < par::PARALLEL_MIN_ELEMENTS;
+        par::run(&Task { w: *self, big, cols, units: rows * self.hs }, small, |t, part, parts| {
+            let (u0, u1) = par::split(t.units, 1, part, parts);
+            for u in u0..u1 {
+                t.w.im2col_row(t.big, u / t.w.hs, u % t.w.hs, t.cols);
+            }
+        });
+    }
+
+    /// The windows of small row `oy` of image `r`.
+    unsafe fn im2col_row(&self, big: *const f32, r: usize, oy: usize, cols: *mut f32) {
+        let (ch, kw, patch) = (self.ch, self.kw, self.patch());
+        let image = big.add(r * self.big_len());
+        for ox in 0..self.ws {
+            let dst = cols.add(((r * self.hs + oy) * self.ws + ox) * patch);
+            // Columns of the window's first tap, and how many of its kw taps fall inside the image.
+            let x0 = (ox * self.sw) as isize - self.pl as isize;
+            let inside = |kx: usize| {
+                let ix = x0 + kx as isize;
+                ix >= 0 && (ix as usize) < self.wb
+            };
+            let all_inside = inside(0) && inside(kw - 1);
+            for ky in 0..self.kh {
+                let row = dst.add(ky * kw * ch);
+                let iy = (oy * self.sh + ky) as isize - self.pt as isize;
+                if iy < 0 || iy as usize >= self.hb {
+                    zero(row, kw * ch);
+                    continue;
+                }
+                let src = image.add(iy as usize * self.wb * ch);
+                if all_inside {
+                    // The kw taps are kw neighbouring pixels: one contiguous run.
+                    core::ptr::copy_nonoverlapping(src.add(x0 as usize * ch), row, kw * ch);
+                    continue;
+                }
+                for kx in 0..kw {
+                    if inside(kx) {
+                        core::ptr::copy_nonoverlapping(src.add((x0 + kx as isize) as usize * ch), row.add(kx * ch), ch);
+                    } else {
+                        zero(row.add(kx * ch), ch);
+                    }
+                }
+            }
+        }
+    }
+
+    /// big[r][iy][ix][c] = init[c] (or 0) + Σ over the windows covering (iy, ix), taps in (ky, kx) order, of their
+    /// entry cols[r][oy][ox][ky][kx][c]; then `then` on the pixel's values.
+    ///
+    /// # Safety
+    /// cols holds rows × cols_len values, big rows × big_len; init (if given) ch values; `then`'s buffers are laid
+    /// out like big.
+    pub unsafe fn col2im(&self, cols: *const f32, rows: usize, big: *mut f32, init: Option<*const f32>, then: Then) {
+        struct Task {
+            w: Windows,
+            cols: *const f32,
+            big: *mut f32,
+            init: Option<*const f32>,
+            then: Then,
+            units: usize,
+        }
+        let small = rows * self.big_len() < par::PARALLEL_MIN_ELEMENTS;
+        par::run(&Task { w: *self, cols, big, init, then, units: rows * self.hb }, small, |t, part, parts| {
+            let (u0, u1) = par::split(t.units, 1, part, parts);
+            for u in u0..u1 {
+                t.w.col2im_row(t.cols, u / t.w.hb, u % t.w.hb, t.big, t.init, t.then);
+            }
+        });
+    }
+
+    /// The big row `iy` of image `r`.
+    unsafe fn col2im_row(&self, cols: *const f32, r: usize, iy: usize, big: *mut f32, init: Option<*const f32>, then: Then) {
+        let (ch, patch) = (self.ch, self.patch());
+        // Window rows oy and taps ky with oy·sh + ky − pt = iy.
+        let ty = iy + self.pt;
+        for ix in 0..self.wb {
+            let o = ((r * self.hb + iy) * self.wb + ix) * ch;
+            let out = big.add(o);
+            match init {
+                Some(b) => core::ptr::copy_nonoverlapping(b, out, ch),
+                None => zero(out, ch),
+            }
+            let tx = ix + self.pl;
+            let mut ky = ty % self.sh;
+            while ky < self.kh && ky <= ty {
+                let oy = (ty - ky) / self.sh;
+                if oy < self.hs {
+                    let mut kx = tx % self.sw;
+                    while kx < self.kw && kx <= tx {
+                        let ox = (tx - kx) / self.sw;
+                        if ox < self.ws {
+                            let src = cols.add(((r * self.hs + oy) * self.ws + ox) * patch + (ky * self.kw + kx) * ch);
+                            lanes!(ch, |T, c| {
+                                T::load(out.add(c)).add(T::load(src.add(c))).store(out.add(c));
+                            });
+                        }
+                        kx += self.sw;
+                    }
+                }
+                ky += self.sh;
+            }
+            match then {
+                Then::None => {}
+                Then::Act(act) => act.forward_at(o, ch),
+                Then::ActGrad(below) => below.backward_at(big, o, ch),
+            }
+        }
+    }
+}
+
+unsafe fn zero(p: *mut f32, n: usize) {
+    core::ptr::write_bytes(p, 0, n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Pcg32;
+
+    /// The scatter form written from the definition: cols[...] → big, one window after another.
+    fn col2im_by_scatter(w: &Windows, cols: &[f32], rows: usize) -> Vec<f64> {
+        let mut big = vec![0.0f64; rows * w.big_len()];
+        for r in 0..rows {
+            for oy in 0..w.hs {
+                for ox in 0..w.ws {
+                    for ky in 0..w.kh {
+                        for kx in 0..w.kw {
+                            let iy = (oy * w.sh + ky) as isize - w.pt as isize;
+                            let ix = (ox * w.sw + kx) as isize - w.pl as isize;
+                            if iy < 0 || ix < 0 || iy as usize >= w.hb || ix as usize >= w.wb {
+                                continue;
+                            }
+                            for c in 0..w.ch {
+                                let src = ((r * w.hs + oy) * w.ws + ox) * w.patch() + (ky * w.kw + kx) * w.ch + c;
+                                big[((r * w.hb + iy as usize) * w.wb + ix as usize) * w.ch + c] += cols[src] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        big
+    }
+
+    #[test]
+    fn col2im_is_the_transpose_of_im2col() {
+        // ⟨im2col(x), y⟩ = ⟨x, col2im(y)⟩ for random x, y on awkward geometries; and col2im equals the scatter form.
+        let mut rng = Pcg32::new(7, 0);
+        let cases = [
+            Windows { hb: 7, wb: 5, ch: 3, hs: 4, ws: 3, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1 },
+            Windows { hb: 6, wb: 6, ch: 2, hs: 3, ws: 3, kh: 3, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0 },
+            Windows { hb: 5, wb: 9, ch: 5, hs: 5, ws: 9, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1 },
+            Windows { hb: 9, wb: 4, ch: 1, hs: 2, ws: 2, kh: 4, kw: 1, sh: 3, sw: 3, pt: 2, pl: 0 },
+            Windows { hb: 4, wb: 4, ch: 6, hs: 2, ws: 2, kh: 1, kw: 1, sh: 3, sw: 3, pt: 0, pl: 0 },
+        ];
+        for w in cases {
+            let rows = 2;
+            let x: Vec<f32> = (0..rows * w.big_len()).map(|_| rng.uniform() - 0.5).collect();
+            let y: Vec<f32> = (0..rows * w.cols_len()).map(|_| rng.uniform() - 0.5).collect();
+            let mut cols = vec![f32::NAN; y.len()];
+            let mut back = vec![f32::NAN; x.len()];
+            unsafe {
+                w.im2col(x.as_ptr(), rows, cols.as_mut_ptr());
+                w.col2im(y.as_ptr(), rows, back.as_mut_ptr(), None, Then::None);
+            }
+            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| *a as f64 * *b as f64).sum();
+            assert!((lhs - rhs).abs() < 1e-5 * lhs.abs().max(1.0), "{w:?}: {lhs} vs {rhs}");
+            let scatter = col2im_by_scatter(&w, &y, rows);
+            for (i, (a, b)) in back.iter().zip(&scatter).enumerate() {
+                assert!((*a as f64 - b).abs() < 1e-5, "{w:?} at {i}: {a} vs {b}");
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Training: the objective's value and gradient for a batch, and one optimizer step (one call across the boundary
+//! per step: gather rows, draw binarisations and ε, forward, backward, finite check, update).
+//!
+//! Objective per batch of B rows with S draws of ε each (R = B·S decoder rows):
+//!   loss = (1/B) Σ_i [ (1/S) Σ_s rec(x_i, dec(z_is)) + β·KL_i ],   z_is = μ_i + exp(½ lv_i) ⊙ ε_is.
+
+use crate::data::{self, Source};
+use crate::model::{status, Model};
+use crate::optim;
+use crate::par;
+use crate::simd::F32x4;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    /// Mean over rows of the reconstruction term (averaged over ε draws).
+    pub rec: f64,
+    /// Mean over rows of KL(q(z|x) ‖ p(z)); 0 for an autoencoder.
+    pub kl: f64,
+    /// The objective: rec + β·kl.
+    pub loss: f64,
+}
+
+impl Model {
+    /// Forward pass and loss for `rows` rows already in the x buffer with ε in the eps buffer; with `backward`,
+    /// the gradient of the objective (mean over rows) into `grads`.
+    unsafe fn forward_backward(&mut self, rows: usize, samples: usize, beta: f32, backward: bool) -> Stats {
+        let vae = self.plan.vae();
+        let samples = if vae { samples } else { 1 };
+        let drows = rows * samples;
+        let lb = self.latent_bufs();
+        self.encode_rows(rows);
+        self.plan.latent.reparameterize(&lb, rows, samples);
+        self.decode_rows(drows);
+        let rec_scale = 1.0 / drows as f32;
+        self.plan.likelihood.reconstruction(self.recon_io(), rows, samples, if backward { Some(rec_scale) } else { None });
+        let mut stats = Stats::default();
+        let row_rec = self.buf(self.plan.bufs.row_rec);
+        for r in 0..drows {
+            stats.rec += *row_rec.add(r) as f64;
+        }
+        stats.rec /= drows as f64;
+        if vae {
+            // Values now; the KL gradient is added on top of the path gradient during the backward pass.
+            self.plan.latent.kl(&lb, rows, None);
+            for i in 0..rows {
+                stats.kl += *lb.row_kl.add(i) as f64;
+            }
+            stats.kl /= rows as f64;
+        }
+        stats.loss = stats.rec + beta as f64 * stats.kl;
+        if backward {
+            self.backward(rows, samples, beta);
+        }
+        stats
+    }
+
+    /// One training step on the rows `idx` of `src`, with KL weight β = kl_weight · min(1, (step + 1) / warmup)
+    /// (β = kl_weight when warmup is 0) from the model's own step count. ε and binarisation draws come from the
+    /// training RNG. If the loss or any gradient is not finite, nothing is updated and NON_FINITE is returned.
+    /// Returns the stats and β.
+    ///
+    /// # Safety
+    /// `idx` addresses `batch` row indices < the source's rows; the workspace holds batch × samples rows.
+    pub unsafe fn train_step(
+        &mut self, src: Source, idx: *const u32, batch: usize, samples: usize, kl_weight: f32, warmup_steps: u32,
+        binarize: bool,
+    ) -> Result<(Stats, f32), i32> {
+        let opt = self.opt.ok_or(status::NO_OPTIMIZER)?;
+        let vae = self.plan.vae();
+        let samples = if vae { samples.max(1) } else { 1 };
+        if batch == 0 || batch > self.ws.rows || batch * samples > self.ws.drows {
+            return Err(status::BAD_ARGUMENT);
+        }
+        let beta = if warmup_steps == 0 {
+            kl_weight
+        } else {
+            let ramp = (self.step as u32 as f32 + 1.0) / warmup_steps as f32;
+            kl_weight * if ramp < 1.0 { ramp } else { 1.0 }
+        };
+        let dim = self.plan.input.len();
+        let x = self.buf(self.plan.bufs.x);
+        let rng_before = self.rng;
+        data::gather(src, idx, 0, batch, dim, x);
+        if binarize {
+            data::draw_bernoulli(x, batch * dim, &mut self.rng);
+        }
+        if vae {
+            let n = batch * samples * self.plan.latent_dim();
+            self.rng.fill_normal(core::slice::from_raw_parts_mut(self.buf(self.plan.bufs.eps), n));
+        }
+        let stats = self.forward_backward(batch, samples, beta, true);
+        if par::failed() {
+            self.rng = rng_before;
+            return Err(status::WORKER_FAILED);
+        }
+        let n = self.n_params();
+        if !stats.loss.is_finite() || !all_finite(self.grads, n) {
+            return Err(status::NON_FINITE);
+        }
+        let (st, slots) = self.opt_state();
+        let s2 = if slots > 1 { st.add(n) } else { st };
+        self.step += 1;
+        optim::update(&opt, self.step, self.params, self.grads, st, s2, n);
+        Ok((stats, beta))
+    }
+
+    /// Loss terms and gradients (into `grads`) for given rows and ε (rows·samples × latent), without updating.
+    ///
+    /// # Safety
+    /// x is rows × input; eps is rows·samples × latent (ignored for an autoencoder).
+    pub unsafe fn loss_and_gradients(&mut self, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32) -> Result<Stats, i32> {
+        let vae = self.plan.vae();
+        let samples = if vae { samples.max(1) } else { 1 };
+        self.reserve(rows, rows * samples)?;
+        core::ptr::copy_nonoverlapping(x, self.buf(self.plan.bufs.x), rows * self.plan.input.len());
+        if vae {
+            core::ptr::copy_nonoverlapping(eps, self.buf(self.plan.bufs.eps), rows * samples * self.plan.latent_dim());
+        }
+        Ok(self.forward_backward(rows, samples, beta, true))
+    }
+}
+
+/// True when every element is finite (x·0 is NaN exactly for ±∞ and NaN).
+///
+/// # Safety
+/// p addresses n floats.
+pub unsafe fn all_finite(p: *const f32, n: usize) -> bool {
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    struct Task {
+        p: *const f32,
+        n: usize,
+        finite: AtomicBool,
+    }
+    let t = Task { p, n, finite: AtomicBool::new(true) };
+    par::run(&t, n < par::PARALLEL_MIN_ELEMENTS, |t, part, parts| {
+        let (i0, i1) = par::split(t.n, 4, part, parts);
+        if !range_finite(t.p.add(i0), i1 - i0) {
+            t.finite.store(false, Relaxed);
+        }
+    });
+    t.finite.load(Relaxed)
+}
+
+unsafe fn range_finite(p: *const f32, n: usize) -> bool {
+    let mut acc = F32x4::zero();
+    let zero = F32x4::zero();
+    let mut i = 0;
+    while i + 4 <= n {
+        acc = acc.add(F32x4::load(p.add(i)).mul(zero));
+        i += 4;
+    }
+    let mut s = acc.hsum();
+    while i < n {
+        s += *p.add(i) * 0.0;
+        i += 1;
+    }
+    s == 0.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finite_check() {
+        let mut v = [1.0f32; 13];
+        assert!(unsafe { all_finite(v.as_ptr(), 13) });
+        v[12] = f32::NAN;
+        assert!(!unsafe { all_finite(v.as_ptr(), 13) });
+        v[12] = 0.0;
+        v[5] = f32::INFINITY;
+        assert!(!unsafe { all_finite(v.as_ptr(), 13) });
+    }
+}
