@@ -86,8 +86,8 @@ pub unsafe fn forward(act: Act, slope: f32, a: *const f32, h: *mut f32, n: usize
         h: *mut f32,
         n: usize,
     }
-    par::run(&Task { act, slope, a, h, n }, n < par::PARALLEL_MIN_ELEMENTS, |t, part, parts| {
-        let (i0, i1) = par::split(t.n, 4, part, parts);
+    par::run(&Task { act, slope, a, h, n }, par::parts(n, par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (i0, i1) = p.range(t.n, 4);
         forward_range(t.act, t.slope, t.a.add(i0), t.h.add(i0), i1 - i0)
     });
 }
@@ -105,8 +105,8 @@ pub unsafe fn backward(act: Act, slope: f32, a: *const f32, h: *const f32, d: *m
         d: *mut f32,
         n: usize,
     }
-    par::run(&Task { act, slope, a, h, d, n }, n < par::PARALLEL_MIN_ELEMENTS, |t, part, parts| {
-        let (i0, i1) = par::split(t.n, 4, part, parts);
+    par::run(&Task { act, slope, a, h, d, n }, par::parts(n, par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (i0, i1) = p.range(t.n, 4);
         backward_range(t.act, t.slope, t.a.add(i0), t.h.add(i0), t.d.add(i0), i1 - i0)
     });
 }

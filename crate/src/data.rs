@@ -49,8 +49,8 @@ pub unsafe fn gather(src: Source, idx: *const u32, start: usize, rows: usize, di
         dst: *mut f32,
     }
     let t = Task { src, idx, start, rows, dim, dst };
-    par::run(&t, rows * dim < par::PARALLEL_MIN_ELEMENTS, |t, part, parts| {
-        let (i0, i1) = par::split(t.rows, 1, part, parts);
+    par::run(&t, par::parts(rows * dim, par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (i0, i1) = p.range(t.rows, 1);
         for i in i0..i1 {
             let r = if t.idx.is_null() { t.start + i } else { *t.idx.add(i) as usize };
             t.src.copy_row(r, t.dim, t.dst.add(i * t.dim));

@@ -320,9 +320,9 @@ pub struct Block {
 }
 
 impl Gemm {
-    /// True when the product is too small to be worth splitting.
-    pub fn small(&self) -> bool {
-        crate::par::active() <= 1 || self.m.saturating_mul(self.n).saturating_mul(self.k) < PARALLEL_MIN_MACS
+    /// How many parts to split the product into (1 when it is too small to be worth splitting).
+    pub fn parts(&self) -> usize {
+        crate::par::parts(self.m.saturating_mul(self.n).saturating_mul(self.k), PARALLEL_MIN_MACS)
     }
 
     /// The block of C that part `part` of `parts` computes.
@@ -337,15 +337,15 @@ impl Gemm {
         }
     }
 
-    /// Computes one block of C on thread `part` (whose packing scratch it uses).
+    /// Computes one block of C on thread `thread` (whose packing scratch it uses).
     ///
     /// # Safety
     /// As [`gemm`]; blocks run concurrently must be disjoint.
-    pub unsafe fn run_block(&self, blk: Block, part: usize) {
+    pub unsafe fn run_block(&self, blk: Block, thread: usize) {
         if blk.i0 >= blk.i1 || blk.j0 >= blk.j1 {
             return;
         }
-        let scratch = if part == 0 { self.scratch0 } else { crate::par::scratch(part) };
+        let scratch = if thread == 0 { self.scratch0 } else { crate::par::scratch(thread) };
         let scratch = core::slice::from_raw_parts_mut(scratch, SCRATCH);
         let (i0, j0) = (blk.i0, blk.j0);
         let a = if self.op == Op::TN { self.a.add(i0) } else { self.a.add(i0 * self.lda) };

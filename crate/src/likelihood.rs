@@ -106,9 +106,9 @@ impl Likelihood {
             drows: usize,
         }
         let drows = rows * samples;
-        let small = learned || drows * self.dim < crate::par::PARALLEL_MIN_ELEMENTS;
-        crate::par::run(&Task { lik: *self, io, samples, grad_scale, drows }, small, |t, part, parts| {
-            let (r0, r1) = crate::par::split(t.drows, 1, part, parts);
+        let parts = if learned { 1 } else { crate::par::parts(drows * self.dim, crate::par::PARALLEL_MIN_ELEMENTS) };
+        crate::par::run(&Task { lik: *self, io, samples, grad_scale, drows }, parts, |t, p| {
+            let (r0, r1) = p.range(t.drows, 1);
             t.lik.rows(t.io, r0, r1, t.samples, t.grad_scale)
         });
     }

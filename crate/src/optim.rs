@@ -51,9 +51,9 @@ pub unsafe fn update(cfg: &OptConfig, t: u64, theta: *mut f32, g: *const f32, s1
     struct T<'a>(&'a OptConfig, Coeffs, *mut f32, *const f32, *mut f32, *mut f32, usize);
     let task = T(cfg, Coeffs::new(cfg, t), theta, g, s1, s2, n);
     // Split into element ranges across threads: every parameter is updated by exactly the same arithmetic.
-    crate::par::run(&task, n < crate::par::PARALLEL_MIN_ELEMENTS, part);
-    fn part(t: &T<'_>, part: usize, parts: usize) {
-        let (i0, i1) = crate::par::split(t.6, 4, part, parts);
+    crate::par::run(&task, crate::par::parts(n, crate::par::PARALLEL_MIN_ELEMENTS), part);
+    fn part(t: &T<'_>, p: crate::par::Part) {
+        let (i0, i1) = p.range(t.6, 4);
         unsafe { update_range(t.0, &t.1, t.2.add(i0), t.3.add(i0), t.4.add(i0), t.5.add(i0), i1 - i0) }
     }
 }

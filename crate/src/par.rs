@@ -170,23 +170,50 @@ fn wake() {
 }
 
 unsafe fn trampoline<T>(function: usize, context: usize, part: usize, parts: usize) {
-    let f: fn(&T, usize, usize) = core::mem::transmute(function);
-    f(&*(context as *const T), part, parts)
+    let f: fn(&T, Part) = core::mem::transmute(function);
+    f(&*(context as *const T), Part { index: part, count: parts, thread: part })
 }
 
 type Trampoline = unsafe fn(usize, usize, usize, usize);
 
-/// Runs `f(ctx, part, parts)` for every part in 0..parts, where parts = `active()` (or 1 when `small`), and
-/// returns when all are done. `f` must write disjoint outputs for different parts.
-pub fn run<T>(ctx: &T, small: bool, f: fn(&T, usize, usize)) {
-    let parts = if small { 1 } else { active() };
+/// One piece of a task: part `index` of `count` (the parts cover the task once), run by thread `thread` (0 = the
+/// calling thread). `thread` picks per-thread scratch only; what a part computes depends on its index alone, so
+/// results are the same whichever thread runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub index: usize,
+    pub count: usize,
+    pub thread: usize,
+}
+
+impl Part {
+    /// This part's range of `n` items cut in blocks of `align` (see [`split`]).
+    pub fn range(&self, n: usize, align: usize) -> (usize, usize) {
+        split(n, align, self.index, self.count)
+    }
+}
+
+/// How many parts to cut a task of `units` units into, when fewer than `min` units are not worth a fork-join: 1 when
+/// the task is small or one thread is active.
+pub fn parts(units: usize, min: usize) -> usize {
+    if units < min {
+        1
+    } else {
+        active()
+    }
+}
+
+/// Runs `f(ctx, part)` for every part in 0..parts over the active threads and returns when all are done. `f` must
+/// write disjoint outputs for different parts.
+pub fn run<T>(ctx: &T, parts: usize, f: fn(&T, Part)) {
+    let parts = parts.clamp(1, active());
     if parts <= 1 {
-        f(ctx, 0, 1);
+        f(ctx, Part { index: 0, count: 1, thread: 0 });
         return;
     }
     if failed() {
         for p in 0..parts {
-            f(ctx, p, parts);
+            f(ctx, Part { index: p, count: parts, thread: 0 });
         }
         return;
     }
@@ -199,7 +226,7 @@ pub fn run<T>(ctx: &T, small: bool, f: fn(&T, usize, usize)) {
     c.pending.store(c.workers.load(SeqCst), SeqCst);
     c.generation.fetch_add(1, SeqCst);
     wake();
-    f(ctx, 0, parts);
+    f(ctx, Part { index: 0, count: parts, thread: 0 });
     finished(0, parts);
     while c.pending.load(SeqCst) != 0 {
         core::hint::spin_loop();

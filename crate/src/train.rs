@@ -132,8 +132,8 @@ pub unsafe fn all_finite(p: *const f32, n: usize) -> bool {
         finite: AtomicBool,
     }
     let t = Task { p, n, finite: AtomicBool::new(true) };
-    par::run(&t, n < par::PARALLEL_MIN_ELEMENTS, |t, part, parts| {
-        let (i0, i1) = par::split(t.n, 4, part, parts);
+    par::run(&t, par::parts(n, par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (i0, i1) = p.range(t.n, 4);
         if !range_finite(t.p.add(i0), i1 - i0) {
             t.finite.store(false, Relaxed);
         }

@@ -51,20 +51,20 @@ pub unsafe fn run(p: Product, fused: Fused, scratch: *mut f32) {
         scratch0: scratch,
     };
     let t = Task { g, fused };
-    par::run(&t, t.g.small(), |t, part, parts| {
-        let (g, blk) = (&t.g, t.g.block(part, parts));
+    par::run(&t, t.g.parts(), |t, p| {
+        let (g, blk) = (&t.g, t.g.block(p.index, p.count));
         if let Fused::Bias { bias, .. } = t.fused {
             for r in blk.i0..blk.i1 {
                 core::ptr::copy_nonoverlapping(bias.add(blk.j0), g.c.add(r * g.ldc + blk.j0), blk.j1 - blk.j0);
             }
         }
-        g.run_block(blk, part);
+        g.run_block(blk, p.thread);
         match t.fused {
             Fused::Bias { act: Some(act), .. } => for_block(blk, g.ldc, |o, n| act.forward_at(o, n)),
             Fused::ActGrad { below: Some(act) } => for_block(blk, g.ldc, |o, n| act.backward_at(g.c, o, n)),
             Fused::BiasGrad { bias_grad } => {
                 // By its own column split (dW may be split by rows): each column is summed over rows in order.
-                let (j0, j1) = par::split(g.n, 4, part, parts);
+                let (j0, j1) = p.range(g.n, 4);
                 column_sums(g.b.add(j0), g.k, g.ldb, j1 - j0, bias_grad.add(j0));
             }
             _ => {}
@@ -109,9 +109,8 @@ pub unsafe fn bias_grad(m: *const f32, rows: usize, cols: usize, out: *mut f32) 
         cols: usize,
         out: *mut f32,
     }
-    let small = rows * cols < par::PARALLEL_MIN_ELEMENTS;
-    par::run(&Task { m, rows, cols, out }, small, |t, part, parts| {
-        let (j0, j1) = par::split(t.cols, 4, part, parts);
+    par::run(&Task { m, rows, cols, out }, par::parts(rows * cols, par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (j0, j1) = p.range(t.cols, 4);
         column_sums(t.m.add(j0), t.rows, t.cols, j1 - j0, t.out.add(j0))
     });
 }

@@ -68,9 +68,9 @@ impl Windows {
             cols: *mut f32,
             units: usize,
         }
-        let small = rows * self.cols_len() < par::PARALLEL_MIN_ELEMENTS;
-        par::run(&Task { w: *self, big, cols, units: rows * self.hs }, small, |t, part, parts| {
-            let (u0, u1) = par::split(t.units, 1, part, parts);
+        let parts = par::parts(rows * self.cols_len(), par::PARALLEL_MIN_ELEMENTS);
+        par::run(&Task { w: *self, big, cols, units: rows * self.hs }, parts, |t, p| {
+            let (u0, u1) = p.range(t.units, 1);
             for u in u0..u1 {
                 t.w.im2col_row(t.big, u / t.w.hs, u % t.w.hs, t.cols);
             }
@@ -129,9 +129,9 @@ impl Windows {
             then: Then,
             units: usize,
         }
-        let small = rows * self.big_len() < par::PARALLEL_MIN_ELEMENTS;
-        par::run(&Task { w: *self, cols, big, init, then, units: rows * self.hb }, small, |t, part, parts| {
-            let (u0, u1) = par::split(t.units, 1, part, parts);
+        let parts = par::parts(rows * self.big_len(), par::PARALLEL_MIN_ELEMENTS);
+        par::run(&Task { w: *self, cols, big, init, then, units: rows * self.hb }, parts, |t, p| {
+            let (u0, u1) = p.range(t.units, 1);
             for u in u0..u1 {
                 t.w.col2im_row(t.cols, u / t.w.hb, u % t.w.hb, t.big, t.init, t.then);
             }
