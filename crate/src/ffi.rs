@@ -454,18 +454,19 @@ pub unsafe extern "C" fn vae_model_sample(m: *mut Model, n: usize, seed: u32, us
 
 static mut GEMM_SCRATCH: *mut f32 = core::ptr::null_mut();
 
-/// C (+)= op(A)·op(B) with the packed SIMD kernel, or with its scalar twin when `scalar` is 1.
+/// C (+)= op(A)·op(B) with the packed SIMD kernel, or with its scalar twin when `mode` is 1; modes 2 and 3 force the
+/// packed kernel's orientation (C, or Cᵀ = op(B)ᵀ·op(A)ᵀ) for tests and the benchmark.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_gemm(
     op: u32, m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32,
-    ldc: usize, accumulate: u32, scalar: u32,
+    ldc: usize, accumulate: u32, mode: u32,
 ) -> i32 {
     let op = match Op::from_u32(op) {
         Some(o) => o,
         None => return status::BAD_ARGUMENT,
     };
-    if scalar != 0 {
+    if mode == 1 {
         gemm::gemm_scalar(op, m, n, k, a, lda, b, ldb, c, ldc, accumulate != 0);
         return status::OK;
     }
@@ -476,7 +477,11 @@ pub unsafe extern "C" fn vae_gemm(
         }
     }
     let s = core::slice::from_raw_parts_mut(GEMM_SCRATCH, gemm::SCRATCH);
-    gemm::gemm(op, m, n, k, a, lda, b, ldb, c, ldc, accumulate != 0, s);
+    match mode {
+        0 => gemm::gemm(op, m, n, k, a, lda, b, ldb, c, ldc, accumulate != 0, s),
+        2 | 3 => gemm::oriented(mode == 3, op, m, n, k, a, lda, b, ldb, c, ldc, accumulate != 0, s),
+        _ => return status::BAD_ARGUMENT,
+    }
     status::OK
 }
 

@@ -50,7 +50,7 @@ export interface CoreExports {
   vae_model_reconstruct(m: Ptr, data: Ptr, dtype: number, n: number, out: Ptr): number;
   vae_model_sample(m: Ptr, n: number, seed: number, useSeed: number, out: Ptr): number;
   vae_gemm(op: number, m: number, n: number, k: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr,
-    ldc: number, accumulate: number, scalar: number): number;
+    ldc: number, accumulate: number, mode: number): number;
   vae_math(f: number, x: Ptr, out: Ptr, n: number, scalar: number): number;
   vae_kernel_twin(id: number, n: number, a: Ptr, b: Ptr, out: Ptr, scalar: number): number;
   vae_peak(iters: number): number;
