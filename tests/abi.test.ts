@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  ABI_VERSION, ACTIVATION, DESCRIPTOR_VERSION, ERROR_WORDS, INIT, KIND, MAX_ELEMENTS, MAX_KERNEL, MAX_LAYERS, MAX_PARAMS,
+  ABI_VERSION, ACTIVATION, DESCRIPTOR_VERSION, ERROR_WORDS, INIT, KIND, MAX_COLS, MAX_ELEMENTS, MAX_KERNEL, MAX_LAYERS, MAX_PARAMS,
   MAX_UNITS, OPTIMIZER, REASON, RECON, Status,
 } from '../ts/core/abi';
 import { init } from '../ts/core/wasm';
@@ -33,6 +33,7 @@ describe('ABI', () => {
     const ops = src('ops/mod.rs');
     expect(constant(ops, 'MAX_KERNEL')).toBe(MAX_KERNEL);
     expect(constant(ops, 'MAX_ELEMENTS')).toBe(MAX_ELEMENTS);
+    expect(constant(ops, 'MAX_COLS')).toBe(MAX_COLS);
     const reasons = Object.fromEntries([...ops.matchAll(/^\s+(\w+) = (\d+),$/gm)].map((m) => [m[1]!, Number(m[2])]));
     const camel = (s: string) => s.toLowerCase().replace(/(^|_)(\w)/g, (_, __, c: string) => c.toUpperCase());
     expect(Object.keys(reasons)).toHaveLength(Object.keys(REASON).length);

@@ -4,7 +4,9 @@
  * compiles the plan (crate/src/plan.rs) and reports the first layer it cannot build, which `planErrorMessage`
  * words with that layer's name and the shape that reached it.
  */
-import { type CoreLayer, type CorePlan, type CoreShape, MAX_KERNEL, MAX_LAYERS, MAX_UNITS, NONE, type PlanError, REASON } from './core/abi';
+import {
+  type CoreLayer, type CorePlan, type CoreShape, MAX_KERNEL, MAX_LAYERS, MAX_UNITS, NONE, type PlanError, REASON, TOO_LARGE,
+} from './core/abi';
 import { checkKeys, fail, positiveInt } from './options';
 import type { Activation, LayerSpec, OutputLayerSpec, Padding } from './types';
 
@@ -218,7 +220,7 @@ export function planErrorMessage(e: PlanError, names: string[], inputShape: Core
   const layer = e.layer === NONE ? 'the model' : names[e.layer] ?? `layer ${e.layer}`;
   const input = formatShape(e.input);
   const output = formatShape(e.output);
-  const [a, b] = e.detail;
+  const [a, b, what] = e.detail;
   switch (e.reason) {
     case REASON.NEEDS_IMAGE:
       return `${layer} needs an image input [height, width, channels] but receives the flat ${input}; give the model an inputShape, or put a reshape layer before it`;
@@ -230,8 +232,13 @@ export function planErrorMessage(e: PlanError, names: string[], inputShape: Core
       return `${layer}: targetShape holds ${a} values but its input ${input} has ${b}; expected a shape of ${b} values`;
     case REASON.OUTPUT_SHAPE:
       return `${layer} produces ${output} from ${input}, but the model's input is ${formatShape(inputShape)}; the output layer must give the input's shape (adjust the decoder so it ends one layer short of it)`;
-    case REASON.TOO_LARGE:
-      return `${layer === 'the model' ? `the input ${formatShape(inputShape)}` : layer} is too large: ${a} values where at most ${b} are allowed (${layer === 'the model' ? 'per row' : `its output ${output} from ${input}, or its weights`})`;
+    case REASON.TOO_LARGE: {
+      const n = a >= 0xffffffff ? 'more than 4294967294' : String(a);
+      if (e.layer === NONE) return `the input ${formatShape(inputShape)} is too large: ${n} values per row where at most ${b} are allowed`;
+      if (what === TOO_LARGE.windows) return `${layer} is too large: its windows (output pixels × kernel × input channels) need ${n} values per row of data from ${input}, where at most ${b} are allowed; use a smaller kernel, a stride or fewer channels`;
+      if (what === TOO_LARGE.weights) return `${layer} is too large: its ${n} weights on the input ${input} exceed the model's limit of ${b} parameters`;
+      return `${layer} is too large: its output ${output} has ${n} values per row where at most ${b} are allowed`;
+    }
     case REASON.ACTIVATION_NOT_ALLOWED:
       return `${layer} cannot have an activation`;
     case REASON.OUTPUT_KIND:

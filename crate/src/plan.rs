@@ -124,19 +124,24 @@ pub struct PlanError {
     pub layer: u32,
     pub input: Shape,
     pub output: Shape,
-    pub detail: [usize; 2],
+    pub detail: [usize; 3],
 }
 
 impl PlanError {
-    /// The record TypeScript reads: reason, layer, input (rank, h, w, c), output (rank, h, w, c), two details.
+    /// The record TypeScript reads: reason, layer, input (rank, h, w, c), output (rank, h, w, c), three details.
     pub fn words(&self) -> [u32; ERROR_WORDS] {
         let s = |s: Shape| [if s.image { 3 } else { 1 }, clamp(s.h), clamp(s.w), clamp(s.c)];
         let (i, o) = (s(self.input), s(self.output));
-        [self.reason as u32, self.layer, i[0], i[1], i[2], i[3], o[0], o[1], o[2], o[3], clamp(self.detail[0]), clamp(self.detail[1])]
+        let d = self.detail.map(clamp);
+        [self.reason as u32, self.layer, i[0], i[1], i[2], i[3], o[0], o[1], o[2], o[3], d[0], d[1], d[2]]
     }
 }
 
-pub const ERROR_WORDS: usize = 12;
+pub const ERROR_WORDS: usize = 13;
+/// What was too large (the third detail of `Reason::TooLarge`): a layer's output, its windows, or the weights.
+pub const TOO_LARGE_OUTPUT: usize = 0;
+pub const TOO_LARGE_WINDOWS: usize = 1;
+pub const TOO_LARGE_WEIGHTS: usize = 2;
 
 fn clamp(x: usize) -> u32 {
     x.min(u32::MAX as usize) as u32
@@ -261,7 +266,7 @@ impl Params {
 impl Plan {
     /// Compiles a descriptor; nothing is allocated.
     pub fn compile(words: &[u32]) -> Result<Plan, PlanError> {
-        let model_error = |reason: Reason| PlanError { reason, layer: NONE, input: Shape::default(), output: Shape::default(), detail: [0, 0] };
+        let model_error = |reason: Reason| PlanError { reason, layer: NONE, input: Shape::default(), output: Shape::default(), detail: [0, 0, 0] };
         let malformed = model_error(Reason::BadDescriptor);
         let mut r = Reader { w: words, at: 0 };
         let header = (|| -> Result<_, ()> {
@@ -310,7 +315,7 @@ impl Plan {
             return Err(model_error(Reason::Condition));
         }
         if input.len() > ops::MAX_ELEMENTS {
-            return Err(PlanError { detail: [input.len(), ops::MAX_ELEMENTS], ..model_error(Reason::TooLarge) });
+            return Err(PlanError { detail: [input.len(), ops::MAX_ELEMENTS, 0], ..model_error(Reason::TooLarge) });
         }
 
         let mut bl = BufList::new();
@@ -328,7 +333,7 @@ impl Plan {
         let mut n_encoder = 0usize;
         let mut latent_bufs = None;
         for i in 0..n {
-            let err = |reason: Reason, input: Shape, detail: [usize; 2]| PlanError { reason, layer: i as u32, input, output: Shape::default(), detail };
+            let err = |reason: Reason, input: Shape, detail: [usize; 2]| PlanError { reason, layer: i as u32, input, output: Shape::default(), detail: [detail[0], detail[1], 0] };
             let kind_code = r.next().map_err(|_| malformed)?;
             let sec = match r.next().map_err(|_| malformed)? {
                 0 => Section::Encoder,
@@ -348,14 +353,14 @@ impl Plan {
             if section == Section::Encoder && sec != Section::Encoder {
                 // The latent sits here, on the encoder's output.
                 n_encoder = i;
-                let (lat, lb) = Self::latent(kind, latent_dim, shape, &mut params, &mut bl).map_err(|_| PlanError { detail: [0, 0], ..err(Reason::TooLarge, shape, [0, 0]) })?;
+                let (lat, lb) = Self::latent(kind, latent_dim, shape, &mut params, &mut bl).map_err(|_| PlanError { detail: [latent_dim, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..err(Reason::TooLarge, shape, [0, 0]) })?;
                 plan_latent = Some(lat);
                 latent_bufs = Some(lb);
                 shape = Shape::flat(latent_dim);
                 src = lb.z;
             }
             section = sec;
-            let too_large = |what: usize, limit: usize| err(Reason::TooLarge, shape, [what, limit]);
+            let too_large = |value: usize, limit: usize, what: usize| PlanError { detail: [value, limit, what], ..err(Reason::TooLarge, shape, [0, 0]) };
             let (op, output) = match kind_code {
                 1 => {
                     let units = r.size(MAX_UNITS).map_err(|_| malformed)?;
@@ -411,10 +416,10 @@ impl Plan {
             };
             let with_output = |e: PlanError| PlanError { output, ..e };
             if output.len() > ops::MAX_ELEMENTS {
-                return Err(with_output(too_large(output.len(), ops::MAX_ELEMENTS)));
+                return Err(with_output(too_large(output.len(), ops::MAX_ELEMENTS, TOO_LARGE_OUTPUT)));
             }
             if op.cols_len() > ops::MAX_COLS {
-                return Err(with_output(too_large(op.cols_len(), ops::MAX_COLS)));
+                return Err(with_output(too_large(op.cols_len(), ops::MAX_COLS, TOO_LARGE_WINDOWS)));
             }
             if act != Act::Linear && (op == Op::View || sec == Section::Output) {
                 return Err(with_output(err(Reason::ActivationNotAllowed, shape, [0, 0])));
@@ -430,7 +435,7 @@ impl Plan {
             }
             let mut op = op;
             if let Some(p) = op.params() {
-                let (w, b) = params.take(p.weights(), p.bias).map_err(|_| with_output(too_large(p.weights(), MAX_PARAMS)))?;
+                let (w, b) = params.take(p.weights(), p.bias).map_err(|_| with_output(too_large(p.weights(), MAX_PARAMS, TOO_LARGE_WEIGHTS)))?;
                 op.place(w, b);
             }
             let decoder_side = sec != Section::Encoder;
@@ -464,7 +469,7 @@ impl Plan {
         };
         let out = layers[n - 1].a;
         let logvar = if recon == Recon::GaussianLearned {
-            params.take(0, input.len()).map_err(|_| model_error(Reason::TooLarge))?.1
+            params.take(0, input.len()).map_err(|_| PlanError { detail: [input.len(), MAX_PARAMS, TOO_LARGE_WEIGHTS], ..model_error(Reason::TooLarge) })?.1
         } else {
             0
         };
@@ -608,5 +613,100 @@ impl Plan {
         if self.likelihood.learned() {
             f(Tensor { name: Name::new().push("decoder.logVar"), shape: [self.input.len(), 0, 0, 0], rank: 1, offset: self.likelihood.logvar });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Header words for a VAE (Bernoulli, relu default codes) on `input` with `latent` and `n` layers.
+    fn header(input: [u32; 4], latent: u32, n: u32) -> Vec<u32> {
+        let mut w = vec![DESCRIPTOR_VERSION, 0, 0, 0.01f32.to_bits(), 1.0f32.to_bits(), 0, 0, 1];
+        w.extend_from_slice(&input);
+        w.extend_from_slice(&[latent, 0, 0, n]);
+        w
+    }
+    const ENC: u32 = 0;
+    const DEC: u32 = 1;
+    const OUT: u32 = 2;
+    const RELU: u32 = 0;
+    const LIN: u32 = 5;
+
+    #[test]
+    fn the_default_mlp_lays_out_parameters_as_release_0_1_did() {
+        let mut w = header([1, 1, 1, 784], 20, 3);
+        w.extend_from_slice(&[1, ENC, RELU, 400, 1, DEC, RELU, 400, 1, OUT, LIN, 784]);
+        let p = Plan::compile(&w).unwrap();
+        // encoder.0 (784×400 + 400), mean and logVar (400×20 + 20 each), decoder.0 (20×400 + 400), out (400×784 + 784),
+        // every tensor starting on a multiple of 4 floats.
+        assert_eq!(p.n_params, 784 * 400 + 400 + 2 * (400 * 20 + 20) + 20 * 400 + 400 + 400 * 784 + 784);
+        let mut names = vec![];
+        p.tensors(|t| names.push((core::str::from_utf8(t.name.as_bytes()).unwrap().to_string(), t.offset, t.len())));
+        assert_eq!(names[0], ("encoder.0.weight".to_string(), 0, 313_600));
+        assert_eq!(names[2], ("encoder.mean.weight".to_string(), 314_000, 8000));
+        assert_eq!(names[4], ("encoder.logVar.weight".to_string(), 322_020, 8000));
+        assert_eq!(names.last().unwrap().0, "decoder.out.bias");
+        assert!(names.iter().all(|(_, off, _)| off % 4 == 0));
+    }
+
+    #[test]
+    fn the_keras_conv_vae_compiles_to_keras_shapes() {
+        let mut w = header([3, 28, 28, 1], 2, 9);
+        let conv = |f: u32, sec: u32, mode: u32| vec![2, sec, RELU, f, 3, 3, 2, 2, mode, 0, 0];
+        let convt = |f: u32, sec: u32, act: u32, s: u32| vec![3, sec, act, f, 3, 3, s, s, 1, 0, 0, NONE, NONE];
+        w.extend(conv(32, ENC, 1));
+        w.extend(conv(64, ENC, 1));
+        w.extend([4, ENC, LIN]);
+        w.extend([1, ENC, RELU, 16]);
+        w.extend([1, DEC, RELU, 3136]);
+        w.extend([5, DEC, LIN, 3, 7, 7, 64]);
+        w.extend(convt(64, DEC, RELU, 2));
+        w.extend(convt(32, DEC, RELU, 2));
+        w.extend(convt(1, OUT, LIN, 1));
+        let p = Plan::compile(&w).unwrap();
+        let out: Vec<_> = p.layers[..p.n_layers].iter().map(|l| (l.output.h, l.output.w, l.output.c)).collect();
+        assert_eq!(out, [(14, 14, 32), (7, 7, 64), (1, 1, 3136), (1, 1, 16), (1, 1, 3136), (7, 7, 64), (14, 14, 64), (28, 28, 32), (28, 28, 1)]);
+        assert_eq!(p.n_encoder, 4);
+        assert_eq!(p.n_params % 4, 0);
+        // TensorFlow's 'same': 28 → 14 with stride 2 pads nothing before (the extra row goes after).
+        match p.layers[0].op {
+            Op::Conv2d(c) => assert_eq!((c.win.pt, c.win.pl), (0, 0)),
+            _ => panic!(),
+        }
+        match p.layers[8].op {
+            Op::Conv2dTranspose(c) => assert_eq!((c.win.pt, c.win.hb), (1, 28)),
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn bad_descriptors_name_the_reason_and_layer() {
+        let reason = |w: &[u32]| Plan::compile(w).err().map(|e| (e.reason, e.layer));
+        // A reshape of the wrong size at layer 1.
+        let mut w = header([1, 1, 1, 8], 2, 3);
+        w.extend_from_slice(&[1, DEC, RELU, 10, 5, DEC, LIN, 3, 2, 2, 2, 1, OUT, LIN, 8]);
+        assert_eq!(reason(&w), Some((Reason::ReshapeSize, 1)));
+        // A convolution on flat data.
+        let mut w = header([1, 1, 1, 8], 2, 2);
+        w.extend_from_slice(&[2, ENC, RELU, 2, 3, 3, 1, 1, 0, 0, 0, 1, OUT, LIN, 8]);
+        assert_eq!(reason(&w), Some((Reason::NeedsImage, 0)));
+        // An output of the wrong size, an activation on the output, a missing output, trailing words.
+        let mut w = header([1, 1, 1, 8], 2, 1);
+        w.extend_from_slice(&[1, OUT, LIN, 9]);
+        assert_eq!(reason(&w), Some((Reason::OutputShape, 0)));
+        let mut w = header([1, 1, 1, 8], 2, 1);
+        w.extend_from_slice(&[1, OUT, RELU, 8]);
+        assert_eq!(reason(&w), Some((Reason::ActivationNotAllowed, 0)));
+        let mut w = header([1, 1, 1, 8], 2, 1);
+        w.extend_from_slice(&[1, DEC, RELU, 8]);
+        assert_eq!(reason(&w), Some((Reason::BadDescriptor, NONE)));
+        let mut w = header([1, 1, 1, 8], 2, 1);
+        w.extend_from_slice(&[1, OUT, LIN, 8, 0]);
+        assert_eq!(reason(&w), Some((Reason::BadDescriptor, NONE)));
+        // A dense layer whose weights overflow 32 bits.
+        let mut w = header([3, 2048, 1024, 2], 2, 2);
+        w.extend_from_slice(&[1, ENC, RELU, 1 << 20, 1, OUT, LIN, 2048 * 1024 * 2]);
+        assert!(matches!(reason(&w), Some((Reason::TooLarge, _))));
     }
 }

@@ -106,8 +106,9 @@ export const MAX_PARAMS = 2 ** 25;
 export const MAX_UNITS = 2 ** 20;
 /** Largest kernel side, stride and padding (`MAX_KERNEL` in crate/src/ops/mod.rs). */
 export const MAX_KERNEL = 255;
-/** Largest number of values per row in any layer's output (`MAX_ELEMENTS`). */
+/** Largest number of values per row in any layer's output (`MAX_ELEMENTS`), and in a convolution's windows. */
 export const MAX_ELEMENTS = 2 ** 22;
+export const MAX_COLS = 2 ** 25;
 export const NONE = 0xffffffff;
 export const LAYER_KIND = { dense: 1, conv2d: 2, conv2dTranspose: 3, flatten: 4, reshape: 5 } as const;
 export const SECTION = { encoder: 0, decoder: 1, output: 2 } as const;
@@ -121,7 +122,9 @@ export const REASON = {
   TOO_LARGE: 7, ACTIVATION_NOT_ALLOWED: 8, OUTPUT_KIND: 9, OUTPUT_PADDING: 10, CONDITION: 11,
 } as const;
 /** Words of a plan error record (`ERROR_WORDS` in crate/src/plan.rs); of a tensor and a layer record. */
-export const ERROR_WORDS = 12;
+export const ERROR_WORDS = 13;
+/** What was too large (third detail of TOO_LARGE). */
+export const TOO_LARGE = { output: 0, windows: 1, weights: 2 } as const;
 export const TENSOR_WORDS = 8;
 export const LAYER_WORDS = 11;
 
@@ -186,10 +189,10 @@ export interface PlanError {
   layer: number;
   input: CoreShape;
   output: CoreShape;
-  detail: [number, number];
+  detail: [number, number, number];
 }
 
 export function readPlanError(w: Uint32Array): PlanError {
   const shape = (at: number): CoreShape => ({ rank: w[at] === 3 ? 3 : 1, h: w[at + 1]!, w: w[at + 2]!, c: w[at + 3]! });
-  return { reason: w[0]!, layer: w[1]!, input: shape(2), output: shape(6), detail: [w[10]!, w[11]!] };
+  return { reason: w[0]!, layer: w[1]!, input: shape(2), output: shape(6), detail: [w[10]!, w[11]!, w[12]!] };
 }

@@ -61,7 +61,7 @@ pub enum Reason {
     ReshapeSize = 5,
     /// The output layer does not produce the input's shape (output shape in the record).
     OutputShape = 6,
-    /// A size beyond the limits (detail: the size, the limit).
+    /// A size beyond the limits (detail: the size, the limit, what: 0 output, 1 windows, 2 weights).
     TooLarge = 7,
     /// An activation on a layer that cannot have one (flatten, reshape, the output layer).
     ActivationNotAllowed = 8,
