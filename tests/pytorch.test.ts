@@ -68,11 +68,122 @@ describe('pytorch/examples layout', () => {
     const without = writeSafetensors(Object.entries(sd).filter(([n]) => n !== 'fc22.bias').map(([n, [s, d]]) => [n, s, d]));
     await expect(VAE.fromPyTorch(without)).rejects.toThrow(/no tensor "fc22.bias"/);
     const wrong = writeSafetensors(Object.entries(sd).map(([n, [s, d]]) => (n === 'fc21.weight' ? [n, [L, D], rnd.normals(L * D)] : [n, s, d])));
-    await expect(VAE.fromPyTorch(wrong)).rejects.toThrow(/fc21.weight has shape \[2, 6\]; expected \[2, 4\]/);
+    await expect(VAE.fromPyTorch(wrong)).rejects.toThrow(/fc21.weight has shape \[2, 6\]; the model's encoder.mean.weight needs \[2, 4\] in PyTorch's layout/);
     const extra = writeSafetensors([...Object.entries(sd).map(([n, [s, d]]) => [n, s, d] as [string, number[], Float32Array]), ['fc5.bias', [1], new Float32Array(1)]]);
     await expect(VAE.fromPyTorch(extra)).rejects.toThrow(/unexpected tensors "fc5.bias"/);
+    // Another layout exports under our own layer names (or the names given), weights out × in.
     const deep = await VAE.create({ inputDim: 6, latentDim: 2, encoder: [4, 3] });
-    expect(() => deep.toPyTorch()).toThrow(/only the pytorch\/examples layout/);
+    const t = decodeSafetensors(deep.toPyTorch()).tensors;
+    expect(Object.keys(t).sort()).toEqual(['decoder.0', 'decoder.1', 'decoder.out', 'encoder.0', 'encoder.1', 'encoder.logVar', 'encoder.mean'].flatMap((p) => [`${p}.bias`, `${p}.weight`]).sort());
+    expect(t['encoder.1.weight']!.shape).toEqual([3, 4]);
+    expect(Object.keys(decodeSafetensors(deep.toPyTorch({ names: { 'encoder.0': 'a', 'encoder.1': 'b', 'encoder.mean': 'm', 'encoder.logVar': 'v', 'decoder.0': 'c', 'decoder.1': 'd', 'decoder.out': 'o' } })).tensors)).toContain('b.weight');
+    expect(() => deep.toPyTorch({ names: { 'encoder.0': 'a' } })).toThrow(/no PyTorch name for "encoder.1.weight"; give options.names a name for "encoder.1"/);
     deep.dispose();
+  });
+});
+
+// The convolutional reference's layout (conv_vae_ref.py's names c1 … t3), in small, with 2 input channels so that
+// PyTorch's channels-first order and ours differ: written from the PyTorch definitions (NCHW tensors, Conv2d
+// weights [out, in, kh, kw], ConvTranspose2d weights [in, out, kh, kw], flatten in (c, y, x) order,
+// view(-1, C, H, W)), independently of our layouts.
+describe('PyTorch convolutional layout', () => {
+  type T4 = { c: number; h: number; w: number; v: Float64Array };
+  const R = new TestRandom(9);
+  const tensor = (shape: number[]) => [shape, R.normals(shape.reduce((a, b) => a * b, 1)).map((x) => 0.4 * x)] as [number[], Float32Array];
+  const p: Record<string, [number[], Float32Array]> = {
+    'c1.weight': tensor([3, 2, 3, 3]), 'c1.bias': tensor([3]), 'c2.weight': tensor([4, 3, 3, 3]), 'c2.bias': tensor([4]),
+    'fc.weight': tensor([5, 16]), 'fc.bias': tensor([5]), 'mu.weight': tensor([2, 5]), 'mu.bias': tensor([2]),
+    'lv.weight': tensor([2, 5]), 'lv.bias': tensor([2]), 'd0.weight': tensor([16, 2]), 'd0.bias': tensor([16]),
+    't1.weight': tensor([4, 3, 3, 3]), 't1.bias': tensor([3]), 't2.weight': tensor([3, 3, 3, 3]), 't2.bias': tensor([3]),
+    't3.weight': tensor([3, 2, 3, 3]), 't3.bias': tensor([2]),
+  };
+  const pt = writeSafetensors(Object.entries(p).map(([n, [s, d]]) => [n, s, d]));
+  const config = {
+    inputShape: [8, 8, 2], latentDim: 2, activation: 'relu' as const,
+    encoder: [{ type: 'conv2d' as const, filters: 3, kernelSize: 3, strides: 2, padding: 1 }, { type: 'conv2d' as const, filters: 4, kernelSize: 3, strides: 2, padding: 1 }, { type: 'flatten' as const }, 5],
+    decoder: [16, { type: 'reshape' as const, targetShape: [2, 2, 4] }, { type: 'conv2dTranspose' as const, filters: 3, kernelSize: 3, strides: 2, padding: 1, outputPadding: 1 }, { type: 'conv2dTranspose' as const, filters: 3, kernelSize: 3, strides: 2, padding: 1, outputPadding: 1 }],
+    output: { type: 'conv2dTranspose' as const, kernelSize: 3, padding: 1 },
+  };
+  const relu = (t: T4): T4 => ({ ...t, v: t.v.map((a) => Math.max(0, a)) });
+  function conv(x: T4, name: string, s: number, pad: number): T4 {
+    const [[F, C, k]] = [p[`${name}.weight`]![0] as [number, number, number]];
+    const w = p[`${name}.weight`]![1];
+    const b = p[`${name}.bias`]![1];
+    const h = Math.floor((x.h + 2 * pad - k) / s) + 1;
+    const wd = Math.floor((x.w + 2 * pad - k) / s) + 1;
+    const v = new Float64Array(F * h * wd);
+    for (let f = 0; f < F; f++) for (let oy = 0; oy < h; oy++) for (let ox = 0; ox < wd; ox++) {
+      let acc = b[f]!;
+      for (let c = 0; c < C; c++) for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+        const iy = oy * s - pad + ky;
+        const ix = ox * s - pad + kx;
+        if (iy >= 0 && iy < x.h && ix >= 0 && ix < x.w) acc += x.v[(c * x.h + iy) * x.w + ix]! * w[((f * C + c) * k + ky) * k + kx]!;
+      }
+      v[(f * h + oy) * wd + ox] = acc;
+    }
+    return { c: F, h, w: wd, v };
+  }
+  function convT(x: T4, name: string, s: number, pad: number, op: number): T4 {
+    const [C, F, k] = p[`${name}.weight`]![0] as [number, number, number];
+    const w = p[`${name}.weight`]![1];
+    const b = p[`${name}.bias`]![1];
+    const h = (x.h - 1) * s - 2 * pad + k + op;
+    const wd = (x.w - 1) * s - 2 * pad + k + op;
+    const v = new Float64Array(F * h * wd);
+    for (let f = 0; f < F; f++) for (let i = 0; i < h * wd; i++) v[f * h * wd + i] = b[f]!;
+    for (let c = 0; c < C; c++) for (let iy = 0; iy < x.h; iy++) for (let ix = 0; ix < x.w; ix++) for (let f = 0; f < F; f++) {
+      for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
+        const oy = iy * s - pad + ky;
+        const ox = ix * s - pad + kx;
+        if (oy >= 0 && oy < h && ox >= 0 && ox < wd) v[(f * h + oy) * wd + ox] += x.v[(c * x.h + iy) * x.w + ix]! * w[((c * F + f) * k + ky) * k + kx]!;
+      }
+    }
+    return { c: F, h, w: wd, v };
+  }
+  const lin = (x: Float64Array, name: string) => Float64Array.from(linear(Array.from(x), name));
+  function linear(x: number[], name: string): number[] {
+    const [[out, inp], w] = p[`${name}.weight`]! as [[number, number], Float32Array];
+    const b = p[`${name}.bias`]![1];
+    return Array.from({ length: out }, (_, o) => b[o]! + x.reduce((s, xi, i) => s + xi * w[o * inp + i]!, 0));
+  }
+
+  it('a state dict of the reference layout computes what PyTorch would, and exports back to the same tensors', async () => {
+    const vae = await VAE.fromPyTorch(pt, config);
+    const nchw = R.uniforms(2 * 8 * 8);
+    // Our data are channels last: the same image, (y, x, c).
+    const hwc = new Float32Array(128);
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 64; i++) hwc[i * 2 + c] = nchw[c * 64 + i]!;
+    const h1 = relu(conv({ c: 2, h: 8, w: 8, v: Float64Array.from(nchw) }, 'c1', 2, 1));
+    const h2 = relu(conv(h1, 'c2', 2, 1));
+    const e = lin(h2.v, 'fc').map((a) => Math.max(0, a));
+    const { mean, logVar } = vae.encode(hwc);
+    lin(e, 'mu').forEach((v, i) => expect(Math.abs(mean[i]! - v)).toBeLessThan(1e-5));
+    lin(e, 'lv').forEach((v, i) => expect(Math.abs(logVar[i]! - v)).toBeLessThan(1e-5));
+    const z = Float64Array.from([0.6, -0.9]);
+    const d = { c: 4, h: 2, w: 2, v: lin(z, 'd0').map((a) => Math.max(0, a)) };
+    const out = convT(relu(convT(relu(convT(d, 't1', 2, 1, 1)), 't2', 2, 1, 1)), 't3', 1, 1, 0);
+    expect([out.c, out.h, out.w]).toEqual([2, 8, 8]);
+    const logits = vae.decode(Float32Array.from(z), { logits: true });
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 64; i++) expect(Math.abs(logits[i * 2 + c]! - out.v[c * 64 + i]!)).toBeLessThan(1e-5);
+    const back = decodeSafetensors(vae.toPyTorch());
+    for (const [name, [shape, data]] of Object.entries(p)) {
+      expect(back.tensors[name]!.shape, name).toEqual(shape);
+      expect(back.tensors[name]!.data, name).toEqual(data);
+    }
+    vae.dispose();
+  });
+
+  it('other module names map through options.names; mismatches name the tensor', async () => {
+    const renamed = writeSafetensors(Object.entries(p).map(([n, [s, d]]) => [`m_${n}`, s, d]));
+    const names = { 'encoder.0': 'm_c1', 'encoder.1': 'm_c2', 'encoder.3': 'm_fc', 'encoder.mean': 'm_mu', 'encoder.logVar': 'm_lv', 'decoder.0': 'm_d0', 'decoder.2': 'm_t1', 'decoder.3': 'm_t2', 'decoder.out': 'm_t3' };
+    const a = await VAE.fromPyTorch(renamed, config, { names });
+    const b = await VAE.fromPyTorch(pt, config);
+    expect(a.getWeights()).toEqual(b.getWeights());
+    await expect(VAE.fromPyTorch(renamed, config)).rejects.toThrow(/options\.names must be given/);
+    await expect(VAE.fromPyTorch(pt, { ...config, encoder: [config.encoder[0]!, { ...config.encoder[1]!, filters: 5 }, ...config.encoder.slice(2)] }))
+      .rejects.toThrow(/c2\.weight has shape \[4, 3, 3, 3\]; the model's encoder\.1\.weight needs \[5, 3, 3, 3\] in PyTorch's layout/);
+    await expect(VAE.fromPyTorch(pt)).rejects.toThrow(/config must be given with the model's layers/);
+    a.dispose();
+    b.dispose();
   });
 });

@@ -82,6 +82,8 @@ export abstract class BaseModel {
   /** Values per data row and per code. */
   protected readonly inputDim: number;
   protected readonly latentDim: number;
+  /** The shape of a data row as the core sees it. */
+  protected readonly inputShape: CoreShape;
   readonly tensors: readonly TensorSpec[];
   /** The compiled plan's layers in order (encoder, decoder, output), with the shapes the core computed. */
   readonly layers: readonly LayerInfo[];
@@ -95,6 +97,7 @@ export abstract class BaseModel {
   protected constructor(core: Core, plan: CorePlan, names: string[], where: string) {
     this.core = core;
     this.inputDim = plan.input.h * plan.input.w * plan.input.c;
+    this.inputShape = plan.input;
     this.latentDim = plan.latentDim;
     const words = planWords(plan);
     const handle = core.scoped((alloc) => {

@@ -8,7 +8,7 @@ import { toCodes } from './data';
 import { BaseModel } from './model';
 import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
 import { loadModel } from './persist';
-import { decodePyTorch, encodePyTorch } from './pytorch';
+import { CONV_REFERENCE_NAMES, decodePyTorchInto, encodePyTorch, knownNames, type ModelLayout, PYTORCH_EXAMPLES_NAMES, pytorchExamplesSizes } from './pytorch';
 import type { DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
@@ -38,15 +38,35 @@ export class VAE extends BaseModel {
   }
 
   /**
-   * A VAE from a pytorch/examples state dict saved as safetensors (fc1, fc21, fc22, fc3, fc4; weights out × in).
-   * Sizes come from the tensors; `config` may set the rest (activation defaults to relu, likelihood to bernoulli,
-   * as in that example).
+   * A VAE from a PyTorch state dict saved as safetensors, with the layout conversions done (ts/pytorch.ts): weights
+   * transposed or permuted, channels-first images reordered to channels last. The pytorch/examples VAE (fc1, fc21,
+   * fc22, fc3, fc4) needs no config: its sizes come from the tensors (activation relu, likelihood bernoulli, as in
+   * that example; `config` may set the rest). Any other model needs its `config` with the layers, and `names` (our
+   * layer prefix → PyTorch's module name, e.g. `{ 'encoder.0': 'conv1', 'encoder.mean': 'fc_mu', … }`) unless it is
+   * the convolutional reference of `conv_vae_ref.py` (c1, c2, fc, mu, lv, d0, t1, t2, t3).
    */
-  static async fromPyTorch(bytes: Uint8Array, config: Omit<VAEConfig, 'inputDim' | 'latentDim' | 'encoder' | 'decoder'> = {}): Promise<VAE> {
-    const { weights, inputDim, hidden, decoderHidden, latentDim } = decodePyTorch('VAE.fromPyTorch', bytes);
-    const vae = await VAE.create({ ...config, inputDim, latentDim, encoder: [hidden], decoder: [decoderHidden] });
+  static async fromPyTorch(bytes: Uint8Array, config: Partial<VAEConfig> = {}, options: { names?: Record<string, string> } = {}): Promise<VAE> {
+    const where = 'VAE.fromPyTorch';
+    if (!(bytes instanceof Uint8Array)) fail(where, 'bytes', bytes, 'a Uint8Array (a safetensors file)');
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['names']);
+    const names = options.names ?? knownNames(bytes);
+    const layered = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output'].some((k) => k in config);
+    let full: VAEConfig;
+    if (!layered && names === PYTORCH_EXAMPLES_NAMES) {
+      const { inputDim, hidden, decoderHidden, latentDim } = pytorchExamplesSizes(where, bytes);
+      full = { ...config, inputDim, latentDim, encoder: [hidden], decoder: [decoderHidden] };
+    } else if (!layered) {
+      return fail(where, 'config', config, "given with the model's layers (inputShape or inputDim, latentDim, encoder, decoder, output): only the pytorch/examples VAE's sizes can be read from its tensors");
+    } else {
+      full = config as VAEConfig;
+    }
+    if (names === undefined) {
+      return fail(where, 'options.names', undefined, "given: our layer prefixes (encoder.0, encoder.mean, ...) → the state dict's module names");
+    }
+    const vae = await VAE.create(full);
     try {
-      vae.setWeights(weights);
+      vae.setWeights(decodePyTorchInto(where, bytes, vae.pytorchLayout(), names));
     } catch (e) {
       vae.dispose();
       throw e;
@@ -54,12 +74,23 @@ export class VAE extends BaseModel {
     return vae;
   }
 
-  /** The weights as a pytorch/examples state dict in safetensors (only for one hidden layer on each side). */
-  toPyTorch(): Uint8Array {
-    if (this.config.encoder.length !== 1 || this.config.decoder.length !== 1) {
-      throw new Error(`VAE.toPyTorch: encoder ${JSON.stringify(this.config.encoder)} and decoder ${JSON.stringify(this.config.decoder)} do not fit fc1…fc4; only the pytorch/examples layout (one hidden layer each side) maps`);
-    }
-    return encodePyTorch(this.getWeights());
+  /**
+   * The weights as a PyTorch state dict in safetensors (layouts converted as `fromPyTorch` describes), under
+   * `names` — by default the pytorch/examples names for that layout, the reference's for the keras.io conv VAE,
+   * else our own layer prefixes.
+   */
+  toPyTorch(options: { names?: Record<string, string> } = {}): Uint8Array {
+    const where = 'VAE.toPyTorch';
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['names']);
+    const prefixes = [...new Set(this.tensors.map((t) => t.name.slice(0, t.name.lastIndexOf('.'))))];
+    const matches = (n: Record<string, string>) => prefixes.length === Object.keys(n).length && prefixes.every((p) => p in n);
+    const names = options.names ?? [PYTORCH_EXAMPLES_NAMES, CONV_REFERENCE_NAMES].find(matches) ?? Object.fromEntries(prefixes.map((p) => [p, p]));
+    return encodePyTorch(where, this.getWeights(), this.pytorchLayout(), names);
+  }
+
+  private pytorchLayout(): ModelLayout {
+    return { tensors: this.tensors, layers: this.layers, input: this.inputShape };
   }
 
   protected get isVae(): boolean {
