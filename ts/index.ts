@@ -4,6 +4,8 @@
  */
 export { VAE } from './vae';
 export { Autoencoder } from './autoencoder';
+export { convLayers } from './architectures';
+export type { ConvLayersOptions } from './architectures';
 export { loadIdx, idxImages } from './idx';
 export type { IdxArray } from './idx';
 export { encodeSafetensors, decodeSafetensors } from './safetensors';
