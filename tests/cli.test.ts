@@ -1,7 +1,7 @@
 // The training command: flag parsing (pure), PNG output, dataset resolution, and short end-to-end runs of the
 // built command (dist/cli.js; `npm test` builds it before the suites run).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
@@ -28,6 +28,7 @@ describe('train flags', () => {
     expect(p).toEqual({
       model: 'vae',
       modelConfig: { inputDim: 0, latentDim: 20, encoder: [400], activation: 'relu', init: 'lecun-uniform', seed: 1, threads: 'auto', likelihood: 'bernoulli' },
+      arch: 'mlp',
       fit: { epochs: 10, batchSize: 128, shuffle: true, optimizer: { name: 'adam' }, binarize: 'none', klWeight: 1, klWarmupEpochs: 0, samples: 1 },
       dataset: 'mnist', out: 'vae-out', testLimit: 10000,
     });
@@ -156,6 +157,32 @@ describe('vae-wasm train (built command)', () => {
     expect(readFileSync(join(out, 'model.safetensors')).length).toBeGreaterThan(652824 * 4);
   });
 
+  it('--arch conv trains the keras.io conv VAE; --layers trains layers from a JSON file; conflicts exit 2', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const conv = run('train', '--arch', 'conv', '--latent', '2', '--limit', '512', '--test-limit', '128', '--epochs', '1', '--out', out);
+    expect(conv.status, conv.stderr).toBe(0);
+    expect(conv.stderr).toMatch(/a VAE 28×28×1 → conv2d 14×14×32 → conv2d 7×7×64 → reshape 3136 → dense 16 → z 2 → dense 3136 → reshape 7×7×64 → conv2dTranspose 14×14×64 → conv2dTranspose 28×28×32 → conv2dTranspose 28×28×1 \(134165 parameters\)/);
+    expect(conv.stderr).toMatch(/final test loss [\d.]+/);
+    const saved = readFileSync(join(out, 'model.safetensors'));
+    const spec = join(out, 'layers.json');
+    writeFileSync(spec, JSON.stringify({ encoder: [{ type: 'conv2d', filters: 4, kernelSize: 4, strides: 4 }, { type: 'flatten' }], decoder: [{ type: 'dense', units: 196 }, { type: 'reshape', targetShape: [7, 7, 4] }], output: { type: 'conv2dTranspose', kernelSize: 4, strides: 4 } }));
+    const own = run('train', '--layers', spec, '--latent', '3', '--limit', '256', '--test-limit', '64', '--epochs', '1', '--out', join(out, 'own'));
+    expect(own.status, own.stderr).toBe(0);
+    expect(own.stderr).toMatch(/28×28×1 → conv2d 7×7×4 → reshape 196 → z 3 → dense 196 → reshape 7×7×4 → conv2dTranspose 28×28×1/);
+    expect(saved.length).toBeGreaterThan(134165 * 4);
+    writeFileSync(spec, JSON.stringify({ encoder: [{ type: 'conv2d', filters: 4, kernelSize: 40 }], decoder: [] }));
+    const bad = run('train', '--layers', spec, '--limit', '256', '--out', join(out, 'bad'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/encoder\[0\] \(conv2d\): its 40×40 kernel is larger than its input \[28, 28, 1\] plus padding/);
+    writeFileSync(spec, JSON.stringify({ encoder: [], layers: [] }));
+    expect(run('train', '--layers', spec, '--out', join(out, 'bad')).stderr).toMatch(/unknown key "layers"; expected encoder, decoder, output, inputShape/);
+    const both = run('train', '--arch', 'conv', '--encoder', '400');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--encoder sets dense widths; it does not combine with --arch conv/);
+    expect(run('train', '--arch', 'conv', '--layers', spec).status).toBe(2);
+  }, 60_000);
+
   it('trains an autoencoder on an IDX path without a test set', () => {
     expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
     const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
@@ -182,7 +209,7 @@ describe('vae-wasm train (built command)', () => {
     for (const f of ['--model', '--dataset', '--test-data', '--limit', '--test-limit', '--latent', '--encoder', '--decoder',
       '--activation', '--leaky-slope', '--likelihood', '--variance', '--loss', '--init', '--optimizer', '--lr', '--beta1',
       '--beta2', '--epsilon', '--momentum', '--weight-decay', '--batch-size', '--epochs', '--no-shuffle', '--kl-weight',
-      '--kl-warmup', '--samples', '--binarize', '--seed', '--image-shape', '--out']) {
+      '--kl-warmup', '--samples', '--binarize', '--seed', '--image-shape', '--out', '--arch', '--layers']) {
       expect(help.stdout).toContain(f);
     }
     expect(help.stdout).toMatch(/--latent <n>\s+latent \(code\) size \(default: 20\)/);

@@ -106,7 +106,7 @@ describe('PyTorch convolutional layout', () => {
   };
   const relu = (t: T4): T4 => ({ ...t, v: t.v.map((a) => Math.max(0, a)) });
   function conv(x: T4, name: string, s: number, pad: number): T4 {
-    const [[F, C, k]] = [p[`${name}.weight`]![0] as [number, number, number]];
+    const [F, C, k] = p[`${name}.weight`]![0] as [number, number, number];
     const w = p[`${name}.weight`]![1];
     const b = p[`${name}.bias`]![1];
     const h = Math.floor((x.h + 2 * pad - k) / s) + 1;
@@ -135,7 +135,7 @@ describe('PyTorch convolutional layout', () => {
       for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) {
         const oy = iy * s - pad + ky;
         const ox = ix * s - pad + kx;
-        if (oy >= 0 && oy < h && ox >= 0 && ox < wd) v[(f * h + oy) * wd + ox] += x.v[(c * x.h + iy) * x.w + ix]! * w[((c * F + f) * k + ky) * k + kx]!;
+        if (oy >= 0 && oy < h && ox >= 0 && ox < wd) v[(f * h + oy) * wd + ox] = v[(f * h + oy) * wd + ox]! + x.v[(c * x.h + iy) * x.w + ix]! * w[((c * F + f) * k + ky) * k + kx]!;
       }
     }
     return { c: F, h, w: wd, v };
@@ -180,7 +180,8 @@ describe('PyTorch convolutional layout', () => {
     const b = await VAE.fromPyTorch(pt, config);
     expect(a.getWeights()).toEqual(b.getWeights());
     await expect(VAE.fromPyTorch(renamed, config)).rejects.toThrow(/options\.names must be given/);
-    await expect(VAE.fromPyTorch(pt, { ...config, encoder: [config.encoder[0]!, { ...config.encoder[1]!, filters: 5 }, ...config.encoder.slice(2)] }))
+    const wider = { ...config, encoder: [config.encoder[0]!, { type: 'conv2d' as const, filters: 5, kernelSize: 3, strides: 2, padding: 1 }, ...config.encoder.slice(2)] };
+    await expect(VAE.fromPyTorch(pt, wider))
       .rejects.toThrow(/c2\.weight has shape \[4, 3, 3, 3\]; the model's encoder\.1\.weight needs \[5, 3, 3, 3\] in PyTorch's layout/);
     await expect(VAE.fromPyTorch(pt)).rejects.toThrow(/config must be given with the model's layers/);
     a.dispose();

@@ -9,6 +9,10 @@ export interface TrainPlan {
   model: 'vae' | 'ae';
   /** `inputDim` is 0 here; the CLI fills it in from the data. */
   modelConfig: VAEConfig | AutoencoderConfig;
+  /** 'mlp': the --encoder/--decoder widths; 'conv': the keras.io conv VAE (convLayers) on the images' shape. */
+  arch: 'mlp' | 'conv';
+  /** A JSON file with `encoder`, `decoder` and optionally `output` and `inputShape` (replaces --arch's layers). */
+  layersFile?: string;
   fit: Omit<FitOptions, 'validationData' | 'onBatchEnd' | 'onEpochEnd' | 'signal'>;
   /** 'mnist', 'fashion-mnist', or a path to an IDX images file. */
   dataset: string;
@@ -90,6 +94,8 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
     .option('--limit <n>', 'use only the first n training rows (default: all)', int('--limit'))
     .option('--test-limit <n>', 'use only the first n test rows', int('--test-limit'), 10000)
     .option('--latent <n>', 'latent (code) size', int('--latent'), 20)
+    .addOption(new Option('--arch <name>', 'mlp: dense layers (--encoder, --decoder); conv: the keras.io convolutional VAE on the images\' shape').choices(['mlp', 'conv']).default('mlp'))
+    .option('--layers <file.json>', 'your own layers: a JSON file with encoder, decoder and optionally output and inputShape (see README)')
     .addOption(new Option('--encoder <widths>', 'encoder hidden widths, comma-separated, input side first ("none" for none)').argParser(widths('--encoder')).default([400], '400'))
     .option('--decoder <widths>', 'decoder hidden widths, code side first (default: the encoder\'s reversed)', widths('--decoder'))
     .addOption(new Option('--activation <name>', 'hidden-layer nonlinearity').choices(['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear']).default('relu'))
@@ -154,6 +160,13 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
   }
   if (o.variance !== undefined && o.likelihood !== 'gaussian') throw new InvalidArgumentError('--variance needs --likelihood gaussian');
   if (o.leakySlope !== undefined && o.activation !== 'leakyRelu') throw new InvalidArgumentError('--leaky-slope needs --activation leakyRelu');
+  const arch = o.arch as 'mlp' | 'conv';
+  for (const k of ['encoder', 'decoder']) {
+    if (given.has(k) && (arch === 'conv' || o.layers !== undefined)) {
+      throw new InvalidArgumentError(`${flag(k)} sets dense widths; it does not combine with ${arch === 'conv' ? '--arch conv (whose layers are the keras.io conv VAE\'s)' : '--layers'}`);
+    }
+  }
+  if (given.has('arch') && o.layers !== undefined) throw new InvalidArgumentError('--arch and --layers both choose the layers; give one');
   const layers = {
     inputDim: 0, // filled in once the data is read
     latentDim: o.latent as number,
@@ -189,7 +202,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
   };
   if (model === 'vae') Object.assign(fit, { klWeight: o.klWeight, klWarmupEpochs: o.klWarmup, samples: o.samples });
   return {
-    model, modelConfig, fit, dataset: o.dataset as string,
+    model, modelConfig, arch, ...(o.layers !== undefined ? { layersFile: o.layers as string } : {}), fit, dataset: o.dataset as string,
     ...(o.testData !== undefined ? { testData: o.testData as string } : {}),
     out: o.out as string,
     ...(o.limit !== undefined ? { limit: o.limit as number } : {}),

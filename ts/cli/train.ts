@@ -1,8 +1,9 @@
 /** The `train` command's work: load data, fit with a progress bar per epoch, write the four output files. */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { Autoencoder, VAE } from '../index';
+import { Autoencoder, VAE, convLayers } from '../index';
+import type { LayerInfo } from '../model';
 import type { AutoencoderConfig, EpochLog, VAEConfig } from '../types';
 import type { TrainPlan } from './args';
 import { DatasetError, head, loadDataset } from './datasets';
@@ -23,6 +24,43 @@ export function epochLine(e: EpochLog, epochs: number | undefined): string {
     ` | test loss ${f2(e.valLoss)} | ${e.samplesPerSecond.toFixed(0)} samples/s | ${e.seconds.toFixed(1)} s`;
 }
 
+/** The model config: dense widths on flat rows, or the conv VAE or a --layers file on [h, w, 1] images. */
+function modelConfig(plan: TrainPlan, cols: number, [h, w]: [number, number]): VAEConfig | AutoencoderConfig {
+  if (plan.layersFile === undefined && plan.arch === 'mlp') return { ...plan.modelConfig, inputDim: cols };
+  const { encoder: _e, decoder: _d, inputDim: _i, ...rest } = plan.modelConfig;
+  if (plan.layersFile === undefined) {
+    if (h % 4 !== 0 || w % 4 !== 0) throw new DatasetError(`--arch conv needs image sides that are multiples of 4; the images are ${h}×${w} (set --image-shape)`);
+    return { ...rest, ...convLayers([h, w, 1]) };
+  }
+  const where = `--layers ${plan.layersFile}`;
+  let spec: unknown;
+  try {
+    spec = JSON.parse(readFileSync(plan.layersFile, 'utf8'));
+  } catch (e) {
+    throw new DatasetError(`${where}: ${(e as Error).message}`);
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new DatasetError(`${where}: expected a JSON object with encoder, decoder and optionally output and inputShape`);
+  const known = ['encoder', 'decoder', 'output', 'inputShape'];
+  const unknown = Object.keys(spec).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new DatasetError(`${where}: unknown key ${JSON.stringify(unknown[0])}; expected ${known.join(', ')}`);
+  const s = spec as Record<string, unknown>;
+  const inputShape = s.inputShape ?? [h, w, 1];
+  const size = Array.isArray(inputShape) ? inputShape.reduce((a: number, b: unknown) => a * Number(b), 1) : NaN;
+  if (size !== cols) throw new DatasetError(`${where}: inputShape ${JSON.stringify(inputShape)} does not hold the ${cols} values per row of the data`);
+  return { ...rest, ...s, inputShape } as VAEConfig | AutoencoderConfig;
+}
+
+/** "784 → dense 400 → z 20 → dense 400 → dense 784", with image shapes as h×w×c. */
+export function describeLayers(input: string, layers: readonly LayerInfo[]): string {
+  const shape = (s: LayerInfo['input']) => (s.rank === 3 ? `${s.h}×${s.w}×${s.c}` : `${s.c}`);
+  const parts = [input];
+  layers.forEach((l, i) => {
+    if (l.section !== 'encoder' && (i === 0 || layers[i - 1]!.section === 'encoder')) parts.push(`z ${shape(l.input)}`);
+    parts.push(`${l.op === 'view' ? 'reshape' : l.op} ${shape(l.output)}`);
+  });
+  return parts.join(' → ');
+}
+
 /** Trains as the plan says and writes the outputs; `signal` stops training early (the outputs are still written). */
 export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<EpochLog[]> {
   const { train: fullTrain, test: fullTest, label } = loadDataset(plan.dataset, plan.testData);
@@ -32,14 +70,13 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
   if (h * w !== data.cols) throw new DatasetError(`--image-shape ${h}x${w} does not match the ${data.cols} values per row`);
   const batchSize = plan.fit.batchSize ?? 128;
   if (batchSize > data.rows) throw new DatasetError(`--batch-size ${batchSize} is larger than the ${data.rows} training rows`);
-  const config = { ...plan.modelConfig, inputDim: data.cols };
+  const config = modelConfig(plan, data.cols, [h, w]);
   const model = plan.model === 'vae' ? await VAE.create(config as VAEConfig) : await Autoencoder.create(config as AutoencoderConfig);
   try {
     mkdirSync(plan.out, { recursive: true });
     const metricsPath = join(plan.out, 'metrics.jsonl');
     writeAtomic(metricsPath, '');
-    const arch = [data.cols, ...(config.encoder ?? [400]), config.latentDim].join('-');
-    log(`vae-wasm: training ${plan.model === 'vae' ? 'a VAE' : 'an autoencoder'} ${arch} (${model.parameterCount} parameters) on ` +
+    log(`vae-wasm: training ${plan.model === 'vae' ? 'a VAE' : 'an autoencoder'} ${describeLayers(config.inputShape ? config.inputShape.join('×') : String(data.cols), model.layers)} (${model.parameterCount} parameters) on ` +
       `${data.rows} rows of ${label}${test ? `, testing on ${test.rows}` : ''}, ${model.threads} thread${model.threads === 1 ? '' : 's'}` +
       (model.threadsNote ? ` (${model.threadsNote})` : ''));
     const tty = process.stderr.isTTY === true;
