@@ -4,8 +4,9 @@
  * out × in; ours are in × out, so every weight is transposed on the way in and out. Files are safetensors
  * (`safetensors.torch.save_file(model.state_dict(), path)` writes one; `load_file` reads ours).
  */
+import { toBytes } from './data';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
-import type { NamedTensor } from './types';
+import type { BytesInput, NamedTensor } from './types';
 
 /** Our tensor name ← PyTorch's, for the weights (biases follow the same mapping). */
 export const PYTORCH_NAMES: Record<string, string> = {
@@ -37,8 +38,8 @@ export function encodePyTorch(weights: Record<string, NamedTensor>): Uint8Array 
 }
 
 /** A PyTorch state dict (safetensors bytes) → our weights, plus the layer sizes they imply. */
-export function decodePyTorch(where: string, bytes: Uint8Array): { weights: Record<string, NamedTensor>; inputDim: number; hidden: number; decoderHidden: number; latentDim: number } {
-  const { tensors } = decodeSafetensors(bytes);
+export function decodePyTorch(where: string, bytes: BytesInput): { weights: Record<string, NamedTensor>; inputDim: number; hidden: number; decoderHidden: number; latentDim: number } {
+  const { tensors } = decodeSafetensors(toBytes(where, 'bytes', bytes, 'a safetensors file'));
   const need = Object.values(PYTORCH_NAMES).flatMap((n) => [`${n}.weight`, `${n}.bias`]);
   for (const n of need) if (!tensors[n]) throw new Error(`${where}: the file has no tensor ${JSON.stringify(n)}; expected ${need.join(', ')}`);
   const extra = Object.keys(tensors).filter((n) => !need.includes(n));

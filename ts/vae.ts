@@ -3,13 +3,13 @@
  * Trained by maximising the ELBO F = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)) with the reparameterisation
  * z = μ + σ ⊙ ε, ε ~ N(0, I), so gradients flow through μ and σ.
  */
-import { init } from './core/wasm';
+import { constructorCore, init } from './core/wasm';
 import { toCodes } from './data';
 import { BaseModel } from './model';
 import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
 import { loadModel } from './persist';
 import { decodePyTorch, encodePyTorch } from './pytorch';
-import type { DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
+import type { BytesInput, DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CoreConfig } from './core/abi';
 
@@ -19,7 +19,7 @@ export class VAE extends BaseModel {
   readonly config: Readonly<ResolvedVAEConfig>;
 
   private constructor(core: Core, resolved: ResolvedVAEConfig, coreConfig: CoreConfig) {
-    super(core, coreConfig);
+    super(constructorCore('VAE', core), coreConfig);
     this.config = Object.freeze({ ...resolved });
   }
 
@@ -32,7 +32,7 @@ export class VAE extends BaseModel {
   }
 
   /** Loads a model written by `save()` (safetensors). */
-  static async load(bytes: Uint8Array): Promise<VAE> {
+  static async load(bytes: BytesInput): Promise<VAE> {
     const model = await loadModel('VAE.load', bytes, 'vae', (config) => VAE.create(config as VAEConfig));
     return model as VAE;
   }
@@ -42,7 +42,7 @@ export class VAE extends BaseModel {
    * Sizes come from the tensors; `config` may set the rest (activation defaults to relu, likelihood to bernoulli,
    * as in that example).
    */
-  static async fromPyTorch(bytes: Uint8Array, config: Omit<VAEConfig, 'inputDim' | 'latentDim' | 'encoder' | 'decoder'> = {}): Promise<VAE> {
+  static async fromPyTorch(bytes: BytesInput, config: Omit<VAEConfig, 'inputDim' | 'latentDim' | 'encoder' | 'decoder'> = {}): Promise<VAE> {
     const { weights, inputDim, hidden, decoderHidden, latentDim } = decodePyTorch('VAE.fromPyTorch', bytes);
     const vae = await VAE.create({ ...config, inputDim, latentDim, encoder: [hidden], decoder: [decoderHidden] });
     try {
