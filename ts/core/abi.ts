@@ -6,10 +6,12 @@
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
 export const ABI_VERSION = 3;
 
+import type { WasmMemory } from './wasm';
+
 type Ptr = number;
 
 export interface CoreExports {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   vae_abi_version(): number;
   vae_last_status(): number;
   vae_alloc(bytes: number): Ptr;
