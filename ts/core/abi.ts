@@ -3,10 +3,10 @@
  * read by `Config::from_words` in crate/src/model.rs. tests/abi.test.ts checks both sides agree.
  */
 
+import type { WasmMemory } from './wasm';
+
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
 export const ABI_VERSION = 3;
-
-import type { WasmMemory } from './wasm';
 
 type Ptr = number;
 
