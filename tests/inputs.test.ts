@@ -79,7 +79,7 @@ suite('error descriptions are bounded for any input', () => {
       ['rows nested too deep', () => vae.fit(nestedRows as never), /VAE\.fit: data\[0\] must be a row of 784 numbers \(inputDim\), got \[\[0\.5, 0\.5, 0\.5, 0\.5, 0\.5, … 784 items in all\]\]$/],
       ['rows of the wrong width', () => vae.fit(wrongWidth), /VAE\.fit: data\[0\] must be a row of 784 numbers \(inputDim\), got \[0\.5, 0\.5, 0\.5, 0\.5, 0\.5, … 783 items in all\]$/],
       ['validation data as an object of rows', () => vae.fit(images, { validationData: { rows: wrongWidth } as never }), /VAE\.fit: validationData must be .*; got \{ rows: \[\[…783 items\], \[…783 items\]/],
-      ['an encoder given pixels', () => VAE.create({ ...small, encoder: Array.from(images.subarray(0, 1e6)) }), /VAE\.create: encoder must be an array of at most \d+ layer widths, got \[0, 0, 0, 0, 0, … 1000000 items in all\]$/],
+      ['an encoder given pixels', () => VAE.create({ ...small, encoder: Array.from(images.subarray(0, 1e6)) }), /^VAE\.create: encoder .*, got \[0, 0, 0, 0, 0, … 1000000 items in all\]$/],
       ['a typed array as a tensor', () => vae.setWeights({ ...vae.getWeights(), 'encoder.0.weight': { shape: Array.from(images.subarray(0, 1e6)), data: new Float32Array(1) } }), /has shape \[0, 0, 0, 0, 0, … 1000000 items in all\]; expected \[784, 16\]$/],
     ];
     for (const [name, call, message] of cases) {

@@ -49,7 +49,7 @@ describe('the value of L_k', () => {
     }
     // The f64 reference gives the same for any ε.
     const cfg: RefConfig = { kind: 'vae', inputDim: 3, latentDim: 2, encoder: [], decoder: [], activation: 'linear', leakySlope: 0.01, recon: 'gaussian', variance: s2 };
-    const ref = logLikelihoodK(cfg, f64(vae), Float64Array.from(x), Float64Array.from(rnd.normals(5 * 20 * 2)), 20);
+    const ref = logLikelihoodK(cfg, f64(vae), Float64Array.from(x), 5, Float64Array.from(rnd.normals(5 * 20 * 2)), 20);
     for (let i = 0; i < 5; i++) expect(Math.abs(ref[i]! - logp[i]!)).toBeLessThan(1e-6);
     vae.dispose();
   });
@@ -76,7 +76,7 @@ describe('the value of L_k', () => {
       // Fewer runs for larger k, whose estimates vary less.
       const runs = Math.max(300, 4000 / k);
       const core = stats(Array.from({ length: runs }, (_, s) => vae.logLikelihood(x, { samples: k, seed: s + 1 }).perRow.logLikelihood));
-      const ref = stats(Array.from({ length: runs }, () => logLikelihoodK(cfg, W, Float64Array.from(x), Float64Array.from(rnd.normals(3 * k * 2)), k)));
+      const ref = stats(Array.from({ length: runs }, () => logLikelihoodK(cfg, W, Float64Array.from(x), 3, Float64Array.from(rnd.normals(3 * k * 2)), k)));
       let largest = 0;
       for (let i = 0; i < 3; i++) {
         const tol = 5 * Math.hypot(core[i]!.se, ref[i]!.se) + 1e-4;

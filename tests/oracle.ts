@@ -160,13 +160,13 @@ export class TestRandom {
 /**
  * The importance-weighted bound per row, L_k = log (1/k) Σ_s p(x, z_s) / q(z_s|x), z_s = μ + σ ⊙ ε_s, in f64 from
  * `forward` (Burda et al. 2015): log p(x|z) is minus forward's reconstruction term of each draw, log p(z) and
- * log q(z|x) are the N(0, I) and N(μ, σ²) densities. `eps` holds rows·k × latentDim values, row i·k + s being draw s
- * of data row i (as for `forward`). VAE configs only.
+ * log q(z|x) are the N(0, I) and N(μ, σ²) densities. `x` holds `rows` rows; `eps` holds rows·k × latentDim values,
+ * row i·k + s being draw s of data row i (as for `forward`). VAE configs only.
  */
-export function logLikelihoodK(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array, k: number): Float64Array {
-  const D = cfg.inputDim;
-  const L = cfg.latentDim;
-  const n = x.length / D;
+export function logLikelihoodK(cfg: RefConfig, W: RefWeights, x: Float64Array, rows: number, eps: Float64Array, k: number): Float64Array {
+  const D = x.length / rows;
+  const L = eps.length / (rows * k);
+  const n = rows;
   const out = new Float64Array(n);
   const half = 0.5 * Math.log(2 * Math.PI);
   for (let i = 0; i < n; i++) {
