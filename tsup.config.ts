@@ -1,8 +1,26 @@
+import { readFile } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
-// The wasm core is inlined as bytes (platform 'neutral' keeps the base64 decoder browser-safe), and fflate (gunzip
-// for IDX files) is bundled, so the package works in Node, bundlers and a plain <script type="module"> without
-// serving a separate file or resolving bare imports.
+// The wasm core is inlined as bytes (decoded by ts/core/base64.ts, which works in browsers), and fflate (gunzip for
+// IDX files) is bundled, so the package works in Node, bundlers and a plain <script type="module"> without serving
+// a separate file or resolving bare imports.
+//
+// Each module's bytes are a /* @__PURE__ */ call, so bundlers drop them from chunks that never load the core: in a
+// Vite app whose page only reads IDX files or saves models while a worker trains, only the worker carries the
+// modules (tests/bundle.test.ts). esbuild's own 'binary' loader emits an unannotated call, which every chunk keeps.
+const base64Decoder = new URL('./ts/core/base64.ts', import.meta.url).pathname;
+const pureWasm = {
+  name: 'pure-inline-wasm',
+  setup(build: { onLoad(o: { filter: RegExp }, f: (a: { path: string }) => Promise<{ contents: string; loader: 'js'; resolveDir: string }>): void }) {
+    build.onLoad({ filter: /\.wasm$/ }, async ({ path }) => ({
+      contents: `import { decodeBase64 } from ${JSON.stringify(base64Decoder)};\n` +
+        `export default /* @__PURE__ */ decodeBase64(${JSON.stringify((await readFile(path)).toString('base64'))});\n`,
+      loader: 'js',
+      resolveDir: new URL('.', import.meta.url).pathname,
+    }));
+  },
+};
+
 export default defineConfig([
   {
     entry: { index: 'ts/index.ts' },
@@ -10,7 +28,7 @@ export default defineConfig([
     dts: true,
     platform: 'neutral',
     target: 'es2022',
-    loader: { '.wasm': 'binary' },
+    esbuildPlugins: [pureWasm],
     noExternal: ['fflate'],
     sourcemap: false,
     clean: false,

@@ -92,7 +92,7 @@ writeFileSync(join(out, 'images', 'burda.png'), chart);
 const lastStage = log[log.length - 1]!.stage;
 const md = [
   '# Burda et al. (2015): the one-stochastic-layer VAE, L₅₀₀₀ on the test set', '',
-  'Architecture and training as in Importance Weighted Autoencoders (../shared/REFERENCES.md): 784 → 200 tanh → 200',
+  'Architecture and training as in Importance Weighted Autoencoders ([references](../references.md)): 784 → 200 tanh → 200',
   'tanh → 50 Gaussian latents → 200 tanh → 200 tanh → 784 Bernoulli; dynamically binarized MNIST (every pixel',
   'redrawn ~ Bernoulli(intensity) each time an image is used, inside the core); Adam with β₁ 0.9, β₂ 0.999, ε 1e-4;',
   'batch 20; k = 1 (the VAE objective); Glorot-uniform initialisation, seed 1. The test set is binarized once (a fixed',

@@ -87,7 +87,7 @@ const md = [
   '# Kingma & Welling (2013), figure 2, on this machine', '',
   'Auto-Encoding Variational Bayes, figure 2 (MNIST): the variational lower bound per datapoint on training and test',
   'data against the number of training samples evaluated, for latent sizes 3, 5, 10, 20 and 200.', '',
-  `Settings as in the paper (../shared/REFERENCES.md): encoder and decoder one tanh layer of 500 units, Bernoulli decoder,`,
+  `Settings as in the paper ([references](../references.md)): encoder and decoder one tanh layer of 500 units, Bernoulli decoder,`,
   `minibatch 100, L = 1, Adagrad with global step size ${LEARNING_RATE} (from the paper's {0.01, 0.02, 0.1}: after one epoch with 20 latents`,
   'the test bound was −170.05 with 0.01, −177.15 with 0.02, and 0.1 diverged), weight decay 1/60,000 per datapoint (the N(0, I) prior on the parameters spread over the data), initial',
   'weights and biases ~ N(0, 0.01²), seed 1. Data: the 60,000 MNIST training images as Bernoulli targets in [0, 1]',

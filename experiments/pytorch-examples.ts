@@ -1,6 +1,6 @@
 /**
  * Experiment 1 of issue 7: the pytorch/examples configuration for 10 epochs beside PyTorch 1.13's reference curve
- * (../shared/REFERENCES.md), written to docs/results/pytorch-examples.md with a PNG plot.
+ * (docs/references.md), written to docs/results/pytorch-examples.md with a PNG plot.
  * Run: npm run experiment:pytorch (about 70 s on one core).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { VAE } from '../ts/index';
 import { loadDataset } from '../ts/cli/datasets';
 import { lineChartPng } from './plot';
 
-// PyTorch 1.13.1, same data and settings, one ε draw; from REFERENCES.md ("pytorch/examples VAE").
+// PyTorch 1.13.1, same data and settings, one ε draw; from docs/references.md ("pytorch/examples VAE").
 const PYTORCH_TEST = [126.87, 115.31, 111.38, 109.56, 108.00, 107.21, 106.50, 105.93, 105.64, 105.24];
 const PYTORCH_TRAIN = [164.29, 121.09, 114.26, 111.28, 109.57, 108.36, 107.49, 106.82, 106.36, 105.93];
 
@@ -29,7 +29,7 @@ const md = [
   '# pytorch/examples VAE: vae-wasm beside PyTorch', '',
   'Configuration: 784-400-20, ReLU, Bernoulli (BCE on intensities, not binarized), Adam 1e-3, batch 128, the 60,000',
   'training images reshuffled every epoch, PyTorch\'s default initialisation, seed 1. Loss = negative ELBO per image in',
-  `nats, one ε draw. PyTorch 1.13.1 numbers: ../shared/REFERENCES.md. Made by \`npm run experiment:pytorch\` on ${new Date().toISOString().slice(0, 10)}.`, '',
+  `nats, one ε draw. PyTorch 1.13.1 numbers: [references](../references.md). Made by \`npm run experiment:pytorch\` on ${new Date().toISOString().slice(0, 10)}.`, '',
   '| epoch | vae-wasm test | PyTorch test | difference | vae-wasm train | PyTorch train | vae-wasm samples/s |',
   '|---|---|---|---|---|---|---|',
   ...h.map((e, i) => `| ${e.epoch} | ${e.valLoss!.toFixed(2)} | ${PYTORCH_TEST[i]!.toFixed(2)} | ${diffs[i]! >= 0 ? '+' : ''}${diffs[i]!.toFixed(2)} | ${e.loss.toFixed(2)} | ${PYTORCH_TRAIN[i]!.toFixed(2)} | ${e.samplesPerSecond.toFixed(0)} |`),

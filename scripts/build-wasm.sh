@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the SIMD wasm core into ts/core/vae_core.wasm and its shared-memory twin ts/core/vae_core_mt.wasm (cargo,
-# then binaryen's wasm-opt from node_modules).
+# then binaryen's wasm-opt from scripts/wasm-tools, installed by `node scripts/deps.mjs wasm-tools`; `npm run
+# build:wasm` does both).
 # Uses whichever cargo has the wasm32-unknown-unknown standard library: Debian's (/usr/bin/cargo, from
 # `apt-get install rustc cargo libstd-rust-dev-wasm32 lld-14`) or a rustup toolchain with
 # `rustup target add wasm32-unknown-unknown`. Output is byte-reproducible (paths remapped, no debug info).
@@ -28,14 +29,14 @@ if [ -z "$cargo_bin" ]; then
 fi
 
 export RUSTC="$rustc_bin"
-wasm_opt="$root/node_modules/.bin/wasm-opt"
+wasm_opt="$root/scripts/wasm-tools/node_modules/.bin/wasm-opt"
 if [ ! -x "$wasm_opt" ]; then
-  echo "build-wasm: binaryen's wasm-opt is missing; run 'npm ci' first" >&2
+  echo "build-wasm: binaryen's wasm-opt is missing; run 'node scripts/deps.mjs wasm-tools' (or 'npm run build:wasm')" >&2
   exit 1
 fi
 mkdir -p ts/core
 remap="--remap-path-prefix=$root=."
-# Post-link optimisation with binaryen (npm devDependency, pinned): among others it folds constant address offsets
+# Post-link optimisation with binaryen (pinned in scripts/wasm-tools/package.json): among others it folds constant address offsets
 # into load/store immediates (--optimize-added-constants, safe with --low-memory-unused: the core never uses the
 # first KiB of memory), which V8 otherwise recomputes per access in the GEMM micro-kernel. +10% training speed.
 optimize() { # $1 = cargo output, $2 = destination, then extra wasm-opt feature flags

@@ -1,11 +1,12 @@
 // Makes docs/images/demo.png, the README picture of the demo (run after `npm run demo:build`):
 // serves demo/dist cross-origin isolated, trains a 2-D latent model for N steps (default 2000) and screenshots it.
-// Usage: node scripts/demo-screenshot.mjs [steps]
-import { chromium } from 'playwright-core';
+// Usage: node scripts/demo-screenshot.mjs [steps]  (playwright-core comes from tests/: node scripts/deps.mjs tests)
+import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
 import { join, normalize, extname } from 'node:path';
-const site = '/work/main/demo/dist';
+const { chromium } = createRequire(new URL('../tests/package.json', import.meta.url))('playwright-core');
+const site = new URL('../demo/dist', import.meta.url).pathname;
 const T = { '.js': 'text/javascript', '.html': 'text/html', '.css': 'text/css' };
 const server = createServer((req, res) => {
   let p = normalize(join(site, decodeURIComponent(new URL(req.url, 'http://x').pathname)));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The whole test suite, as README promises: builds the package, type-checks, runs the host Rust tests (cargo test)
-// and the vitest suites against the built wasm module, and ends with one line "N passed, N failed".
+// and the vitest suites against the built wasm module, and ends with one line "N passed, N failed". The first run
+// installs what the tests need beyond `npm ci` (tests/ and demo/ packages; scripts/deps.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,13 @@ const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { cwd: root, stdio: '
 let passed = 0;
 let failed = 0;
 let broken = false;
+
+// 0. The test and demo tooling (vitest, vite, playwright-core, ...), once.
+if (run(process.execPath, ['scripts/deps.mjs', 'tests', 'demo']).status !== 0) {
+  console.error('test: cannot install the test dependencies (node scripts/deps.mjs tests demo)');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 
 // 1. Build dist/ (the CLI end-to-end test runs the built command).
 if (run('npx', ['tsup']).status !== 0) { console.error('test: build failed'); broken = true; }
@@ -37,7 +45,7 @@ if (!cargo) {
 
 // 4. vitest, with a JSON report to count from.
 const report = join(mkdtempSync(join(tmpdir(), 'vae-wasm-test-')), 'vitest.json');
-const v = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
+const v = run(process.execPath, ['tests/node_modules/vitest/vitest.mjs', 'run', '--config', 'tests/vitest.config.ts', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
 if (existsSync(report)) {
   const j = JSON.parse(readFileSync(report, 'utf8'));
   passed += j.numPassedTests;

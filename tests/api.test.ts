@@ -3,13 +3,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Autoencoder, VAE, init } from '../ts/index';
 import type { Core } from '../ts/core/wasm';
+import { weightBytes } from './helpers';
 
 let core: Core;
 beforeAll(async () => { core = await init(); });
-
-function bytesOf(w: Record<string, { data: Float32Array }>): Buffer {
-  return Buffer.concat(Object.keys(w).sort().map((k) => Buffer.from(w[k]!.data.buffer.slice(0))));
-}
 
 /** n rows of `dim` values in [0, 1] from a small LCG. */
 function unitData(n: number, dim: number, seed = 1): Float32Array {
@@ -70,7 +67,7 @@ describe('VAE.create', () => {
 describe('rejected calls change nothing', () => {
   it('bad data and options leave the weights byte-identical', async () => {
     const vae = await VAE.create(small);
-    const before = bytesOf(vae.getWeights());
+    const before = weightBytes(vae);
     const x = unitData(10, 12);
     const bad: [string, () => unknown][] = [
       ['wrong length', () => vae.fit(new Float32Array(13))],
@@ -87,13 +84,13 @@ describe('rejected calls change nothing', () => {
     ];
     for (const [name, call] of bad) {
       await expect((async () => call())(), name).rejects.toThrow(/VAE\.fit: /);
-      expect(bytesOf(vae.getWeights()).equals(before), name).toBe(true);
+      expect(weightBytes(vae).equals(before), name).toBe(true);
     }
     expect(() => vae.setWeights({ 'encoder.0.weight': { shape: [12, 8], data: new Float32Array(96) } })).toThrow(/missing tensor/);
     const w = vae.getWeights();
     w['decoder.out.bias']!.data[0] = Infinity;
     expect(() => vae.setWeights(w)).toThrow(/non-finite/);
-    expect(bytesOf(vae.getWeights()).equals(before)).toBe(true);
+    expect(weightBytes(vae).equals(before)).toBe(true);
     vae.dispose();
   });
 
@@ -104,9 +101,9 @@ describe('rejected calls change nothing', () => {
     // A huge output bias makes the squared error overflow to Infinity at once.
     w['decoder.out.bias']!.data.fill(1e30);
     vae.setWeights(w);
-    const before = bytesOf(vae.getWeights());
+    const before = weightBytes(vae);
     await expect(vae.fit(x, { batchSize: 16 })).rejects.toThrow(/NaN or infinite at epoch 1, batch 1; that update was not applied/);
-    expect(bytesOf(vae.getWeights()).equals(before)).toBe(true);
+    expect(weightBytes(vae).equals(before)).toBe(true);
     vae.dispose();
   });
 });
@@ -125,6 +122,7 @@ describe('fit', () => {
     expect(epochs).toEqual([1, 2]);
     expect(betas.map((b) => Math.round(b * 100) / 100)).toEqual([0.25, 0.5, 0.75, 1, 1, 1, 1, 1]);
     for (const h of history) {
+      // The contract between the three fields; their values are checked against the model in 'what fit reports'.
       expect(h.loss).toBeCloseTo(h.reconstruction + h.kl, 6);
       expect(h.valLoss).toBeGreaterThan(0);
       expect(h.samplesPerSecond).toBeGreaterThan(0);
@@ -144,12 +142,12 @@ describe('fit', () => {
     const b = await VAE.create(small);
     await a.fit(bytes, { batchSize: 8 });
     await b.fit(floats, { batchSize: 8 });
-    expect(bytesOf(a.getWeights()).equals(bytesOf(b.getWeights()))).toBe(true);
+    expect(weightBytes(a).equals(weightBytes(b))).toBe(true);
     expect(a.elbo(bytes, { seed: 3 })).toEqual(b.elbo(floats, { seed: 3 }));
     a.dispose(); b.dispose();
   });
 
-  it('each optimizer trains (loss falls) and binarize/samples options work', async () => {
+  it('each optimizer trains (loss falls), also with binarize and samples (what those change: below)', async () => {
     const x = unitData(200, 12, 9);
     for (const optimizer of [{ name: 'adam' as const }, { name: 'sgd' as const, learningRate: 0.05, momentum: 0.9 }, { name: 'adagrad' as const, learningRate: 0.05, weightDecay: 1e-4 }]) {
       const vae = await VAE.create(small);
@@ -160,6 +158,95 @@ describe('fit', () => {
   });
 });
 
+// With a learning rate of 1e-30 no step moves a weight by more than ~1e-28 (checked; nonzero weights keep their bits),
+// so what fit reports per batch can be compared with what the model computes: the terms themselves, and the
+// statistics that `binarize` and `samples` change.
+const frozen = { optimizer: { name: 'sgd', learningRate: 1e-30 }, shuffle: false } as const;
+const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const varianceOf = (xs: number[]) => { const m = meanOf(xs); return xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1); };
+const largestChange = (a: Record<string, { data: Float32Array }>, b: Record<string, { data: Float32Array }>) =>
+  Math.max(...Object.keys(a).map((k) => Math.max(...a[k]!.data.map((v, i) => Math.abs(v - b[k]!.data[i]!)))));
+
+describe('what fit reports, and what binarize and samples change', () => {
+  it('the epoch terms are the model\'s KL (analytic, from encode) and reconstruction (one ε draw per row) on the data', async () => {
+    const vae = await VAE.create({ ...small, seed: 8 });
+    const x = unitData(100, 12, 3);
+    const val = unitData(30, 12, 4);
+    const before = weightBytes(vae);
+    const [e] = await vae.fit(x, { batchSize: 20, ...frozen, validationData: val });
+    expect(weightBytes(vae).equals(before)).toBe(true);
+    // KL(q(z|x) ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²), in f64 from the encoder's outputs, averaged over rows.
+    const klOf = (rows: Float32Array) => {
+      const { mean, logVar } = vae.encode(rows);
+      let s = 0;
+      for (let i = 0; i < mean.length; i++) s += -0.5 * (1 + logVar[i]! - mean[i]! ** 2 - Math.exp(logVar[i]!));
+      return s / (rows.length / 12);
+    };
+    expect(Math.abs(e!.kl - klOf(x))).toBeLessThan(1e-5 * Math.max(1, klOf(x)));
+    expect(Math.abs(e!.valKl! - klOf(val))).toBeLessThan(1e-5 * Math.max(1, klOf(val)));
+    // One draw per row: distributed as elbo(x, { samples: 1 }).reconstruction, whose spread 60 seeds measure.
+    const draws = Array.from({ length: 60 }, (_, s) => vae.elbo(x, { samples: 1, seed: s + 1 }).reconstruction);
+    const sd = Math.sqrt(varianceOf(draws));
+    expect(sd).toBeGreaterThan(0);
+    expect(Math.abs(e!.reconstruction - meanOf(draws))).toBeLessThan(5 * sd);
+    expect(Math.abs(e!.valReconstruction! - meanOf(Array.from({ length: 60 }, (_, s) => vae.elbo(val, { samples: 1, seed: s + 1 }).reconstruction)))).toBeLessThan(10 * sd);
+    vae.dispose();
+  });
+
+  it("binarize: 'dynamic' feeds the core 0/1 pixels drawn ~ Bernoulli(x): whole counts of ones, Binomial in number", async () => {
+    // A decoder that ignores z (zero weights, every logit c) makes the Bernoulli term per row Σ_j softplus(c) − c·x_j,
+    // so a batch's mean reconstruction tells how many of its pixels were 1.
+    const D = 12, n = 20, batches = 100, c = 2;
+    const vae = await VAE.create(small);
+    const w = vae.getWeights();
+    w['decoder.out.weight']!.data.fill(0);
+    w['decoder.out.bias']!.data.fill(c);
+    vae.setWeights(w);
+    const x = new Float32Array(n * batches * D).fill(0.5);
+    const ones = async (binarize: 'dynamic' | 'none') => {
+      const recs: number[] = [];
+      await vae.fit(x, { batchSize: n, ...frozen, binarize, onBatchEnd: (b) => { recs.push(b.reconstruction); } });
+      return recs.map((r) => (n * (D * Math.log1p(Math.exp(c)) - r)) / c);
+    };
+    const binarized = await ones('dynamic');
+    expect(largestChange(w, vae.getWeights())).toBeLessThan(1e-20); // the zero weights move by lr·gradient only
+    expect(binarized).toHaveLength(batches);
+    for (const k of binarized) expect(Math.abs(k - Math.round(k)), `${k} ones`).toBeLessThan(0.01);
+    // n·D = 240 pixels per batch, each 1 with probability ½: mean 120, variance 60.
+    expect(Math.abs(meanOf(binarized) - 120)).toBeLessThan(4 * Math.sqrt(60 / batches));
+    expect(varianceOf(binarized)).toBeGreaterThan(30);
+    expect(varianceOf(binarized)).toBeLessThan(100);
+    // Without it the core sees the intensities: exactly half a pixel's worth, 120, in every batch.
+    for (const k of await ones('none')) expect(Math.abs(k - 120)).toBeLessThan(0.01);
+    vae.dispose();
+  });
+
+  it('samples: S ε draws per row divide the variance of the reconstruction term by S, leaving its mean', async () => {
+    const vae = await VAE.create({ ...small, seed: 21 });
+    // One row repeated, so a batch's term is the mean of n·S independent draws of that row's reconstruction.
+    const row = unitData(1, 12, 5);
+    const n = 10, batches = 400;
+    const x = new Float32Array(n * batches * 12);
+    for (let i = 0; i < n * batches; i++) x.set(row, i * 12);
+    const sigma2 = varianceOf(Array.from({ length: 3000 }, (_, s) => vae.elbo(row, { samples: 1, seed: s + 1 }).reconstruction));
+    const before = weightBytes(vae);
+    const terms = async (samples: number) => {
+      const recs: number[] = [];
+      await vae.fit(x, { batchSize: n, ...frozen, samples, onBatchEnd: (b) => { recs.push(b.reconstruction); } });
+      return recs;
+    };
+    const one = await terms(1);
+    const four = await terms(4);
+    expect(weightBytes(vae).equals(before)).toBe(true);
+    expect(varianceOf(one) / (sigma2 / n)).toBeGreaterThan(0.65);
+    expect(varianceOf(one) / (sigma2 / n)).toBeLessThan(1.5);
+    expect(varianceOf(four) / (sigma2 / (4 * n))).toBeGreaterThan(0.65);
+    expect(varianceOf(four) / (sigma2 / (4 * n))).toBeLessThan(1.5);
+    expect(Math.abs(meanOf(one) - meanOf(four))).toBeLessThan(5 * Math.sqrt(sigma2 / n / batches));
+    vae.dispose();
+  });
+});
+
 describe('save and load', () => {
   it('round-trips VAE and Autoencoder exactly', async () => {
     const vae = await VAE.create({ ...small, likelihood: 'gaussian', variance: 'learned', activation: 'tanh' });
@@ -167,7 +254,7 @@ describe('save and load', () => {
     const bytes = vae.save();
     const back = await VAE.load(bytes);
     expect(back.config).toEqual(vae.config);
-    expect(bytesOf(back.getWeights()).equals(bytesOf(vae.getWeights()))).toBe(true);
+    expect(weightBytes(back).equals(weightBytes(vae))).toBe(true);
     const x = unitData(5, 12, 4);
     expect(back.reconstruct(x)).toEqual(vae.reconstruct(x));
     await expect(Autoencoder.load(bytes)).rejects.toThrow(/holds a "vae" model; load it with VAE.load/);

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VAE } from '../ts/index';
 import type { FitOptions, OptimizerConfig } from '../ts/types';
+import { weightBytes as bytesOf } from './helpers';
 import { TestRandom } from './oracle';
 
-const bytesOf = (m: VAE) => Buffer.concat(Object.values(m.getWeights()).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
 const cfg = { inputDim: 20, latentDim: 3, encoder: [12], seed: 4 };
 const data = new TestRandom(8).uniforms(150 * 20);
 const val = new TestRandom(9).uniforms(30 * 20);

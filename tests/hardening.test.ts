@@ -7,11 +7,11 @@ import { Autoencoder, VAE, decodeSafetensors, encodeSafetensors, init } from '..
 import { checksum } from '../ts/model';
 import type { Core } from '../ts/core/wasm';
 import type { Activation } from '../ts/types';
+import { weightBytes as bytesOf } from './helpers';
 import { TestRandom } from './oracle';
 
 let core: Core;
 beforeAll(async () => { core = await init(); });
-const bytesOf = (m: VAE | Autoencoder) => Buffer.concat(Object.values(m.getWeights()).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
 
 describe('divergence', () => {
   // Rows 10–19 are finite but so large that the Gaussian term overflows f32: their batch cannot be applied.

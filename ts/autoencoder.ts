@@ -3,12 +3,12 @@
  * cross-entropy or squared error. Unlike the VAE it learns no distribution over codes, so decoding random codes
  * does not give data-like samples; and with a code as wide as the input it can learn the identity.
  */
-import { init } from './core/wasm';
+import { constructorCore, init } from './core/wasm';
 import { toCodes } from './data';
 import { BaseModel } from './model';
 import { checkKeys, checkObject, type ResolvedAutoencoderConfig, resolveAutoencoderConfig } from './options';
 import { loadModel } from './persist';
-import type { AutoencoderConfig, DataInput, LossAndGradients } from './types';
+import type { AutoencoderConfig, BytesInput, DataInput, LossAndGradients } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
 
@@ -17,7 +17,7 @@ export class Autoencoder extends BaseModel {
   readonly config: Readonly<ResolvedAutoencoderConfig>;
 
   private constructor(core: Core, resolved: ResolvedAutoencoderConfig, plan: CorePlan, names: string[]) {
-    super(core, plan, names, 'Autoencoder.create');
+    super(constructorCore('Autoencoder', core), plan, names, 'Autoencoder.create');
     this.config = Object.freeze({ ...resolved });
   }
 
@@ -28,7 +28,7 @@ export class Autoencoder extends BaseModel {
     return model;
   }
 
-  static async load(bytes: Uint8Array): Promise<Autoencoder> {
+  static async load(bytes: BytesInput): Promise<Autoencoder> {
     const model = await loadModel('Autoencoder.load', bytes, 'autoencoder', (config) => Autoencoder.create(config as AutoencoderConfig));
     return model as Autoencoder;
   }

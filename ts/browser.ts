@@ -3,11 +3,14 @@
  * file the user picks, and keep them in IndexedDB across reloads. They touch DOM APIs only when called, so
  * importing the package in Node is unaffected.
  */
+import { toBytes } from './data';
+import type { BytesInput } from './types';
 
 /** Starts a download of the bytes (e.g. `model.save()`) as `filename`. */
-export function downloadModel(bytes: Uint8Array, filename = 'model.safetensors'): void {
+export function downloadModel(bytes: BytesInput, filename = 'model.safetensors'): void {
   if (typeof document === 'undefined') throw new Error('downloadModel: needs a browser document (in Node, write the bytes with fs)');
-  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+  const data = toBytes('downloadModel', 'bytes', bytes, 'e.g. the output of save()');
+  const url = URL.createObjectURL(new Blob([data as BlobPart], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = filename;
@@ -58,10 +61,10 @@ export interface IndexedDBOptions {
 }
 
 /** Stores the bytes under `key` (replacing what was there, in one transaction). */
-export async function saveToIndexedDB(key: string, bytes: Uint8Array, options: IndexedDBOptions = {}): Promise<void> {
+export async function saveToIndexedDB(key: string, bytes: BytesInput, options: IndexedDBOptions = {}): Promise<void> {
   if (typeof key !== 'string' || key === '') throw new TypeError('saveToIndexedDB: key must be a non-empty string');
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('saveToIndexedDB: bytes must be a Uint8Array (the output of save())');
-  await withStore(options.database ?? 'vae-wasm', 'readwrite', (s) => s.put(bytes.slice(), key));
+  const data = toBytes('saveToIndexedDB', 'bytes', bytes, 'the output of save()');
+  await withStore(options.database ?? 'vae-wasm', 'readwrite', (s) => s.put(data.slice(), key));
 }
 
 /** The bytes stored under `key`, or undefined. */

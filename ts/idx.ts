@@ -1,5 +1,7 @@
 /** IDX files (MNIST's format), gzipped or not. */
 import { gunzipSync } from 'fflate';
+import { toBytes } from './data';
+import type { BytesInput } from './types';
 
 export interface IdxArray {
   dtype: 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -9,8 +11,8 @@ export interface IdxArray {
 
 const TYPES = { 0x08: ['uint8', 1], 0x09: ['int8', 1], 0x0b: ['int16', 2], 0x0c: ['int32', 4], 0x0d: ['float32', 4], 0x0e: ['float64', 8] } as const;
 
-export function loadIdx(input: Uint8Array | ArrayBuffer): IdxArray {
-  let bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+export function loadIdx(input: BytesInput): IdxArray {
+  let bytes = toBytes('loadIdx', 'bytes', input, 'an IDX file, gzipped or not');
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = gunzipSync(bytes);

@@ -2,6 +2,7 @@
  * vae-wasm: Variational Autoencoders and classical autoencoders trained on a SIMD WebAssembly core.
  * @packageDocumentation
  */
+import './globals';
 export { VAE } from './vae';
 export { Autoencoder } from './autoencoder';
 export { convLayers } from './architectures';

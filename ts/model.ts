@@ -307,6 +307,7 @@ export abstract class BaseModel {
     if (this.disposed) void this.handle; // throws the disposed-model error
     const o = resolveFit(where, options, this.isVae);
     const train = this.matrix('fit', 'data', data);
+    if (options.batchSize === undefined) o.batchSize = Math.min(o.batchSize, train.rows); // default: min(128, rows)
     if (o.batchSize > train.rows) {
       throw new RangeError(`${where}: batchSize ${o.batchSize} is larger than the ${train.rows} rows of data; expected at most ${train.rows}`);
     }

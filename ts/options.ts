@@ -8,17 +8,73 @@ import type {
   Activation, AutoencoderConfig, FitOptions, Init, OptimizerConfig, VAEConfig,
 } from './types';
 
+/** Longest description `describe` returns, in characters. */
+export const DESCRIBE_MAX = 160;
+
+/**
+ * A short description of any value for error messages: bounded in size (at most DESCRIBE_MAX characters) and in
+ * time (at most 5 items per array or object, 2 levels deep, typed arrays by type and length only), whatever is
+ * given: 60,000 images, a deeply nested array, a throwing getter or a revoked Proxy.
+ */
 export function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v);
-  if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
-  if (typeof v === 'function') return 'a function';
+  let s: string;
   try {
-    return JSON.stringify(v);
+    s = describeValue(v, 0);
   } catch {
-    return Object.prototype.toString.call(v);
+    s = 'a value that cannot be inspected';
   }
+  return s.length > DESCRIBE_MAX ? `${s.slice(0, DESCRIBE_MAX - 1)}…` : s;
+}
+
+const ITEMS = 5;
+const DEPTH = 2;
+
+function className(v: object): string | undefined {
+  const c = (v as { constructor?: { name?: unknown } }).constructor;
+  return typeof c === 'function' && typeof c.name === 'string' && c.name !== '' ? c.name.slice(0, 40) : undefined;
+}
+
+function describeValue(v: unknown, depth: number): string {
+  switch (typeof v) {
+    case 'string': return v.length > 40 ? `${JSON.stringify(v.slice(0, 40))}… (${v.length} characters)` : JSON.stringify(v);
+    case 'number': case 'boolean': case 'undefined': return String(v);
+    case 'bigint': return v > -(10n ** 20n) && v < 10n ** 20n ? `${v}n` : 'a bigint';
+    case 'symbol': return 'a symbol';
+    case 'function': return 'a function';
+  }
+  if (v === null) return 'null';
+  const o = v as object;
+  if (ArrayBuffer.isView(o)) {
+    const n = 'length' in o ? (o as unknown as ArrayLike<unknown>).length : o.byteLength;
+    return `${className(o) ?? 'ArrayBufferView'}(${n})`;
+  }
+  if (o instanceof ArrayBuffer) return `ArrayBuffer(${o.byteLength} bytes)`;
+  if (Array.isArray(o)) {
+    const n = o.length;
+    if (n === 0) return '[]';
+    if (depth >= DEPTH) return `[…${n} items]`;
+    const items: string[] = [];
+    for (let i = 0; i < Math.min(n, ITEMS); i++) items.push(describeValue(o[i], depth + 1));
+    return `[${items.join(', ')}${n > ITEMS ? `, … ${n} items in all` : ''}]`;
+  }
+  if (o instanceof Map || o instanceof Set) return `${className(o)}(${o.size})`;
+  const name = className(o);
+  const prefix = name === undefined || name === 'Object' ? '' : `${name} `;
+  if (depth >= DEPTH) return `${prefix}{…}`;
+  const parts: string[] = [];
+  let more = false;
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    if (parts.length === ITEMS) { more = true; break; }
+    let value: string;
+    try {
+      value = describeValue((o as Record<string, unknown>)[k], depth + 1);
+    } catch {
+      value = '?';
+    }
+    parts.push(`${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k.slice(0, 40))}: ${value}`);
+  }
+  return parts.length === 0 ? `${prefix}{}` : `${prefix}{ ${parts.join(', ')}${more ? ', …' : ''} }`;
 }
 
 export function fail(where: string, what: string, given: unknown, expected: string): never {

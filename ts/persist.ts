@@ -1,12 +1,13 @@
 /** Reading models written by `save()`: a safetensors file whose metadata names our format, kind and config. */
+import { toBytes } from './data';
 import { decodeSafetensors } from './safetensors';
 import { checksum, FORMAT, FORMAT_VERSION, OPTIMIZER_TENSOR, type BaseModel } from './model';
-import type { NamedTensor } from './types';
+import type { BytesInput, NamedTensor } from './types';
 
 export async function loadModel(
-  where: string, bytes: Uint8Array, kind: 'vae' | 'autoencoder', create: (config: unknown) => Promise<BaseModel>,
+  where: string, input: BytesInput, kind: 'vae' | 'autoencoder', create: (config: unknown) => Promise<BaseModel>,
 ): Promise<BaseModel> {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${where}: bytes must be a Uint8Array (the output of save()), got ${typeof bytes}`);
+  const bytes = toBytes(where, 'bytes', input, 'the output of save()');
   let file: ReturnType<typeof decodeSafetensors>;
   try {
     file = decodeSafetensors(bytes);

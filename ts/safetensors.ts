@@ -3,6 +3,9 @@
  * The header maps names to { dtype, shape, data_offsets: [begin, end] } (offsets relative to the byte buffer) plus
  * an optional "__metadata__" object of strings.
  */
+import { toBytes } from './data';
+import type { BytesInput } from './types';
+
 export interface SafeTensor {
   dtype: string;
   shape: number[];
@@ -41,7 +44,8 @@ export function encodeSafetensors(tensors: Record<string, { shape: number[]; dat
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array): { metadata: Record<string, string>; tensors: Record<string, SafeTensor> } {
+export function decodeSafetensors(input: BytesInput): { metadata: Record<string, string>; tensors: Record<string, SafeTensor> } {
+  const bytes = toBytes('decodeSafetensors', 'bytes', input, 'a safetensors file');
   if (bytes.length < 8) throw new Error(`safetensors: file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);

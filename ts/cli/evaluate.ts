@@ -2,14 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { VAE } from '../index';
 import type { EvalPlan } from './args';
-import { DatasetError, head, loadDataset } from './datasets';
+import { DatasetError, head, loadTestImages } from './datasets';
 
 export async function evaluate(plan: EvalPlan): Promise<void> {
   const vae = await VAE.load(readFileSync(plan.model));
   try {
     await vae.setThreads(plan.threads);
-    const { train, test, label } = loadDataset(plan.dataset, plan.testData);
-    const images = head(test ?? train, plan.limit);
+    const { images: all, label } = loadTestImages(plan.dataset, plan.testData);
+    const images = head(all, plan.limit);
     if (images.cols !== vae.config.inputDim) {
       throw new DatasetError(`the data has ${images.cols} values per row; the model expects ${vae.config.inputDim}`);
     }
@@ -18,7 +18,7 @@ export async function evaluate(plan: EvalPlan): Promise<void> {
     const active = vae.activeUnits(images.data);
     const seconds = (performance.now() - t0) / 1000;
     const result = {
-      model: plan.model, data: `${label}${test ? ' (test set)' : ''}`, rows: images.rows, samples: plan.samples,
+      model: plan.model, data: label, rows: images.rows, samples: plan.samples,
       elbo: bound.elbo, logLikelihood: bound.logLikelihood, gap: bound.gap,
       activeUnits: active.count, latentDim: vae.config.latentDim, seconds,
     };

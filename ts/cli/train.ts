@@ -69,7 +69,7 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
   const [h, w] = plan.imageShape ?? imageShapeFor(data.cols);
   if (h * w !== data.cols) throw new DatasetError(`--image-shape ${h}x${w} does not match the ${data.cols} values per row`);
   const batchSize = plan.fit.batchSize ?? 128;
-  if (batchSize > data.rows) throw new DatasetError(`--batch-size ${batchSize} is larger than the ${data.rows} training rows`);
+  if (batchSize > data.rows) throw new DatasetError(`--batch-size ${batchSize} is larger than the ${data.rows} training rows; pass --batch-size ${data.rows} or less`);
   const config = modelConfig(plan, data.cols, [h, w]);
   const model = plan.model === 'vae' ? await VAE.create(config as VAEConfig) : await Autoencoder.create(config as AutoencoderConfig);
   try {

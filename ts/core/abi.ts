@@ -4,13 +4,15 @@
  * sides agree.
  */
 
+import type { WasmMemory } from './wasm';
+
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
 export const ABI_VERSION = 4;
 
 type Ptr = number;
 
 export interface CoreExports {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   vae_abi_version(): number;
   vae_last_status(): number;
   vae_alloc(bytes: number): Ptr;

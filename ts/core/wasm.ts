@@ -15,7 +15,17 @@ import sharedWasmBytes from './vae_core_mt.wasm';
 import { ABI_VERSION, type CoreExports, Status, statusMessage } from './abi';
 import { sharedMemoryUnavailable, stopThreads, workerFailure } from './threads';
 
-export type WasmSource = BufferSource | WebAssembly.Module;
+/**
+ * `WebAssembly.Module` where the project's TypeScript libraries declare it (the DOM library does; Node-only setups
+ * with `lib: ["es2022"]` and `@types/node` do not), else any object. Written this way so the published .d.ts type
+ * checks without the DOM library (tests/types.test.ts).
+ */
+export type WasmModule = typeof globalThis extends { WebAssembly: { Module: { prototype: infer M } } } ? M : object;
+/** `WebAssembly.Memory` where declared, else an object with its buffer (see WasmModule). */
+export type WasmMemory = typeof globalThis extends { WebAssembly: { Memory: { prototype: infer M } } } ? M : { readonly buffer: ArrayBuffer };
+
+/** The core module as bytes (a Uint8Array, ArrayBuffer or other view) or a compiled `WebAssembly.Module`. */
+export type WasmSource = ArrayBuffer | ArrayBufferView | WasmModule;
 
 export interface InitOptions {
   /** The core module's bytes or a compiled module, instead of the inlined copy. */
@@ -28,7 +38,7 @@ export class Core {
    * @param shared whether this is the shared-memory build
    * @param sharedUnavailable why the shared-memory build could not be used, if it was wanted
    */
-  constructor(readonly x: CoreExports, readonly module: WebAssembly.Module, readonly shared: boolean, readonly sharedUnavailable?: string) {}
+  constructor(readonly x: CoreExports, readonly module: WasmModule, readonly shared: boolean, readonly sharedUnavailable?: string) {}
 
   /** Allocates `bytes` in wasm memory; throws if memory cannot grow. */
   alloc(bytes: number): number {
@@ -105,6 +115,15 @@ export class Core {
   }
 }
 
+/**
+ * The core a model constructor was given, or a clear error: `new VAE({...})` from JavaScript (the constructors are
+ * private) would otherwise fail deep inside with "Cannot read properties of undefined".
+ */
+export function constructorCore(className: string, core: unknown): Core {
+  if (core instanceof Core) return core;
+  throw new TypeError(`new ${className}(...) is not supported: use \`await ${className}.create(config)\` (or \`await ${className}.load(bytes)\`), which loads the wasm core first`);
+}
+
 let pending: Promise<Core> | undefined;
 let ready: Core | undefined;
 
@@ -124,7 +143,7 @@ function sharedMemory(): WebAssembly.Memory {
 async function instantiate(source: WasmSource | undefined): Promise<Core> {
   const unavailable = sharedMemoryUnavailable();
   const bytes = source ?? (unavailable ? wasmBytes : sharedWasmBytes);
-  const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes);
+  const module = bytes instanceof WebAssembly.Module ? bytes : await WebAssembly.compile(bytes as BufferSource);
   const shared = WebAssembly.Module.imports(module).some((i) => i.kind === 'memory');
   if (shared && unavailable) throw new Error(`vae-wasm: this core module needs shared memory, but ${unavailable.replace(/^one thread: /, '')}`);
   let x: CoreExports;

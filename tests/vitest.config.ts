@@ -1,4 +1,6 @@
+// vitest for `npm test` (scripts/test.mjs runs it from tests/node_modules, with the repository as the root).
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vitest/config';
 
 /** Mirrors tsup's binary loader: `import bytes from './x.wasm'` yields the file's bytes. */
@@ -15,6 +17,7 @@ function wasmBytes(): Plugin {
 }
 
 export default defineConfig({
+  root: fileURLToPath(new URL('..', import.meta.url)),
   plugins: [wasmBytes()],
   test: {
     include: ['tests/**/*.test.ts'],
