@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // One-time installs for the parts of the repository that need more than `npm ci` (which installs only what building
 // the package and `npm run train` need). Each part has its own package.json and package-lock.json:
-//   tests               vitest, vite, fast-check, playwright-core      npm test (with demo)
+//   tests               vitest, vite, fast-check, playwright-core,     npm test (with demo)
+//                       puppeteer-core, bun, deno (other engines)
 //   demo                vite                                           npm run demo, demo:build, demo:preview
 //   bench               TensorFlow.js, playwright-core                 npm run bench
 //   wasm-tools          binaryen (wasm-opt), wabt (wasm-objdump)      npm run build:wasm, .ci/run
