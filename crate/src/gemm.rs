@@ -262,7 +262,9 @@ pub unsafe fn gemm(
     // time, i.e. 1/57 of a float per multiply-add).
     let blocks = |x: u64, size: usize| (x + size as u64 - 1) / size as u64;
     let (m64, n64, k64) = (m as u64, n as u64, k as u64);
-    let cost = |m: u64, n: u64| 4 * m * k64 * blocks(n, NC) + k64 * n + (blocks(m, MR) * MR as u64 * blocks(n, NR) * NR as u64 - m * n) * k64 / 8;
+    // (A is packed once when it fits one block of rows, else once per block of columns.)
+    let a_packs = |m: u64, n: u64| if m <= MC as u64 { 1 } else { blocks(n, NC) };
+    let cost = |m: u64, n: u64| 4 * m * k64 * a_packs(m, n) + k64 * n + (blocks(m, MR) * MR as u64 * blocks(n, NR) * NR as u64 - m * n) * k64 / 8;
     let transposed = cost(n64, m64) + m64 * n64 * k64 / 57 < cost(m64, n64);
     oriented(transposed, op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch);
 }
@@ -291,61 +293,92 @@ unsafe fn packed<const T: bool>(
     ldc: usize, accumulate: bool, scratch: &mut [f32],
 ) {
     let (ap_buf, bp_buf) = scratch.split_at_mut(4 * MC * KC);
-    let ap_buf = ap_buf.as_mut_ptr();
-    let bp_buf = bp_buf.as_mut_ptr();
-    let mut edge = [0.0f32; MR * NR];
-    // Where C' tile (i, j) starts in C, and its stride, in either orientation.
-    let at = |i: usize, j: usize| if T { c.add(j * ldc + i) } else { c.add(i * ldc + j) };
-    let cell = |i: usize, j: usize| if T { c.add(j * ldc + i) } else { c.add(i * ldc + j) };
+    let (ap_buf, bp_buf) = (ap_buf.as_mut_ptr(), bp_buf.as_mut_ptr());
+    let tile = Tile { c, ldc, ap: ap_buf, bp: bp_buf };
+    if m <= MC {
+        // One block of rows: pack each k-slice of A once, not once per block of columns. Each C element is still
+        // summed over k in order (a later slice accumulates onto the earlier ones), so the bits are the same.
+        let mut p0 = 0;
+        while p0 < k {
+            let kc = (k - p0).min(KC);
+            pack_a(a_op, a, lda, 0, m, p0, kc, ap_buf);
+            let mut j0 = 0;
+            while j0 < n {
+                let nc = (n - j0).min(NC);
+                pack_b(b_op, b, ldb, p0, kc, j0, nc, bp_buf);
+                tile.block::<T>(0, m, j0, nc, kc, accumulate || p0 > 0);
+                j0 += nc;
+            }
+            p0 += kc;
+        }
+        return;
+    }
     let mut j0 = 0;
     while j0 < n {
         let nc = (n - j0).min(NC);
         let mut p0 = 0;
         while p0 < k {
             let kc = (k - p0).min(KC);
-            let acc = accumulate || p0 > 0;
             pack_b(b_op, b, ldb, p0, kc, j0, nc, bp_buf);
             let mut i0 = 0;
             while i0 < m {
                 let mc = (m - i0).min(MC);
                 pack_a(a_op, a, lda, i0, mc, p0, kc, ap_buf);
-                let mut jr = 0;
-                while jr < nc {
-                    let cols = (nc - jr).min(NR);
-                    let bp = bp_buf.add((jr / NR) * kc * NR);
-                    let mut ir = 0;
-                    while ir < mc {
-                        let rows = (mc - ir).min(MR);
-                        let ap = ap_buf.add((ir / MR) * kc * MR * 4);
-                        let (i, j) = (i0 + ir, j0 + jr);
-                        if rows == MR && cols == NR {
-                            micro_kernel::<T>(kc, ap, bp, at(i, j), ldc, acc);
-                        } else {
-                            // Partial tile: run the kernel on a full-size copy so it never touches memory
-                            // outside C.
-                            if acc {
-                                for r in 0..rows {
-                                    for q in 0..cols {
-                                        edge[r * NR + q] = *cell(i + r, j + q);
-                                    }
-                                }
-                            }
-                            micro_kernel::<false>(kc, ap, bp, edge.as_mut_ptr(), NR, acc);
-                            for r in 0..rows {
-                                for q in 0..cols {
-                                    *cell(i + r, j + q) = edge[r * NR + q];
-                                }
-                            }
-                        }
-                        ir += MR;
-                    }
-                    jr += NR;
-                }
+                tile.block::<T>(i0, mc, j0, nc, kc, accumulate || p0 > 0);
                 i0 += mc;
             }
             p0 += kc;
         }
         j0 += nc;
+    }
+}
+
+/// Where the micro-kernels of one packed block read and write.
+struct Tile {
+    c: *mut f32,
+    ldc: usize,
+    ap: *const f32,
+    bp: *const f32,
+}
+
+impl Tile {
+    /// C' rows [i0, i0 + mc) × columns [j0, j0 + nc) (+)= the packed A and B panels over kc (C' = C, or Cᵀ with `T`).
+    #[inline(always)]
+    unsafe fn block<const T: bool>(&self, i0: usize, mc: usize, j0: usize, nc: usize, kc: usize, acc: bool) {
+        let (c, ldc) = (self.c, self.ldc);
+        let cell = |i: usize, j: usize| if T { c.add(j * ldc + i) } else { c.add(i * ldc + j) };
+        let mut edge = [0.0f32; MR * NR];
+        let mut jr = 0;
+        while jr < nc {
+            let cols = (nc - jr).min(NR);
+            let bp = self.bp.add((jr / NR) * kc * NR);
+            let mut ir = 0;
+            while ir < mc {
+                let rows = (mc - ir).min(MR);
+                let ap = self.ap.add((ir / MR) * kc * MR * 4);
+                let (i, j) = (i0 + ir, j0 + jr);
+                if rows == MR && cols == NR {
+                    micro_kernel::<T>(kc, ap, bp, cell(i, j), ldc, acc);
+                } else {
+                    // Partial tile: run the kernel on a full-size copy so it never touches memory outside C.
+                    if acc {
+                        for r in 0..rows {
+                            for q in 0..cols {
+                                edge[r * NR + q] = *cell(i + r, j + q);
+                            }
+                        }
+                    }
+                    micro_kernel::<false>(kc, ap, bp, edge.as_mut_ptr(), NR, acc);
+                    for r in 0..rows {
+                        for q in 0..cols {
+                            *cell(i + r, j + q) = edge[r * NR + q];
+                        }
+                    }
+                }
+                ir += MR;
+            }
+            jr += NR;
+        }
     }
 }
 

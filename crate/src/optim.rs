@@ -5,7 +5,7 @@
 //! - Adagrad: s ← s + g²;  θ ← θ − lr·g/(√s + ε)
 
 use crate::math::Real;
-use crate::simd::{sqrt_f32, F32x4};
+use crate::simd::{lanes, sqrt_f32};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptKind {
@@ -48,26 +48,27 @@ pub struct OptConfig {
 /// # Safety
 /// θ, g and each state slot address n floats; `s2` is only read for Adam.
 pub unsafe fn update(cfg: &OptConfig, t: u64, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
-    struct T<'a>(&'a OptConfig, Coeffs, *mut f32, *const f32, *mut f32, *mut f32, usize);
-    let task = T(cfg, Coeffs::new(cfg, t), theta, g, s1, s2, n);
-    // Split into element ranges across threads: every parameter is updated by exactly the same arithmetic.
-    crate::par::run(&task, crate::par::parts(n, crate::par::PARALLEL_MIN_ELEMENTS), part);
-    fn part(t: &T<'_>, p: crate::par::Part) {
-        let (i0, i1) = p.range(t.6, 4);
-        unsafe { update_range(t.0, &t.1, t.2.add(i0), t.3.add(i0), t.4.add(i0), t.5.add(i0), i1 - i0) }
+    struct Task<'a> {
+        cfg: &'a OptConfig,
+        k: Coeffs,
+        theta: *mut f32,
+        g: *const f32,
+        s1: *mut f32,
+        s2: *mut f32,
+        n: usize,
     }
+    let task = Task { cfg, k: Coeffs::new(cfg, t), theta, g, s1, s2, n };
+    // Split into element ranges across threads: every parameter is updated by exactly the same arithmetic.
+    crate::par::run(&task, crate::par::parts(n, crate::par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (i0, i1) = p.range(t.n, 4);
+        update_range(t.cfg, &t.k, t.theta.add(i0), t.g.add(i0), t.s1.add(i0), t.s2.add(i0), i1 - i0)
+    });
 }
 
 unsafe fn update_range(cfg: &OptConfig, k: &Coeffs, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
-    let mut i = 0;
-    while i + 4 <= n {
-        step::<F32x4>(cfg.kind, k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
-        i += 4;
-    }
-    while i < n {
-        step::<f32>(cfg.kind, k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
-        i += 1;
-    }
+    lanes!(n, |T, i| {
+        step::<T>(cfg.kind, k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
+    });
 }
 
 /// Per-step scalars, computed once.

@@ -1,6 +1,8 @@
 // Messages between the page (main.ts) and the training worker (worker.ts).
 
 export interface Settings {
+  /** 'mlp': one dense layer of `hidden` on each side; 'conv': the keras.io convolutional VAE (convLayers). */
+  arch: 'mlp' | 'conv';
   latent: number;
   hidden: number;
   activation: 'relu' | 'tanh' | 'leakyRelu' | 'softplus';
