@@ -5,7 +5,7 @@
 // encoder/decoder list, `encoder.mean`/`encoder.logVar` (or `encoder.code`), `decoder.out`, `decoder.logVar`.
 
 export type Act = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' | 'linear';
-export type Recon = 'bernoulli' | 'gaussian' | 'gaussianLearned' | 'mse';
+export type Recon = 'bernoulli' | 'gaussian' | 'gaussianLearned' | 'mse' | 'categorical';
 export type RefPadding = 'same' | 'valid' | [number, number];
 
 export type RefLayer =
@@ -28,6 +28,8 @@ export interface RefConfig {
   recon: Recon;
   /** Fixed Gaussian variance. */
   variance: number;
+  /** Column groups with their own terms (covering the row in order); default one group of `recon`. */
+  groups?: { recon: Recon; width: number }[];
 }
 
 export type RefWeights = Record<string, Float64Array>;
@@ -204,21 +206,35 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
   const dec = stack(ctx, cfg.decoder, 'decoder', z, n * S, [L]);
   const out = layer(ctx, cfg.output, 'decoder.out', dec.h, n * S, dec.shape).y;
   let rec = 0;
+  const groups = cfg.groups ?? [{ recon: cfg.recon, width: D }];
   for (let r = 0; r < n * S; r++) {
     const i = Math.floor(r / S);
-    for (let j = 0; j < D; j++) {
-      const o = out[r * D + j]!;
-      const xv = x[i * D + j]!;
-      switch (cfg.recon) {
-        case 'bernoulli': rec += softplus(o) - xv * o; break;
-        case 'gaussian': rec += 0.5 * ((xv - o) ** 2 / cfg.variance + Math.log(2 * Math.PI * cfg.variance)); break;
-        case 'gaussianLearned': {
-          const lv = W['decoder.logVar']![j]!;
-          rec += 0.5 * ((xv - o) ** 2 * Math.exp(-lv) + lv + Math.log(2 * Math.PI));
-          break;
-        }
-        case 'mse': rec += (xv - o) ** 2; break;
+    let start = 0;
+    let learned = 0; // learned groups' log-variances lie one after another in decoder.logVar
+    for (const g of groups) {
+      const o = (j: number) => out[r * D + start + j]!;
+      const xv = (j: number) => x[i * D + start + j]!;
+      if (g.recon === 'categorical') {
+        // −log softmax(o)[true level] for one-hot x: log Σ e^o − Σ x·o
+        let lse = 0;
+        for (let j = 0; j < g.width; j++) lse += Math.exp(o(j));
+        lse = Math.log(lse);
+        for (let j = 0; j < g.width; j++) rec += xv(j) * (lse - o(j));
       }
+      for (let j = 0; j < g.width && g.recon !== 'categorical'; j++) {
+        switch (g.recon) {
+          case 'bernoulli': rec += softplus(o(j)) - xv(j) * o(j); break;
+          case 'gaussian': rec += 0.5 * ((xv(j) - o(j)) ** 2 / cfg.variance + Math.log(2 * Math.PI * cfg.variance)); break;
+          case 'gaussianLearned': {
+            const lv = W['decoder.logVar']![learned + j]!;
+            rec += 0.5 * ((xv(j) - o(j)) ** 2 * Math.exp(-lv) + lv + Math.log(2 * Math.PI));
+            break;
+          }
+          case 'mse': rec += (xv(j) - o(j)) ** 2; break;
+        }
+      }
+      if (g.recon === 'gaussianLearned') learned += g.width;
+      start += g.width;
     }
   }
   rec /= n * S;

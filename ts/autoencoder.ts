@@ -37,10 +37,6 @@ export class Autoencoder extends BaseModel {
     return false;
   }
 
-  protected get unitData(): boolean {
-    return this.config.loss === 'bce';
-  }
-
   protected metadataConfig(): Record<string, unknown> {
     return { ...this.config };
   }

@@ -6,6 +6,7 @@ import './globals';
 export { VAE } from './vae';
 export { Autoencoder } from './autoencoder';
 export { convLayers } from './architectures';
+export { auroc, threshold } from './anomaly';
 export type { ConvLayersOptions } from './architectures';
 export { loadIdx, idxImages } from './idx';
 export type { IdxArray } from './idx';

@@ -8,12 +8,12 @@ import {
 } from './core/abi';
 import { ensureThreads, hardwareThreads, releaseThreads } from './core/threads';
 import { type Core } from './core/wasm';
-import { type Matrix, toMatrix } from './data';
+import { type Matrix, type MatrixRules, toMatrix } from './data';
 import { planErrorMessage } from './layers';
-import { checkKeys, checkObject, describe, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
+import { checkKeys, checkObject, describe, fail, groupRules, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
 import { crc32 } from './crc32';
 import { encodeSafetensors } from './safetensors';
-import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor } from './types';
+import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor, ScoreOptions, ScoreResult } from './types';
 
 export interface TensorSpec {
   name: string;
@@ -98,6 +98,7 @@ export abstract class BaseModel {
     this.core = core;
     this.inputDim = plan.input.h * plan.input.w * plan.input.c;
     this.inputShape = plan.input;
+    this.rules = groupRules(plan.groups, plan.recon, this.inputDim);
     this.latentDim = plan.latentDim;
     const words = planWords(plan);
     const handle = core.scoped((alloc) => {
@@ -184,11 +185,12 @@ export abstract class BaseModel {
 
   protected abstract get isVae(): boolean;
   /** Whether data must lie in [0, 1] (Bernoulli likelihood or BCE loss). */
-  protected abstract get unitData(): boolean;
+  /** What data must satisfy (values in [0, 1] where a Bernoulli or categorical term reads them, ...). */
+  protected readonly rules: MatrixRules;
   protected abstract metadataConfig(): Record<string, unknown>;
 
   protected matrix(where: string, what: string, x: unknown): Matrix {
-    return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, { unit: this.unitData });
+    return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, this.rules);
   }
 
   // ---- weights ---------------------------------------------------------------------------------------------
@@ -453,7 +455,7 @@ export abstract class BaseModel {
     const h = this.handle;
     return core.scoped((alloc) => {
       const stats = alloc(16);
-      core.check(core.x.vae_model_evaluate(h, ptr, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, stats),
+      core.check(core.x.vae_model_evaluate(h, ptr, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, 0, stats),
         `${this.className}.evaluate`);
       const [rec, kl] = core.f64(stats, 2);
       return { reconstruction: rec! / m.rows, kl: kl! / m.rows };
@@ -536,6 +538,53 @@ export abstract class BaseModel {
       const out = alloc(n * dim * 4);
       this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), where);
       return this.core.f32(out, n * dim).slice();
+    });
+  }
+
+  /**
+   * Anomaly scores, one per row, higher = more anomalous: `'elbo'` (VAE default) the negative ELBO, `'logLikelihood'`
+   * (VAE) −L_k, the importance-weighted bound with `samples` = k (default 100), `'reconstruction'` (the
+   * autoencoder's only method) the reconstruction term; ε averaged over `samples` draws (default 1), from `seed` if
+   * given. `perColumn` (rows × input values) is each value's share of its row's reconstruction term (mean over the
+   * draws): which pixels or columns make a row unusual. Use `threshold` on scores of normal data to flag rows.
+   */
+  score(x: DataInput, options: ScoreOptions = {}): ScoreResult {
+    const where = `${this.className}.score`;
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['method', 'samples', 'seed']);
+    const methods: ScoreResult['method'][] = this.isVae ? ['elbo', 'logLikelihood', 'reconstruction'] : ['reconstruction'];
+    const method = (options.method as ScoreResult['method'] | undefined) ?? (this.isVae ? 'elbo' : 'reconstruction');
+    if (!methods.includes(method)) {
+      fail(where, 'options.method', method, `one of ${methods.map((m) => JSON.stringify(m)).join(', ')}${this.isVae ? '' : ' (an autoencoder has no ELBO or likelihood bound)'}`);
+    }
+    const k = options.samples === undefined ? (method === 'logLikelihood' ? 100 : 1) : positiveInt(where, 'samples', options.samples, 1 << 24);
+    const seed = seedOption(where, options.seed);
+    const m = this.matrix('score', 'x', x);
+    const h = this.handle;
+    const core = this.core;
+    const dim = this.inputDim;
+    return this.withMatrix(m, (p, alloc) => {
+      const rec = alloc(m.rows * 4);
+      const kl = alloc(m.rows * 4);
+      const elem = alloc(m.rows * dim * 4);
+      const stats = alloc(16);
+      // The reconstruction's shares (and, for 'elbo' and 'reconstruction', the scores) from one evaluation.
+      const draws = method === 'logLikelihood' ? Math.min(k, 1 << 16) : k;
+      core.check(core.x.vae_model_evaluate(h, p, m.dtype, m.rows, draws, seed ?? 0, seed === undefined ? 0 : 1, rec, kl, elem, stats), where);
+      const perColumn = core.f32(elem, m.rows * dim).slice();
+      const recs = core.f32(rec, m.rows);
+      const kls = core.f32(kl, m.rows);
+      const scores = new Float32Array(m.rows);
+      if (method === 'logLikelihood') {
+        const lk = alloc(m.rows * 8);
+        const el = alloc(m.rows * 8);
+        core.check(core.x.vae_model_log_likelihood(h, p, m.dtype, m.rows, k, seed ?? 0, seed === undefined ? 0 : 1, lk, el), where);
+        const l = core.f64(lk, m.rows);
+        for (let i = 0; i < m.rows; i++) scores[i] = -l[i]!;
+      } else {
+        for (let i = 0; i < m.rows; i++) scores[i] = method === 'elbo' ? recs[i]! + kls[i]! : recs[i]!;
+      }
+      return { scores, perColumn, method };
     });
   }
 

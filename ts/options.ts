@@ -5,8 +5,9 @@
 import { type CorePlan, MAX_ELEMENTS, MAX_UNITS } from './core/abi';
 import { ACTIVATIONS, mirrorDecoder, planLayers, type ResolvedLayer, type ResolvedOutput, resolveLayers, resolveOutput, impliedOutput } from './layers';
 import type {
-  Activation, AutoencoderConfig, FitOptions, Init, OptimizerConfig, VAEConfig,
+  Activation, AutoencoderConfig, FitOptions, Init, LikelihoodGroup, LossGroup, OptimizerConfig, VAEConfig,
 } from './types';
+import type { MatrixRules } from './data';
 
 /** Longest description `describe` returns, in characters. */
 export const DESCRIBE_MAX = 160;
@@ -200,8 +201,44 @@ function corePlan(n: ResolvedNetwork, kind: CorePlan['kind'], recon: CorePlan['r
 }
 
 /** The fully resolved configuration of a VAE (what `model.config` returns and what is saved). */
-export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian'; variance: number | 'learned' };
-export type ResolvedAutoencoderConfig = ResolvedNetwork & { loss: 'bce' | 'mse' };
+export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian' | LikelihoodGroup[]; variance: number | 'learned' };
+export type ResolvedAutoencoderConfig = ResolvedNetwork & { loss: 'bce' | 'mse' | LossGroup[] };
+
+type CoreGroups = NonNullable<CorePlan['groups']>;
+
+/** Checks likelihood (or loss) groups: known types, integer widths covering the row exactly. */
+function groups<G extends { type: string; width: number }>(where: string, what: string, v: unknown, dim: number, kinds: Record<string, (g: Record<string, unknown>, at: string) => CoreGroups[number]['recon']>): { resolved: G[]; core: CoreGroups } {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 256) fail(where, what, v, 'an array of 1 to 256 groups { type, width }');
+  const resolved: G[] = [];
+  const core: CoreGroups = [];
+  let start = 0;
+  v.forEach((g, i) => {
+    const at = `${what}[${i}]`;
+    checkObject(where, at, g);
+    const type = oneOf(where, `${at}.type`, g.type, Object.keys(kinds));
+    const width = positiveInt(where, `${at}.width`, g.width, MAX_ELEMENTS);
+    if (type === 'categorical' && width < 2) fail(where, `${at}.width`, width, 'at least 2 (the levels of the category)');
+    const recon = kinds[type]!(g, at);
+    resolved.push({ ...g } as unknown as G);
+    core.push({ recon, start, width });
+    start += width;
+  });
+  if (start !== dim) fail(where, `${what}'s widths`, v.map((g: { width?: unknown }) => g.width), `widths summing to the ${dim} values of a row (they sum to ${start})`);
+  return { resolved, core };
+}
+
+/** What data must satisfy for these groups: values in [0, 1] where a Bernoulli or categorical term reads them,
+ * and each categorical group summing to 1. */
+export function groupRules(core: CoreGroups | undefined, recon: CorePlan['recon'], dim: number): MatrixRules {
+  if (!core) return { unit: recon === 'bernoulli' };
+  const unit = new Uint8Array(dim);
+  const simplex: { start: number; width: number }[] = [];
+  for (const g of core) {
+    if (g.recon === 'bernoulli' || g.recon === 'categorical') unit.fill(1, g.start, g.start + g.width);
+    if (g.recon === 'categorical') simplex.push({ start: g.start, width: g.width });
+  }
+  return { unit, simplex };
+}
 
 /** A checked config: what the model reports, what the core compiles, and the runtime thread setting. */
 export interface Resolved<C> {
@@ -226,6 +263,23 @@ export function resolveVAEConfig(where: string, config: unknown): Resolved<Resol
   checkObject(where, 'config', config);
   checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance']);
   const n = network(where, config);
+  if (Array.isArray(config.likelihood)) {
+    let learnedAll = false;
+    const fixed = config.variance === undefined ? 1 : config.variance === 'learned' ? (learnedAll = true, 1) : positiveNumber(where, 'variance', config.variance);
+    const g = groups<LikelihoodGroup>(where, 'likelihood', config.likelihood, n.inputDim, {
+      bernoulli: (x, at) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return 'bernoulli'; },
+      categorical: (x, at) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return 'categorical'; },
+      gaussian: (x, at) => {
+        checkKeys(where, x, ['type', 'width', 'variance'], `key of ${at}`);
+        if (x.variance !== undefined && x.variance !== 'learned') fail(where, `${at}.variance`, x.variance, "'learned' or left out (fixed groups share the model's variance)");
+        return x.variance === 'learned' || learnedAll ? 'gaussianLearned' : 'gaussian';
+      },
+    });
+    const { plan, names } = corePlan(n, 'vae', g.core[0]!.recon, fixed);
+    plan.groups = g.core;
+    const variance = config.variance === undefined ? 1 : learnedAll ? 'learned' : fixed;
+    return { resolved: { ...n, likelihood: g.resolved, variance }, plan, names, threads: threadsOption(where, config.threads) };
+  }
   const likelihood = config.likelihood === undefined ? 'bernoulli' : oneOf(where, 'likelihood', config.likelihood, ['bernoulli', 'gaussian'] as const);
   let variance: number | 'learned' = 1;
   if (config.variance !== undefined) {
@@ -241,6 +295,13 @@ export function resolveAutoencoderConfig(where: string, config: unknown): Resolv
   checkObject(where, 'config', config);
   checkKeys(where, config, [...LAYER_KEYS, 'loss']);
   const n = network(where, config);
+  if (Array.isArray(config.loss)) {
+    const plain = (r: CoreGroups[number]['recon']) => (x: Record<string, unknown>, at: string) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return r; };
+    const g = groups<LossGroup>(where, 'loss', config.loss, n.inputDim, { bce: plain('bernoulli'), mse: plain('squaredError'), categorical: plain('categorical') });
+    const { plan, names } = corePlan(n, 'autoencoder', g.core[0]!.recon === 'categorical' ? 'bernoulli' : g.core[0]!.recon, 1);
+    plan.groups = g.core;
+    return { resolved: { ...n, loss: g.resolved }, plan, names, threads: threadsOption(where, config.threads) };
+  }
   const loss = config.loss === undefined ? 'bce' : oneOf(where, 'loss', config.loss, ['bce', 'mse'] as const);
   const { plan, names } = corePlan(n, 'autoencoder', loss === 'bce' ? 'bernoulli' : 'squaredError', 1);
   return { resolved: { ...n, loss }, plan, names, threads: threadsOption(where, config.threads) };

@@ -101,12 +101,34 @@ export interface VAEConfig extends LayersConfig {
    *   `decode` returns probabilities σ(logit). Data must lie in [0, 1].
    * - `'gaussian'`: outputs means (identity output); reconstruction = −log N(x; mean, variance) summed over dims.
    */
-  likelihood?: 'bernoulli' | 'gaussian';
+  likelihood?: 'bernoulli' | 'gaussian' | LikelihoodGroup[];
   /**
    * Gaussian likelihood only: a fixed variance (positive number, default 1), or `'learned'`: one log-variance per
-   * input dimension, a trainable parameter `decoder.logVar` (initialised to 0, i.e. variance 1).
+   * input dimension, a trainable parameter `decoder.logVar` (initialised to 0, i.e. variance 1). With likelihood
+   * groups: the fixed variance of the Gaussian groups that do not learn theirs.
    */
   variance?: number | 'learned';
+}
+
+/**
+ * A group of consecutive input values with its own likelihood, for rows whose columns differ in kind (a table:
+ * standardised numeric columns Gaussian, binary ones Bernoulli, each categorical column a softmax over its
+ * one-hot levels). The groups cover the row in order; the reconstruction term is the sum of theirs.
+ * - `bernoulli`: values in [0, 1]; decode gives σ(logit).
+ * - `gaussian`: any values; the model's fixed `variance`, or `variance: 'learned'` (one log-variance per value in
+ *   `decoder.logVar`, learned groups one after another); decode gives means.
+ * - `categorical`: `width` ≥ 2 values, one-hot (or probabilities summing to 1); −log softmax(logits)[level];
+ *   decode gives the softmax.
+ */
+export type LikelihoodGroup =
+  | { type: 'bernoulli'; width: number }
+  | { type: 'gaussian'; width: number; variance?: 'learned' }
+  | { type: 'categorical'; width: number };
+
+/** The autoencoder's counterpart: binary cross-entropy, squared error, or a categorical's cross-entropy. */
+export interface LossGroup {
+  type: 'bce' | 'mse' | 'categorical';
+  width: number;
 }
 
 export interface AutoencoderConfig extends LayersConfig {
@@ -115,7 +137,7 @@ export interface AutoencoderConfig extends LayersConfig {
    * - `'bce'` (default): binary cross-entropy from logits; `decode` returns σ(logit). Data must lie in [0, 1].
    * - `'mse'`: squared error Σ (x − x̂)² with an identity output.
    */
-  loss?: 'bce' | 'mse';
+  loss?: 'bce' | 'mse' | LossGroup[];
 }
 
 export type OptimizerConfig =
@@ -254,3 +276,19 @@ export interface LogLikelihoodResult {
 
 /** A file's bytes: a `Uint8Array` (Node's `Buffer` is one), an `ArrayBuffer` (`fetch().arrayBuffer()`) or another view. */
 export type BytesInput = Uint8Array | ArrayBufferLike | ArrayBufferView;
+
+export interface ScoreOptions {
+  /** `'elbo'` (VAE default): −ELBO; `'logLikelihood'` (VAE): −L_k; `'reconstruction'` (autoencoder default). */
+  method?: 'elbo' | 'logLikelihood' | 'reconstruction';
+  /** ε draws per row (k for `'logLikelihood'`, default 100; else default 1). */
+  samples?: number;
+  seed?: number;
+}
+
+export interface ScoreResult {
+  /** One score per row; higher = more anomalous (nats). */
+  scores: Float32Array;
+  /** Rows × input values: each value's share of its row's reconstruction term (mean over draws). */
+  perColumn: Float32Array;
+  method: 'elbo' | 'logLikelihood' | 'reconstruction';
+}

@@ -97,14 +97,11 @@ export class VAE extends BaseModel {
     return true;
   }
 
-  protected get unitData(): boolean {
-    return this.config.likelihood === 'bernoulli';
-  }
-
   protected metadataConfig(): Record<string, unknown> {
-    // `variance` only means something (and is only accepted) for a Gaussian likelihood.
+    // `variance` only means something (and is only accepted) for a Gaussian likelihood or Gaussian groups.
     const { variance, ...rest } = this.config;
-    return this.config.likelihood === 'gaussian' ? { ...rest, variance } : rest;
+    const l = this.config.likelihood;
+    return l === 'gaussian' || (Array.isArray(l) && l.some((g) => g.type === 'gaussian')) ? { ...rest, variance } : rest;
   }
 
   /** Parameters of q(z|x): mean and log-variance, each rows × latentDim. */

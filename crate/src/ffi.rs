@@ -13,7 +13,7 @@ use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -354,13 +354,14 @@ pub unsafe extern "C" fn vae_model_loss_grad(
     }
 }
 
-/// Summed reconstruction and KL over n rows into stats[0..2]; per-row values too when the pointers are non-null.
-/// ε comes from a generator seeded with `seed` when `use_seed` is 1, else from the model's evaluation stream.
+/// Summed reconstruction and KL over n rows into stats[0..2]; per-row values too when those pointers are non-null,
+/// and each element's share of its row's reconstruction term (n × input) when `per_elem` is. ε comes from a
+/// generator seeded with `seed` when `use_seed` is 1, else from the model's evaluation stream.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_evaluate(
     m: *mut Model, data: *const u8, dtype: u32, n: usize, samples: usize, seed: u32, use_seed: u32,
-    per_rec: *mut f32, per_kl: *mut f32, stats: *mut f64,
+    per_rec: *mut f32, per_kl: *mut f32, per_elem: *mut f32, stats: *mut f64,
 ) -> i32 {
     let src = match Source::from_dtype(data, dtype) {
         Some(s) => s,
@@ -368,12 +369,13 @@ pub unsafe extern "C" fn vae_model_evaluate(
     };
     let m = model(m);
     let per_row = if per_rec.is_null() || per_kl.is_null() { None } else { Some((per_rec, per_kl)) };
+    let per_elem = if per_elem.is_null() { None } else { Some(per_elem) };
     let mut own = Pcg32::new(seed as u64, 3);
     let r = if use_seed != 0 {
-        m.evaluate(src, n, samples, &mut own, per_row)
+        m.evaluate(src, n, samples, &mut own, per_row, per_elem)
     } else {
         let mut aux = m.aux;
-        let r = m.evaluate(src, n, samples, &mut aux, per_row);
+        let r = m.evaluate(src, n, samples, &mut aux, per_row, per_elem);
         m.aux = aux;
         r
     };

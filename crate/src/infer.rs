@@ -3,6 +3,7 @@
 //! batch size, so results do not either.
 
 use crate::data::{self, Source};
+use crate::likelihood::Scale;
 use crate::math::{exp_f64_nonpos, ln_f64};
 use crate::model::{status, Model};
 use crate::rng::Pcg32;
@@ -34,17 +35,28 @@ impl Model {
     }
 
     /// Sum over rows of the reconstruction term (mean over `samples` ε draws from `rng`) and of the KL, and, if
-    /// given, per-row values.
+    /// given, per-row values and each element's share of its row's reconstruction term (n × input, mean over
+    /// draws: anomaly scores per column or pixel).
     ///
     /// # Safety
-    /// src addresses n rows.
-    pub unsafe fn evaluate(&mut self, src: Source, n: usize, samples: usize, rng: &mut Pcg32, per_row: Option<(*mut f32, *mut f32)>) -> Result<(f64, f64), i32> {
+    /// src addresses n rows; the outputs hold n (per row) and n × input (per element) floats.
+    pub unsafe fn evaluate(
+        &mut self, src: Source, n: usize, samples: usize, rng: &mut Pcg32, per_row: Option<(*mut f32, *mut f32)>,
+        per_elem: Option<*mut f32>,
+    ) -> Result<(f64, f64), i32> {
         let vae = self.plan.vae();
         let samples = if vae { samples.max(1) } else { 1 };
         let (draws, rows_per_chunk) = self.passes(samples)?;
         let lat = self.plan.latent_dim();
         let lb = self.latent_bufs();
         let row_rec = self.buf(self.plan.bufs.row_rec);
+        let dim = self.plan.input.len();
+        // Elements' shares are written into the (otherwise unused) output-gradient buffer, then summed per row.
+        let mut io = self.recon_io();
+        if per_elem.is_some() {
+            io.elem = io.dout;
+            core::ptr::write_bytes(per_elem.unwrap_or(core::ptr::null_mut()), 0, n * dim);
+        }
         let (mut rec, mut kl) = (0.0f64, 0.0f64);
         let mut rec_sum = [0.0f64; CHUNK];
         let mut start = 0;
@@ -61,13 +73,30 @@ impl Model {
                 }
                 self.plan.latent.reparameterize(&lb, rows, s);
                 self.decode_rows(rows * s);
-                self.plan.likelihood.reconstruction(self.recon_io(), rows, s, None);
+                self.plan.likelihood.reconstruction(io, rows, s, Scale::None);
                 for i in 0..rows {
                     for d in 0..s {
                         rec_sum[i] += *row_rec.add(i * s + d) as f64;
                     }
                 }
+                if let Some(pe) = per_elem {
+                    for i in 0..rows {
+                        let to = pe.add((start + i) * dim);
+                        for d in 0..s {
+                            let from = io.elem.add((i * s + d) * dim);
+                            for j in 0..dim {
+                                *to.add(j) += *from.add(j);
+                            }
+                        }
+                    }
+                }
                 done += s;
+            }
+            if let Some(pe) = per_elem {
+                let inv = 1.0 / samples as f32;
+                for j in 0..rows * dim {
+                    *pe.add(start * dim + j) *= inv;
+                }
             }
             if vae {
                 self.plan.latent.kl(&lb, rows, None);
@@ -122,7 +151,7 @@ impl Model {
                 rng.fill_normal(core::slice::from_raw_parts_mut(b.eps, rows * s * lat));
                 self.plan.latent.reparameterize(&b, rows, s);
                 self.decode_rows(rows * s);
-                self.plan.likelihood.reconstruction(self.recon_io(), rows, s, None);
+                self.plan.likelihood.reconstruction(self.recon_io(), rows, s, Scale::None);
                 for i in 0..rows {
                     let lv = b.logvar.add(i * lat);
                     let mut half_sum_lv = 0.0f32;
@@ -187,7 +216,7 @@ impl Model {
         let o = self.buf(self.plan.bufs.out);
         self.decode_rows(rows);
         if !logits {
-            self.plan.likelihood.link(o, rows * dim);
+            self.plan.likelihood.link(o, rows);
         }
         core::ptr::copy_nonoverlapping(o, out, rows * dim);
     }

@@ -27,7 +27,7 @@ impl Model {
         let b = &self.plan.bufs;
         ReconIo {
             params: self.params, grads: self.grads, x: self.buf(b.x), out: self.buf(b.out), dout: self.buf(b.dout),
-            row_rec: self.buf(b.row_rec),
+            row_rec: self.buf(b.row_rec), elem: core::ptr::null_mut(),
         }
     }
 

@@ -4,11 +4,14 @@
 //!   header  version, kind (0 VAE, 1 autoencoder), likelihood (0 Bernoulli, 1 Gaussian, 2 Gaussian with learned
 //!           variance, 3 squared error), leaky-relu slope, variance, init (0 lecun-uniform, 1 glorot-uniform,
 //!           2 normal), init std, seed, input rank (1 flat, 3 image), input h, w, c, latent size, condition size
-//!           (0), reserved (0), number of layers
+//!           (0), number of likelihood groups (0: one group of the header's likelihood over the whole row), number
+//!           of layers
 //!   layer   kind, section (0 encoder, 1 decoder, 2 output), activation, then the kind's fields:
 //!           1 dense [units] · 2 conv2d [filters, kh, kw, sh, sw, padding, ph, pw] · 3 conv2dTranspose [same, then
 //!           output padding h, w, or NONE for "not given"] · 4 flatten [] · 5 reshape [rank, h, w, c]
 //!           padding: 0 valid, 1 same, 2 explicit (ph rows above and below, pw columns left and right)
+//!   group   (after the layers) likelihood (as in the header, or 4 categorical), first column, width; the groups
+//!           cover the row in order (a table: one group per run of numeric or binary columns, one per categorical)
 //! The encoder's layers come first, then the decoder's, then exactly one output layer (producing the input's
 //! shape, linear: the likelihood applies its own link). Between encoder and decoder sits the latent: Gaussian
 //! heads μ and log σ² for a VAE, one code layer for an autoencoder.
@@ -21,7 +24,7 @@
 
 use crate::act::{Act, Activation};
 use crate::latent::Latent;
-use crate::likelihood::{Likelihood, Recon};
+use crate::likelihood::{Group, Likelihood, Recon, MAX_GROUPS};
 use crate::ops::{self, conv2d::Conv2d, conv2d_transpose::Conv2dTranspose, view, ConvSpec, Dense, Op, Padding, Reason, Shape};
 use crate::workspace::{Buf, BufList, BufSpec};
 
@@ -298,19 +301,19 @@ impl Plan {
             };
             let latent = r.size(MAX_UNITS)?;
             let condition = r.next()?;
-            let reserved = r.next()?;
+            let n_groups = r.next()? as usize;
             let n = r.next()? as usize;
             let kind_ok = match kind {
                 Kind::Vae => recon != Recon::SquaredError,
                 Kind::Autoencoder => recon == Recon::Bernoulli || recon == Recon::SquaredError,
             };
-            if !kind_ok || variance <= 0.0 || init_std < 0.0 || reserved != 0 || n == 0 || n > MAX_LAYERS {
+            if !kind_ok || variance <= 0.0 || init_std < 0.0 || n_groups > MAX_GROUPS || n == 0 || n > MAX_LAYERS {
                 return Err(());
             }
-            Ok((kind, recon, slope, variance, init, init_std, seed, input, latent, condition, n))
+            Ok((kind, recon, slope, variance, init, init_std, seed, input, latent, condition, n_groups, n))
         })()
         .map_err(|_| malformed)?;
-        let (kind, recon, slope, variance, init, init_std, seed, input, latent_dim, condition, n) = header;
+        let (kind, recon, slope, variance, init, init_std, seed, input, latent_dim, condition, n_groups, n) = header;
         if condition != 0 {
             return Err(model_error(Reason::Condition));
         }
@@ -460,6 +463,7 @@ impl Plan {
             src = h;
             index += 1;
         }
+        let likelihood = Self::likelihood(&mut r, kind, recon, variance, input.len(), n_groups, &mut params)?;
         if r.at != words.len() {
             return Err(malformed);
         }
@@ -468,12 +472,6 @@ impl Plan {
             _ => return Err(malformed),
         };
         let out = layers[n - 1].a;
-        let logvar = if recon == Recon::GaussianLearned {
-            params.take(0, input.len()).map_err(|_| PlanError { detail: [input.len(), MAX_PARAMS, TOO_LARGE_WEIGHTS], ..model_error(Reason::TooLarge) })?.1
-        } else {
-            0
-        };
-        let likelihood = Likelihood { recon, variance, dim: input.len(), logvar };
         let dout = add(&mut bl, 0, input.len(), 0)?;
         let d1 = add(&mut bl, enc_width, dec_width, 0)?;
         let d2 = add(&mut bl, enc_width, dec_width, 0)?;
@@ -489,6 +487,46 @@ impl Plan {
             kind, slope, init, init_std, seed, input, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,
             buf_list: bl, bufs,
         })
+    }
+
+    /// The likelihood: one group of the header's term, or `n_groups` groups read from the descriptor, which must
+    /// tile the row in order; learned log-variances are placed together after every layer's parameters.
+    #[allow(clippy::too_many_arguments)]
+    fn likelihood(r: &mut Reader, kind: Kind, recon: Recon, variance: f32, dim: usize, n_groups: usize, params: &mut Params) -> Result<Likelihood, PlanError> {
+        let malformed = PlanError { reason: Reason::BadDescriptor, layer: NONE, input: Shape::default(), output: Shape::default(), detail: [0, 0, 0] };
+        let mut lik = Likelihood::single(recon, variance, dim, 0);
+        if n_groups > 0 {
+            let mut at = 0usize;
+            let mut groups = [Group::default(); MAX_GROUPS];
+            for g in groups.iter_mut().take(n_groups) {
+                let code = r.next().map_err(|_| malformed)?;
+                let term = Recon::from_u32(code).ok_or(malformed)?;
+                let (start, width) = (r.next().map_err(|_| malformed)? as usize, r.next().map_err(|_| malformed)? as usize);
+                let allowed = match kind {
+                    Kind::Vae => term != Recon::SquaredError,
+                    Kind::Autoencoder => matches!(term, Recon::Bernoulli | Recon::SquaredError | Recon::Categorical),
+                };
+                if !allowed || start != at || width == 0 || width > dim - at || (term == Recon::Categorical && width < 2) {
+                    return Err(malformed);
+                }
+                *g = Group { recon: Some(term), start, width, logvar: 0 };
+                at += width;
+            }
+            if at != dim {
+                return Err(malformed);
+            }
+            lik.groups = groups;
+            lik.n_groups = n_groups;
+        }
+        let learned = lik.learned_len();
+        if learned > 0 {
+            let (_, mut off) = params.take(0, learned).map_err(|_| PlanError { reason: Reason::TooLarge, detail: [learned, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..malformed })?;
+            for g in lik.groups[..lik.n_groups].iter_mut().filter(|g| g.recon == Some(Recon::GaussianLearned)) {
+                g.logvar = off;
+                off += g.width;
+            }
+        }
+        Ok(lik)
     }
 
     /// The latent's heads on the encoder's output `shape`, and its buffers.
@@ -610,8 +648,8 @@ impl Plan {
                 both(layer_name(l), p, &mut f);
             }
         }
-        if self.likelihood.learned() {
-            f(Tensor { name: Name::new().push("decoder.logVar"), shape: [self.input.len(), 0, 0, 0], rank: 1, offset: self.likelihood.logvar });
+        if let Some(offset) = self.likelihood.learned_offset() {
+            f(Tensor { name: Name::new().push("decoder.logVar"), shape: [self.likelihood.learned_len(), 0, 0, 0], rank: 1, offset });
         }
     }
 }

@@ -5,6 +5,7 @@
 //!   loss = (1/B) Σ_i [ (1/S) Σ_s rec(x_i, dec(z_is)) + β·KL_i ],   z_is = μ_i + exp(½ lv_i) ⊙ ε_is.
 
 use crate::data::{self, Source};
+use crate::likelihood::Scale;
 use crate::model::{status, Model};
 use crate::optim;
 use crate::par;
@@ -32,7 +33,7 @@ impl Model {
         self.plan.latent.reparameterize(&lb, rows, samples);
         self.decode_rows(drows);
         let rec_scale = 1.0 / drows as f32;
-        self.plan.likelihood.reconstruction(self.recon_io(), rows, samples, if backward { Some(rec_scale) } else { None });
+        self.plan.likelihood.reconstruction(self.recon_io(), rows, samples, if backward { Scale::All(rec_scale) } else { Scale::None });
         let mut stats = Stats::default();
         let row_rec = self.buf(self.plan.bufs.row_rec);
         for r in 0..drows {

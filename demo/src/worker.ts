@@ -244,7 +244,7 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
     const c = loaded.config;
     settings = {
       arch: c.encoder.some((l) => typeof l === 'object' && l.type === 'conv2d') ? 'conv' : 'mlp',
-      latent: c.latentDim, hidden: typeof c.encoder[0] === 'number' ? c.encoder[0] : 0, activation: c.activation as Settings['activation'], likelihood: c.likelihood,
+      latent: c.latentDim, hidden: typeof c.encoder[0] === 'number' ? c.encoder[0] : 0, activation: c.activation as Settings['activation'], likelihood: typeof c.likelihood === 'string' ? c.likelihood : 'gaussian',
       learningRate: settings?.learningRate ?? 1e-3, beta: settings?.beta ?? 1, batch: settings?.batch ?? 100, seed: c.seed, steps: 0,
     };
     step = 0;

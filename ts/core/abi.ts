@@ -7,7 +7,7 @@
 import type { WasmMemory } from './wasm';
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 type Ptr = number;
 
@@ -44,7 +44,7 @@ export interface CoreExports {
     warmupSteps: number, binarize: number, stats: Ptr): number;
   vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, stats: Ptr): number;
   vae_model_evaluate(m: Ptr, data: Ptr, dtype: number, n: number, samples: number, seed: number, useSeed: number,
-    perRec: Ptr, perKl: Ptr, stats: Ptr): number;
+    perRec: Ptr, perKl: Ptr, perElem: Ptr, stats: Ptr): number;
   vae_model_log_likelihood(m: Ptr, data: Ptr, dtype: number, n: number, k: number, seed: number, useSeed: number,
     outLk: Ptr, outElbo: Ptr): number;
   vae_model_encode(m: Ptr, data: Ptr, dtype: number, n: number, meanOut: Ptr, logVarOut: Ptr): number;
@@ -94,7 +94,7 @@ export const STATE_WORDS = 15;
 export const DType = { U8: 0, F32: 1 } as const;
 
 export const KIND = { vae: 0, autoencoder: 1 } as const;
-export const RECON = { bernoulli: 0, gaussian: 1, gaussianLearned: 2, squaredError: 3 } as const;
+export const RECON = { bernoulli: 0, gaussian: 1, gaussianLearned: 2, squaredError: 3, categorical: 4 } as const;
 export const ACTIVATION = { relu: 0, leakyRelu: 1, tanh: 2, sigmoid: 3, softplus: 4, linear: 5 } as const;
 export const INIT = { 'lecun-uniform': 0, 'glorot-uniform': 1, normal: 2 } as const;
 export const OPTIMIZER = { sgd: 0, adam: 1, adagrad: 2 } as const;
@@ -156,6 +156,8 @@ export interface CorePlan {
   input: CoreShape;
   latentDim: number;
   layers: { section: keyof typeof SECTION; activation: keyof typeof ACTIVATION; layer: CoreLayer }[];
+  /** Likelihood groups covering the row in order (default: one group of `recon` over the whole row). */
+  groups?: { recon: keyof typeof RECON; start: number; width: number }[];
 }
 
 const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0]!;
@@ -164,7 +166,8 @@ const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buf
 export function planWords(p: CorePlan): Uint32Array {
   const w: number[] = [
     DESCRIPTOR_VERSION, KIND[p.kind], RECON[p.recon], f32bits(p.leakySlope), f32bits(p.variance), INIT[p.init],
-    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, 0, 0, p.layers.length,
+    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, 0, p.groups?.length ?? 0,
+    p.layers.length,
   ];
   for (const { section, activation, layer: l } of p.layers) {
     w.push(LAYER_KIND[l.kind], SECTION[section], ACTIVATION[activation]);
@@ -181,6 +184,7 @@ export function planWords(p: CorePlan): Uint32Array {
       case 'reshape': w.push(l.target.rank, l.target.h, l.target.w, l.target.c); break;
     }
   }
+  for (const g of p.groups ?? []) w.push(RECON[g.recon], g.start, g.width);
   return Uint32Array.from(w);
 }
 
