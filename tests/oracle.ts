@@ -246,24 +246,35 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
   return { loss: rec + beta * kl, reconstruction: rec, kl, mean, logVar, out, minKink: ctx.minKink };
 }
 
-/** Central differences of the loss over every element of every tensor. */
+/** Central differences of the ELBO objective over every element of every tensor. */
 export function finiteDifferences(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined,
   samples: number, beta: number, h = 1e-6): RefWeights {
+  return finiteDifferencesOf(W, () => forward(cfg, W, x, eps, samples, beta).loss, h);
+}
+
+/** Central differences of any loss of the weights (`loss` reads W, which is perturbed in place and restored). */
+export function finiteDifferencesOf(W: RefWeights, loss: () => number, h = 1e-6): RefWeights {
   const grads: RefWeights = {};
   for (const [name, t] of Object.entries(W)) {
     const g = new Float64Array(t.length);
     for (let i = 0; i < t.length; i++) {
       const keep = t[i]!;
       t[i] = keep + h;
-      const up = forward(cfg, W, x, eps, samples, beta).loss;
+      const up = loss();
       t[i] = keep - h;
-      const down = forward(cfg, W, x, eps, samples, beta).loss;
+      const down = loss();
       t[i] = keep;
       g[i] = (up - down) / (2 * h);
     }
     grads[name] = g;
   }
   return grads;
+}
+
+/** The importance-weighted objective −mean_i L_k(i) (Burda et al.) for draws laid out as the core's. */
+export function iwaeLoss(cfg: RefConfig, W: RefWeights, x: Float64Array, rows: number, eps: Float64Array, k: number): number {
+  const lk = logLikelihoodK(cfg, W, x, rows, eps, k);
+  return -lk.reduce((a, b) => a + b, 0) / rows;
 }
 
 /** Deterministic test numbers (a 32-bit LCG with Box–Muller), independent of the core's RNG. */

@@ -3,7 +3,7 @@
  * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
  */
 import {
-  type CorePlan, type CoreShape, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
+  type CorePlan, type CoreShape, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OBJECTIVE, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
   statusMessage, TENSOR_WORDS,
 } from './core/abi';
 import { ensureThreads, hardwareThreads, releaseThreads } from './core/threads';
@@ -329,7 +329,11 @@ export abstract class BaseModel {
     const core = this.core;
     const x = core.x;
     this.#setOptimizer(o);
-    core.check(x.vae_model_reserve(h, o.batchSize, o.batchSize * o.samples), where);
+    const reserved = x.vae_model_reserve(h, o.batchSize, o.batchSize * o.samples);
+    if (reserved === Status.OUT_OF_MEMORY) {
+      throw new RangeError(`${where}: the workspace for batchSize × samples = ${o.batchSize * o.samples} decoder rows does not fit in WebAssembly memory; lower batchSize or samples${o.objective === 'iwae' ? " (with objective 'iwae', samples is k)" : ''}`);
+    }
+    core.check(reserved, where);
     const batches = Math.ceil(train.rows / o.batchSize);
     const warmupSteps = this.isVae ? Math.round(o.klWarmupEpochs * batches) : 0;
     const history: EpochLog[] = [];
@@ -362,7 +366,7 @@ export abstract class BaseModel {
           const start = b * o.batchSize;
           const n = Math.min(o.batchSize, train.rows - start);
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
-            warmupSteps, o.binarize ? 1 : 0, statsPtr);
+            warmupSteps, o.binarize ? 1 : 0, OBJECTIVE[o.objective], statsPtr);
           if (status === Status.NON_FINITE) {
             if (o.onNonFinite === 'skip') {
               skipped++;
@@ -374,7 +378,7 @@ export abstract class BaseModel {
           const [loss, rec, kl, beta] = core.f64(statsPtr, 4);
           sumRec += rec! * n;
           sumKl += kl! * n;
-          sumLoss += (rec! + kl!) * n;
+          sumLoss += (o.objective === 'iwae' ? loss! : rec! + kl!) * n;
           seen += n;
           if (options.onBatchEnd) {
             const log: BatchLog = { epoch, batch: b, batches, loss: loss!, reconstruction: rec!, kl: kl!, klWeight: beta! };
@@ -472,7 +476,7 @@ export abstract class BaseModel {
   }
 
   /** Loss terms and all gradients (by name) for f32 rows and (VAE) fixed noise. */
-  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number) {
+  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number, objective: keyof typeof OBJECTIVE = 'elbo') {
     const core = this.core;
     const h = this.handle;
     const xf = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data, (v) => v / 255);
@@ -485,7 +489,7 @@ export abstract class BaseModel {
         core.f32(ep, eps.length).set(eps);
       }
       const stats = alloc(24);
-      core.check(core.x.vae_model_loss_grad(h, xp, x.rows, ep, samples, beta, stats), where);
+      core.check(core.x.vae_model_loss_grad(h, xp, x.rows, ep, samples, beta, OBJECTIVE[objective], stats), where);
       const [loss, rec, kl] = core.f64(stats, 3);
       const grads = core.f32(core.x.vae_model_grads(h), core.x.vae_model_param_count(h));
       const gradients: Record<string, Float32Array> = {};

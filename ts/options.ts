@@ -346,17 +346,18 @@ export interface ResolvedFit {
   klWarmupEpochs: number;
   samples: number;
   binarize: boolean;
+  objective: 'elbo' | 'iwae';
   onNonFinite: 'throw' | 'skip';
   threads: number | 'auto' | undefined;
 }
 
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize',
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize', 'objective',
   'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint', 'onNonFinite', 'threads'] as const;
 
 export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {
   const opts = o ?? {};
   checkObject(where, 'options', opts);
-  checkKeys(where, opts, isVae ? FIT_KEYS : FIT_KEYS.filter((k) => !['klWeight', 'klWarmupEpochs', 'samples'].includes(k)));
+  checkKeys(where, opts, isVae ? FIT_KEYS : FIT_KEYS.filter((k) => !['klWeight', 'klWarmupEpochs', 'samples', 'objective'].includes(k)));
   for (const k of ['onBatchEnd', 'onEpochEnd'] as const) {
     if (opts[k] !== undefined && typeof opts[k] !== 'function') fail(where, k, opts[k], 'a function');
   }
@@ -374,6 +375,13 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     if (path === undefined && onCheckpoint === undefined) fail(where, 'checkpoint', opts.checkpoint, 'given a path or an onCheckpoint callback');
   }
   const binarize = opts.binarize === undefined ? 'none' : oneOf(where, 'binarize', opts.binarize, ['none', 'dynamic'] as const);
+  const objective = opts.objective === undefined ? 'elbo' : oneOf(where, 'objective', opts.objective, ['elbo', 'iwae'] as const);
+  if (objective === 'iwae') {
+    // The bound L_k has no KL term to weight: β and its warm-up belong to the ELBO.
+    for (const k of ['klWeight', 'klWarmupEpochs'] as const) {
+      if (opts[k] !== undefined && opts[k] !== (k === 'klWeight' ? 1 : 0)) fail(where, k, opts[k], "left out with objective 'iwae' (the importance-weighted bound has no KL term to weight)");
+    }
+  }
   return {
     epochs: opts.epochs === undefined ? 1 : positiveInt(where, 'epochs', opts.epochs, 1e9),
     batchSize: opts.batchSize === undefined ? 128 : positiveInt(where, 'batchSize', opts.batchSize, 1 << 20),
@@ -383,6 +391,7 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     klWarmupEpochs: opts.klWarmupEpochs === undefined ? 0 : nonNegativeNumber(where, 'klWarmupEpochs', opts.klWarmupEpochs),
     samples: opts.samples === undefined ? 1 : positiveInt(where, 'samples', opts.samples, 4096),
     binarize: binarize === 'dynamic',
+    objective,
     onNonFinite: opts.onNonFinite === undefined ? 'throw' : oneOf(where, 'onNonFinite', opts.onNonFinite, ['throw', 'skip'] as const),
     threads: opts.threads === undefined ? undefined : threadsOption(where, opts.threads),
   };

@@ -202,6 +202,13 @@ export interface FitOptions {
   klWarmupEpochs?: number;
   /** VAE only: ε draws per datapoint (L); the reconstruction term is averaged over them. Default 1. */
   samples?: number;
+  /**
+   * VAE only: `'elbo'` (default) maximises the ELBO with `samples` draws per row; `'iwae'` maximises the
+   * importance-weighted bound L_k = E[log (1/k) Σ_s p(x, z_s)/q(z_s|x)] of Burda et al. (2015) with k = `samples`
+   * (its gradient weights each draw by its normalised importance weight); with k = 1 it is the one-draw ELBO with a
+   * Monte Carlo KL term. Epoch losses are then −L_k; `reconstruction` and `kl` stay the ELBO's terms.
+   */
+  objective?: 'elbo' | 'iwae';
   /** `'dynamic'`: every time a row is used, its pixels are redrawn ~ Bernoulli(intensity) in the core. Default none. */
   binarize?: 'dynamic' | 'none';
   /** Evaluated after every epoch. Same shape rules as the training data. */

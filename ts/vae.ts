@@ -192,16 +192,20 @@ export class VAE extends BaseModel {
   }
 
   /**
-   * The objective mean_i[rec_i + klWeight·KL_i] and its gradient for every parameter, with the noise given:
-   * `epsilon` holds rows·samples × latentDim values, row i·samples + s being draw s for data row i. Parameters are
-   * not changed.
+   * The objective and its gradient for every parameter, with the noise given: `epsilon` holds
+   * rows·samples × latentDim values, row i·samples + s being draw s for data row i. The ELBO's objective is
+   * mean_i[rec_i + klWeight·KL_i] (rec averaged over the draws); with `objective: 'iwae'` it is −mean_i L_k(i),
+   * k = `samples`. Parameters are not changed.
    */
-  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number }): LossAndGradients {
+  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number; objective?: 'elbo' | 'iwae' }): LossAndGradients {
     const where = 'VAE.lossAndGradients';
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['epsilon', 'samples', 'klWeight']);
+    checkKeys(where, options, ['epsilon', 'samples', 'klWeight', 'objective']);
     const samples = options.samples === undefined ? 1 : positiveInt(where, 'samples', options.samples, 4096);
     const beta = options.klWeight === undefined ? 1 : nonNegativeNumber(where, 'klWeight', options.klWeight);
+    const objective = options.objective ?? 'elbo';
+    if (objective !== 'elbo' && objective !== 'iwae') fail(where, 'objective', objective, "'elbo' or 'iwae'");
+    if (objective === 'iwae' && options.klWeight !== undefined) fail(where, 'klWeight', options.klWeight, "left out with objective 'iwae'");
     const m = this.matrix('lossAndGradients', 'x', x);
     const eps = options.epsilon;
     const expected = m.rows * samples * this.config.latentDim;
@@ -211,6 +215,6 @@ export class VAE extends BaseModel {
     for (let i = 0; i < eps.length; i++) {
       if (!Number.isFinite(eps[i]!)) fail(where, `epsilon[${i}]`, eps[i], 'finite');
     }
-    return this.lossAndGradientsImpl(where, m, eps, samples, beta);
+    return this.lossAndGradientsImpl(where, m, eps, samples, beta, objective);
   }
 }

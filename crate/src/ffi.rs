@@ -9,11 +9,12 @@ use crate::mem;
 use crate::model::{status, Model};
 use crate::optim::{OptConfig, OptKind};
 use crate::plan::{Plan, Tensor, ERROR_WORDS};
+use crate::train::Objective;
 use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -312,7 +313,8 @@ pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usi
     model(m).rng.shuffle(core::slice::from_raw_parts_mut(perm, n));
 }
 
-/// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32). The KL weight is
+/// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32), on the objective 0 (the ELBO with
+/// `samples` draws) or 1 (the importance-weighted bound with k = `samples`). The KL weight is
 /// β = kl_weight · min(1, (step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0), with `step` the
 /// model's own optimizer step count, so a resumed run continues the ramp. Writes [loss, reconstruction, kl, β] to
 /// `stats`.
@@ -320,13 +322,13 @@ pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usi
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_train_step(
     m: *mut Model, data: *const u8, dtype: u32, idx: *const u32, batch: usize, samples: usize, kl_weight: f32,
-    warmup_steps: u32, binarize: u32, stats: *mut f64,
+    warmup_steps: u32, binarize: u32, objective: u32, stats: *mut f64,
 ) -> i32 {
-    let src = match Source::from_dtype(data, dtype) {
-        Some(s) => s,
-        None => return status::BAD_ARGUMENT,
+    let (src, objective) = match (Source::from_dtype(data, dtype), Objective::from_u32(objective)) {
+        (Some(s), Some(o)) => (s, o),
+        _ => return status::BAD_ARGUMENT,
     };
-    match model(m).train_step(src, idx, batch, samples, kl_weight, warmup_steps, binarize != 0) {
+    match model(m).train_step(src, idx, batch, samples, kl_weight, warmup_steps, binarize != 0, objective) {
         Ok((s, beta)) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl, beta as f64];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 4);
@@ -338,12 +340,17 @@ pub unsafe extern "C" fn vae_model_train_step(
 }
 
 /// Loss terms and every gradient (left in the gradient buffer) for f32 rows `x` and noise `eps`
-/// (rows·samples × latent). Writes [loss, reconstruction, kl] to `stats`.
+/// (rows·samples × latent), on the objective 0 (ELBO) or 1 (IWAE). Writes [loss, reconstruction, kl] to `stats`.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_loss_grad(
-    m: *mut Model, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, stats: *mut f64,
+    m: *mut Model, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, objective: u32, stats: *mut f64,
 ) -> i32 {
-    match model(m).loss_and_gradients(x, rows, eps, samples, beta) {
+    let objective = match Objective::from_u32(objective) {
+        Some(o) => o,
+        None => return status::BAD_ARGUMENT,
+    };
+    match model(m).loss_and_gradients(x, rows, eps, samples, beta, objective) {
         Ok(s) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 3);

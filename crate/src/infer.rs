@@ -153,20 +153,10 @@ impl Model {
                 self.decode_rows(rows * s);
                 self.plan.likelihood.reconstruction(self.recon_io(), rows, s, Scale::None);
                 for i in 0..rows {
-                    let lv = b.logvar.add(i * lat);
-                    let mut half_sum_lv = 0.0f32;
-                    for q in 0..lat {
-                        half_sum_lv += 0.5 * *lv.add(q);
-                    }
+                    let half_lv = self.plan.latent.half_sum_logvar(&b, i);
                     for d in 0..s {
                         let r = i * s + d;
-                        let (z, e) = (b.z.add(r * lat), b.eps.add(r * lat));
-                        // log p(z) − log q(z|x) = −½Σz² + ½Σε² + ½Σ lv
-                        let mut t = 0.0f32;
-                        for q in 0..lat {
-                            t += 0.5 * (*e.add(q) * *e.add(q) - *z.add(q) * *z.add(q));
-                        }
-                        let logw = (-*row_rec.add(r) + t + half_sum_lv) as f64;
+                        let logw = self.plan.latent.log_weight(&b, r, *row_rec.add(r), half_lv);
                         sum_logw[i] += logw;
                         if logw > max[i] {
                             sum[i] = sum[i] * exp_f64_nonpos(max[i] - logw) + 1.0;

@@ -2,7 +2,7 @@
 //! the output layer, each reading the buffer its plan names. Views (flatten, reshape) share their input's buffer
 //! and are skipped.
 
-use crate::latent::LatentBufs;
+use crate::latent::{LatentBufs, Prior};
 use crate::likelihood::ReconIo;
 use crate::model::Model;
 use crate::ops::{Io, Op};
@@ -54,9 +54,9 @@ impl Model {
         }
     }
 
-    /// Backward through every layer from dL/d(output) in the `dout` buffer: parameter gradients (overwritten;
-    /// the KL term's weighted by β / rows), for `rows` rows with `samples` draws each.
-    pub(crate) unsafe fn backward(&self, rows: usize, samples: usize, beta: f32) {
+    /// Backward through every layer from dL/d(output) in the `dout` buffer: parameter gradients (overwritten),
+    /// with the prior's terms as `prior` says, for `rows` rows with `samples` draws each.
+    pub(crate) unsafe fn backward(&self, rows: usize, samples: usize, prior: Prior) {
         let plan = &self.plan;
         let b = &plan.bufs;
         let drows = rows * samples;
@@ -82,7 +82,7 @@ impl Model {
         let io = self.io(top, rows);
         let dx = other(dcur);
         let into_encoder = if top == b.x { None } else { Some((dx, plan.encoder_activation(ptr))) };
-        plan.latent.backward(self.params, self.grads, io.x, rows, samples, beta * (1.0 / rows as f32), &self.latent_bufs(), dcur, into_encoder, io.scratch);
+        plan.latent.backward(self.params, self.grads, io.x, rows, samples, prior, &self.latent_bufs(), dcur, into_encoder, io.scratch);
         dcur = dx;
         for i in (0..plan.n_encoder).rev() {
             let l = &plan.layers[i];

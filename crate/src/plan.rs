@@ -95,6 +95,8 @@ pub struct Bufs {
     pub d2: Buf,
     pub row_rec: Buf,
     pub row_kl: Buf,
+    /// Each decoder row's gradient scale (the importance-weighted objective's normalised weights).
+    pub row_scale: Buf,
     /// Convolution windows (the largest any layer needs) and the calling thread's GEMM scratch.
     pub cols: Buf,
     pub scratch: Buf,
@@ -477,11 +479,12 @@ impl Plan {
         let d2 = add(&mut bl, enc_width, dec_width, 0)?;
         let row_rec = add(&mut bl, 0, 1, 0)?;
         let row_kl = add(&mut bl, 1, 0, 0)?;
+        let row_scale = add(&mut bl, 0, 1, 0)?;
         let cols = add(&mut bl, enc_cols, dec_cols, 0)?;
         let scratch = add(&mut bl, 0, 0, crate::gemm::SCRATCH)?;
         let bufs = Bufs {
             x, mean: lb.mean, logvar: lb.logvar, std: lb.std, dmean: lb.dmean, dlogvar: lb.dlogvar, eps: lb.eps, z: lb.z,
-            out, dout, d1, d2, row_rec, row_kl, cols, scratch,
+            out, dout, d1, d2, row_rec, row_kl, row_scale, cols, scratch,
         };
         Ok(Plan {
             kind, slope, init, init_std, seed, input, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,

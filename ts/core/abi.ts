@@ -7,7 +7,7 @@
 import type { WasmMemory } from './wasm';
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 type Ptr = number;
 
@@ -41,8 +41,8 @@ export interface CoreExports {
   vae_model_reserve(m: Ptr, rows: number, drows: number): number;
   vae_model_shuffle(m: Ptr, perm: Ptr, n: number): void;
   vae_model_train_step(m: Ptr, data: Ptr, dtype: number, idx: Ptr, batch: number, samples: number, klWeight: number,
-    warmupSteps: number, binarize: number, stats: Ptr): number;
-  vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, stats: Ptr): number;
+    warmupSteps: number, binarize: number, objective: number, stats: Ptr): number;
+  vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, objective: number, stats: Ptr): number;
   vae_model_evaluate(m: Ptr, data: Ptr, dtype: number, n: number, samples: number, seed: number, useSeed: number,
     perRec: Ptr, perKl: Ptr, perElem: Ptr, stats: Ptr): number;
   vae_model_log_likelihood(m: Ptr, data: Ptr, dtype: number, n: number, k: number, seed: number, useSeed: number,
@@ -98,6 +98,7 @@ export const RECON = { bernoulli: 0, gaussian: 1, gaussianLearned: 2, squaredErr
 export const ACTIVATION = { relu: 0, leakyRelu: 1, tanh: 2, sigmoid: 3, softplus: 4, linear: 5 } as const;
 export const INIT = { 'lecun-uniform': 0, 'glorot-uniform': 1, normal: 2 } as const;
 export const OPTIMIZER = { sgd: 0, adam: 1, adagrad: 2 } as const;
+export const OBJECTIVE = { elbo: 0, iwae: 1 } as const;
 export const GEMM_OP = { NN: 0, NT: 1, TN: 2 } as const;
 export const MATH_FN = { exp: 0, ln: 1, sigmoid: 2, softplus: 3, tanh: 4, log1p: 5 } as const;
 
