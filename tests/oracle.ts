@@ -30,6 +30,8 @@ export interface RefConfig {
   variance: number;
   /** Column groups with their own terms (covering the row in order); default one group of `recon`. */
   groups?: { recon: Recon; width: number }[];
+  /** A conditional VAE's condition values per row: they join the first dense layer on each side (or the heads). */
+  condition?: number;
 }
 
 export type RefWeights = Record<string, Float64Array>;
@@ -170,21 +172,44 @@ function layer(ctx: Ctx, l: RefLayer, name: string, x: Float64Array, rows: numbe
   return { y: y.map((v) => act(l.act, ctx.slope, v)), shape: out };
 }
 
-function stack(ctx: Ctx, layers: RefLayer[], prefix: string, x: Float64Array, rows: number, shape: number[]) {
-  let h = x;
-  let s = shape;
-  layers.forEach((l, i) => ({ y: h, shape: s } = layer(ctx, l, `${prefix}.${i}`, h, rows, s)));
-  return { h, shape: s };
+/** [x | c] row by row. */
+function concat(x: Float64Array, rows: number, c: Float64Array): Float64Array {
+  const [a, b] = [x.length / rows, c.length / rows];
+  const out = new Float64Array(rows * (a + b));
+  for (let r = 0; r < rows; r++) {
+    out.set(x.subarray(r * a, (r + 1) * a), r * (a + b));
+    out.set(c.subarray(r * b, (r + 1) * b), r * (a + b) + a);
+  }
+  return out;
 }
 
-export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined, samples: number, beta: number): RefResult {
+/** The layers in order; the condition rows `c`, if given, join the first dense layer's input. */
+function stack(ctx: Ctx, layers: RefLayer[], prefix: string, x: Float64Array, rows: number, shape: number[], c?: Float64Array) {
+  let h = x;
+  let s = shape;
+  let joined = c === undefined;
+  layers.forEach((l, i) => {
+    if (!joined && l.type === 'dense') {
+      h = concat(h, rows, c!);
+      s = [size(s) + c!.length / rows];
+      joined = true;
+    }
+    ({ y: h, shape: s } = layer(ctx, l, `${prefix}.${i}`, h, rows, s));
+  });
+  return { h, shape: s, joined };
+}
+
+export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined, samples: number, beta: number, cond?: Float64Array): RefResult {
   const D = size(cfg.inputShape);
   const L = cfg.latentDim;
   const n = x.length / D;
   const ctx: Ctx = { W, slope: cfg.leakySlope, minKink: Infinity };
-  const enc = stack(ctx, cfg.encoder, 'encoder', x, n, cfg.inputShape);
+  const enc = stack(ctx, cfg.encoder, 'encoder', x, n, cfg.inputShape, cond);
   const S = cfg.kind === 'vae' ? samples : 1;
-  const head = (name: string) => layer(ctx, { type: 'dense', units: L, act: 'linear' }, name, enc.h, n, enc.shape).y;
+  // Without a dense layer in the encoder, the condition joins the latent's heads.
+  const headIn = enc.joined ? enc.h : concat(enc.h, n, cond!);
+  const headShape = enc.joined ? enc.shape : [size(enc.shape) + cond!.length / n];
+  const head = (name: string) => layer(ctx, { type: 'dense', units: L, act: 'linear' }, name, headIn, n, headShape).y;
   let mean: Float64Array;
   let logVar: Float64Array = new Float64Array(0);
   let z: Float64Array;
@@ -203,8 +228,16 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
     mean = head('encoder.code');
     z = mean;
   }
-  const dec = stack(ctx, cfg.decoder, 'decoder', z, n * S, [L]);
-  const out = layer(ctx, cfg.output, 'decoder.out', dec.h, n * S, dec.shape).y;
+  // The decoder's condition: each row's, repeated for its S draws.
+  let condDec: Float64Array | undefined;
+  if (cond) {
+    const C = cond.length / n;
+    condDec = new Float64Array(n * S * C);
+    for (let r = 0; r < n * S; r++) condDec.set(cond.subarray(Math.floor(r / S) * C, Math.floor(r / S) * C + C), r * C);
+  }
+  const dec = stack(ctx, cfg.decoder, 'decoder', z, n * S, [L], condDec);
+  const outIn = dec.joined ? dec.h : concat(dec.h, n * S, condDec!);
+  const out = layer(ctx, cfg.output, 'decoder.out', outIn, n * S, dec.joined ? dec.shape : [size(dec.shape) + cond!.length / n]).y;
   let rec = 0;
   const groups = cfg.groups ?? [{ recon: cfg.recon, width: D }];
   for (let r = 0; r < n * S; r++) {

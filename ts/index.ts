@@ -8,7 +8,7 @@ export { Autoencoder } from './autoencoder';
 export { convLayers } from './architectures';
 export { auroc, threshold } from './anomaly';
 export type { ConvLayersOptions } from './architectures';
-export { loadIdx, idxImages } from './idx';
+export { loadIdx, idxImages, idxLabels, oneHot } from './idx';
 export type { IdxArray } from './idx';
 export { encodeSafetensors, decodeSafetensors } from './safetensors';
 export { init, simdSupported } from './core/wasm';

@@ -84,6 +84,8 @@ export abstract class BaseModel {
   protected readonly latentDim: number;
   /** The shape of a data row as the core sees it. */
   protected readonly inputShape: CoreShape;
+  /** Values of the condition per row (0: not a conditional model). */
+  protected readonly conditionDim: number;
   readonly tensors: readonly TensorSpec[];
   /** The compiled plan's layers in order (encoder, decoder, output), with the shapes the core computed. */
   readonly layers: readonly LayerInfo[];
@@ -98,6 +100,7 @@ export abstract class BaseModel {
     this.core = core;
     this.inputDim = plan.input.h * plan.input.w * plan.input.c;
     this.inputShape = plan.input;
+    this.conditionDim = plan.condition ?? 0;
     this.rules = groupRules(plan.groups, plan.recon, this.inputDim);
     this.latentDim = plan.latentDim;
     const words = planWords(plan);
@@ -314,17 +317,21 @@ export abstract class BaseModel {
       throw new RangeError(`${where}: batchSize ${o.batchSize} is larger than the ${train.rows} rows of data; expected at most ${train.rows}`);
     }
     const val = options.validationData === undefined ? undefined : this.matrix('fit', 'validationData', options.validationData);
+    const cond = this.conditionOf(where, 'options.condition', options.condition, train.rows);
+    if (!val && options.validationCondition !== undefined) fail(where, 'options.validationCondition', options.validationCondition, 'left out without validationData');
+    const valCond = val ? this.conditionOf(where, 'options.validationCondition', options.validationCondition, val.rows) : undefined;
     // Starts (or restarts, after a failure) the worker threads this fit asks for; the model's setting returns after.
     const setting = this.#threadSetting;
     await this.setThreads(o.threads ?? setting);
     try {
-      return await this.#fit(where, o, options, train, val);
+      return await this.#fit(where, o, options, train, val, cond, valCond);
     } finally {
       if (o.threads !== undefined && !this.disposed) await this.setThreads(setting);
     }
   }
 
-  async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined): Promise<EpochLog[]> {
+  async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined, cond: Matrix | undefined,
+    valCond: Matrix | undefined): Promise<EpochLog[]> {
     const h = this.handle;
     const core = this.core;
     const x = core.x;
@@ -341,10 +348,17 @@ export abstract class BaseModel {
     // The data stay in wasm memory for the whole fit: copied once, not per epoch.
     const dataPtr = core.copyIn(train.data);
     let valPtr = 0;
+    // A conditional model's conditions stay in wasm memory too, bound while their rows are used.
+    let condPtr = 0;
+    let valCondPtr = 0;
+    const bind = (c: Matrix | undefined, p: number) => { if (c) core.check(x.vae_model_set_condition(h, p, c.dtype), where); };
     let idxPtr = 0;
     let statsPtr = 0;
     try {
       if (val) valPtr = core.copyIn(val.data);
+      if (cond) condPtr = core.copyIn(cond.data);
+      if (valCond) valCondPtr = core.copyIn(valCond.data);
+      bind(cond, condPtr);
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
       let lastYield = performance.now();
@@ -405,7 +419,9 @@ export abstract class BaseModel {
         };
         if (skipped > 0) log.skippedBatches = skipped;
         if (val) {
+          bind(valCond, valCondPtr);
           const r = this.evaluateResident(valPtr, val, 1, undefined);
+          bind(cond, condPtr);
           log.valLoss = r.reconstruction + r.kl;
           log.valReconstruction = r.reconstruction;
           log.valKl = r.kl;
@@ -422,8 +438,11 @@ export abstract class BaseModel {
         if (options.onEpochEnd) await options.onEpochEnd(log);
       }
     } finally {
+      if (cond) x.vae_model_set_condition(h, 0, 0);
       core.free(dataPtr);
       core.free(valPtr);
+      core.free(condPtr);
+      core.free(valCondPtr);
       core.free(idxPtr);
       core.free(statsPtr);
     }
@@ -449,8 +468,8 @@ export abstract class BaseModel {
   }
 
   /** Sums over rows → means: reconstruction and KL, ε from `seed` or the model's evaluation stream. */
-  protected evaluateMatrix(m: Matrix, samples: number, seed: number | undefined): { reconstruction: number; kl: number } {
-    return this.withMatrix(m, (p) => this.evaluateResident(p, m, samples, seed));
+  protected evaluateMatrix(m: Matrix, samples: number, seed: number | undefined, c?: Matrix): { reconstruction: number; kl: number } {
+    return this.withCondition(c, () => this.withMatrix(m, (p) => this.evaluateResident(p, m, samples, seed)));
   }
 
   /** As `evaluateMatrix`, for rows already in wasm memory at `ptr`. */
@@ -466,6 +485,40 @@ export abstract class BaseModel {
     });
   }
 
+  /**
+   * A conditional model's condition for `rows` rows, checked (rows × conditionDim finite values, in any data form),
+   * or undefined for an unconditional model; an error when it is missing, or given to a model without one.
+   */
+  protected conditionOf(where: string, what: string, condition: unknown, rows: number): Matrix | undefined {
+    if (this.conditionDim === 0) {
+      if (condition !== undefined) fail(where, what, condition, 'left out: this model is not conditional (create it with conditionDim)');
+      return undefined;
+    }
+    if (condition === undefined) {
+      return fail(where, what, undefined, `given: this model is conditioned on ${this.conditionDim} values per row (conditionDim), e.g. oneHot(labels, ${this.conditionDim})`);
+    }
+    const c = toMatrix(where, what, condition, this.conditionDim, { unit: false }, 'conditionDim');
+    if (c.rows !== rows) throw new RangeError(`${where}: ${what} has ${c.rows} rows; expected one per row of data (${rows})`);
+    return c;
+  }
+
+  /** Runs `fn` with the condition rows (if any) bound in the core, and unbinds them after, whatever happens. */
+  protected withCondition<T>(c: Matrix | undefined, fn: () => T): T {
+    if (!c) return fn();
+    const core = this.core;
+    const h = this.handle;
+    return core.scoped((alloc) => {
+      const p = alloc(c.data.byteLength);
+      core.u8(p, c.data.byteLength).set(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+      core.check(core.x.vae_model_set_condition(h, p, c.dtype), this.className);
+      try {
+        return fn();
+      } finally {
+        core.x.vae_model_set_condition(h, 0, 0);
+      }
+    });
+  }
+
   /** Runs `fn` with the matrix copied into wasm memory. */
   protected withMatrix<T>(m: Matrix, fn: (ptr: number, alloc: (bytes: number) => number) => T): T {
     return this.core.scoped((alloc) => {
@@ -476,11 +529,11 @@ export abstract class BaseModel {
   }
 
   /** Loss terms and all gradients (by name) for f32 rows and (VAE) fixed noise. */
-  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number, objective: keyof typeof OBJECTIVE = 'elbo') {
+  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number, objective: keyof typeof OBJECTIVE = 'elbo', c?: Matrix) {
     const core = this.core;
     const h = this.handle;
     const xf = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data, (v) => v / 255);
-    return core.scoped((alloc) => {
+    return this.withCondition(c, () => core.scoped((alloc) => {
       const xp = alloc(xf.byteLength);
       core.f32(xp, xf.length).set(xf);
       let ep = 0;
@@ -495,34 +548,39 @@ export abstract class BaseModel {
       const gradients: Record<string, Float32Array> = {};
       for (const t of this.tensors) gradients[t.name] = grads.slice(t.offset, t.offset + t.size);
       return { loss: loss!, reconstruction: rec!, kl: kl!, gradients };
-    });
+    }));
   }
 
   /** decoder outputs for codes (rows × latentDim). */
-  protected decodeImpl(where: string, z: Float32Array, logits: boolean): Float32Array {
+  protected decodeImpl(where: string, z: Float32Array, logits: boolean, condition?: unknown): Float32Array {
     const core = this.core;
     const h = this.handle;
     const { inputDim, latentDim } = this;
     const n = z.length / latentDim;
-    return core.scoped((alloc) => {
+    const c = this.conditionOf(where, 'options.condition', condition, n);
+    return this.withCondition(c, () => core.scoped((alloc) => {
       const zp = alloc(z.byteLength);
       core.f32(zp, z.length).set(z);
       const out = alloc(n * inputDim * 4);
       core.check(core.x.vae_model_decode(h, zp, n, out, logits ? 1 : 0), where);
       return core.f32(out, n * inputDim).slice();
-    });
+    }));
   }
 
   /** decode(encode(x)) without noise: probabilities (Bernoulli/BCE) or means, rows × inputDim. */
-  reconstruct(x: DataInput): Float32Array {
+  reconstruct(x: DataInput, options: { condition?: DataInput } = {}): Float32Array {
+    const where = `${this.className}.reconstruct`;
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['condition']);
     const m = this.matrix('reconstruct', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const dim = this.inputDim;
-    return this.withMatrix(m, (p, alloc) => {
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const out = alloc(m.rows * dim * 4);
-      this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), `${this.className}.reconstruct`);
+      this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), where);
       return this.core.f32(out, m.rows * dim).slice();
-    });
+    }));
   }
 
   /**
@@ -530,19 +588,20 @@ export abstract class BaseModel {
    * model's evaluation stream. For a VAE these are samples from the model; an autoencoder has no prior over its
    * codes, so its outputs need not look like data at all.
    */
-  sample(n: number, options: { seed?: number } = {}): Float32Array {
+  sample(n: number, options: { seed?: number; condition?: DataInput } = {}): Float32Array {
     const where = `${this.className}.sample`;
     positiveInt(where, 'n', n, 1 << 24);
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['seed']);
+    checkKeys(where, options, ['seed', 'condition']);
     const seed = seedOption(where, options.seed);
+    const c = this.conditionOf(where, 'options.condition', options.condition, n);
     const h = this.handle;
     const dim = this.inputDim;
-    return this.core.scoped((alloc) => {
+    return this.withCondition(c, () => this.core.scoped((alloc) => {
       const out = alloc(n * dim * 4);
       this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), where);
       return this.core.f32(out, n * dim).slice();
-    });
+    }));
   }
 
   /**
@@ -555,7 +614,7 @@ export abstract class BaseModel {
   score(x: DataInput, options: ScoreOptions = {}): ScoreResult {
     const where = `${this.className}.score`;
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['method', 'samples', 'seed']);
+    checkKeys(where, options, ['method', 'samples', 'seed', 'condition']);
     const methods: ScoreResult['method'][] = this.isVae ? ['elbo', 'logLikelihood', 'reconstruction'] : ['reconstruction'];
     const method = (options.method as ScoreResult['method'] | undefined) ?? (this.isVae ? 'elbo' : 'reconstruction');
     if (!methods.includes(method)) {
@@ -564,10 +623,11 @@ export abstract class BaseModel {
     const k = options.samples === undefined ? (method === 'logLikelihood' ? 100 : 1) : positiveInt(where, 'samples', options.samples, 1 << 24);
     const seed = seedOption(where, options.seed);
     const m = this.matrix('score', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const core = this.core;
     const dim = this.inputDim;
-    return this.withMatrix(m, (p, alloc) => {
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const rec = alloc(m.rows * 4);
       const kl = alloc(m.rows * 4);
       const elem = alloc(m.rows * dim * 4);
@@ -589,7 +649,7 @@ export abstract class BaseModel {
         for (let i = 0; i < m.rows; i++) scores[i] = method === 'elbo' ? recs[i]! + kls[i]! : recs[i]!;
       }
       return { scores, perColumn, method };
-    });
+    }));
   }
 
   /** Frees the model's wasm memory. Idempotent; any later use throws. */

@@ -201,7 +201,7 @@ function corePlan(n: ResolvedNetwork, kind: CorePlan['kind'], recon: CorePlan['r
 }
 
 /** The fully resolved configuration of a VAE (what `model.config` returns and what is saved). */
-export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian' | LikelihoodGroup[]; variance: number | 'learned' };
+export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian' | LikelihoodGroup[]; variance: number | 'learned'; conditionDim?: number };
 export type ResolvedAutoencoderConfig = ResolvedNetwork & { loss: 'bce' | 'mse' | LossGroup[] };
 
 type CoreGroups = NonNullable<CorePlan['groups']>;
@@ -261,8 +261,16 @@ export function threadsOption(where: string, v: unknown): number | 'auto' {
 
 export function resolveVAEConfig(where: string, config: unknown): Resolved<ResolvedVAEConfig> {
   checkObject(where, 'config', config);
-  checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance']);
+  checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance', 'conditionDim']);
   const n = network(where, config);
+  const conditionDim = config.conditionDim === undefined ? 0 : positiveInt(where, 'conditionDim', config.conditionDim, MAX_UNITS);
+  const conditional = <T extends { resolved: ResolvedVAEConfig; plan: CorePlan }>(r: T): T => {
+    if (conditionDim > 0) {
+      r.plan.condition = conditionDim;
+      r.resolved.conditionDim = conditionDim;
+    }
+    return r;
+  };
   if (Array.isArray(config.likelihood)) {
     let learnedAll = false;
     const fixed = config.variance === undefined ? 1 : config.variance === 'learned' ? (learnedAll = true, 1) : positiveNumber(where, 'variance', config.variance);
@@ -278,7 +286,7 @@ export function resolveVAEConfig(where: string, config: unknown): Resolved<Resol
     const { plan, names } = corePlan(n, 'vae', g.core[0]!.recon, fixed);
     plan.groups = g.core;
     const variance = config.variance === undefined ? 1 : learnedAll ? 'learned' : fixed;
-    return { resolved: { ...n, likelihood: g.resolved, variance }, plan, names, threads: threadsOption(where, config.threads) };
+    return conditional({ resolved: { ...n, likelihood: g.resolved, variance }, plan, names, threads: threadsOption(where, config.threads) });
   }
   const likelihood = config.likelihood === undefined ? 'bernoulli' : oneOf(where, 'likelihood', config.likelihood, ['bernoulli', 'gaussian'] as const);
   let variance: number | 'learned' = 1;
@@ -288,7 +296,7 @@ export function resolveVAEConfig(where: string, config: unknown): Resolved<Resol
   }
   const recon = likelihood === 'bernoulli' ? 'bernoulli' : variance === 'learned' ? 'gaussianLearned' : 'gaussian';
   const { plan, names } = corePlan(n, 'vae', recon, typeof variance === 'number' ? variance : 1);
-  return { resolved: { ...n, likelihood, variance }, plan, names, threads: threadsOption(where, config.threads) };
+  return conditional({ resolved: { ...n, likelihood, variance }, plan, names, threads: threadsOption(where, config.threads) });
 }
 
 export function resolveAutoencoderConfig(where: string, config: unknown): Resolved<ResolvedAutoencoderConfig> {
@@ -351,7 +359,7 @@ export interface ResolvedFit {
   threads: number | 'auto' | undefined;
 }
 
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize', 'objective',
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize', 'objective', 'condition', 'validationCondition',
   'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint', 'onNonFinite', 'threads'] as const;
 
 export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {

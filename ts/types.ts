@@ -77,6 +77,14 @@ export interface LayersConfig {
   decoder?: LayerSpec[];
   /** The output layer. Default `{ type: 'dense' }` (to the input's size). */
   output?: OutputLayerSpec;
+  /**
+   * VAE only: a conditional VAE on `conditionDim` values per row (a class's one-hot vector, or any side
+   * information): q(z | x, c) and p(x | z, c), the prior staying N(0, I). The condition joins the encoder's first
+   * dense layer (after `flatten` in a convolutional encoder; the latent's heads when the encoder has none) and the
+   * decoder's first layer, which must then be dense: those layers' weights get `conditionDim` more rows, the
+   * condition's, after the input's. Every method that takes data then takes `condition` (rows × conditionDim).
+   */
+  conditionDim?: number;
   /** Nonlinearity of every layer that computes (all but flatten, reshape and the output). Default `'relu'`. */
   activation?: Activation;
   /** Slope for negative inputs when `activation` is `'leakyRelu'`. Default 0.01. */
@@ -213,6 +221,10 @@ export interface FitOptions {
   binarize?: 'dynamic' | 'none';
   /** Evaluated after every epoch. Same shape rules as the training data. */
   validationData?: DataInput;
+  /** A conditional VAE's condition for each training row (rows × conditionDim: one-hot labels, any real vector). */
+  condition?: DataInput;
+  /** The condition of each validation row. */
+  validationCondition?: DataInput;
   onBatchEnd?: (log: BatchLog) => void | Promise<void>;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /**
@@ -290,6 +302,8 @@ export interface ScoreOptions {
   /** ε draws per row (k for `'logLikelihood'`, default 100; else default 1). */
   samples?: number;
   seed?: number;
+  /** A conditional VAE's condition for each row. */
+  condition?: DataInput;
 }
 
 export interface ScoreResult {

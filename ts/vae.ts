@@ -104,41 +104,44 @@ export class VAE extends BaseModel {
     return l === 'gaussian' || (Array.isArray(l) && l.some((g) => g.type === 'gaussian')) ? { ...rest, variance } : rest;
   }
 
-  /** Parameters of q(z|x): mean and log-variance, each rows × latentDim. */
-  encode(x: DataInput): { mean: Float32Array; logVar: Float32Array } {
+  /** Parameters of q(z|x) (with a conditional model, q(z|x, c)): mean and log-variance, each rows × latentDim. */
+  encode(x: DataInput, options: { condition?: DataInput } = {}): { mean: Float32Array; logVar: Float32Array } {
+    checkObject('VAE.encode', 'options', options);
+    checkKeys('VAE.encode', options, ['condition']);
     const m = this.matrix('encode', 'x', x);
+    const c = this.conditionOf('VAE.encode', 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const n = m.rows * this.config.latentDim;
-    return this.withMatrix(m, (p, alloc) => {
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const mean = alloc(n * 4);
       const logVar = alloc(n * 4);
       this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, mean, logVar), 'VAE.encode');
       return { mean: this.core.f32(mean, n).slice(), logVar: this.core.f32(logVar, n).slice() };
-    });
+    }));
   }
 
   /**
    * Decoder outputs for codes z (rows × latentDim): Bernoulli probabilities σ(logits) or Gaussian means;
    * raw logits with `{ logits: true }`.
    */
-  decode(z: DataInput, options: { logits?: boolean } = {}): Float32Array {
+  decode(z: DataInput, options: { logits?: boolean; condition?: DataInput } = {}): Float32Array {
     checkObject('VAE.decode', 'options', options);
-    checkKeys('VAE.decode', options, ['logits']);
+    checkKeys('VAE.decode', options, ['logits', 'condition']);
     const codes = toCodes('VAE.decode', 'z', z, this.config.latentDim);
-    return this.decodeImpl('VAE.decode', codes, options.logits === true);
+    return this.decodeImpl('VAE.decode', codes, options.logits === true, options.condition);
   }
 
   /**
    * Monte-Carlo estimate of the ELBO per row, averaged over rows (nats): `samples` ε draws per row (default 1),
    * from `seed` if given (reproducible), else from the model's evaluation stream.
    */
-  elbo(x: DataInput, options: { samples?: number; seed?: number } = {}): ElboResult {
+  elbo(x: DataInput, options: { samples?: number; seed?: number; condition?: DataInput } = {}): ElboResult {
     checkObject('VAE.elbo', 'options', options);
-    checkKeys('VAE.elbo', options, ['samples', 'seed']);
+    checkKeys('VAE.elbo', options, ['samples', 'seed', 'condition']);
     const samples = options.samples === undefined ? 1 : positiveInt('VAE.elbo', 'samples', options.samples, 1 << 16);
     const seed = seedOption('VAE.elbo', options.seed);
     const m = this.matrix('elbo', 'x', x);
-    const r = this.evaluateMatrix(m, samples, seed);
+    const r = this.evaluateMatrix(m, samples, seed, this.conditionOf('VAE.elbo', 'options.condition', options.condition, m.rows));
     return { elbo: -(r.reconstruction + r.kl), reconstruction: r.reconstruction, kl: r.kl };
   }
 
@@ -148,15 +151,16 @@ export class VAE extends BaseModel {
    * rises with k toward log p(x). `samples` is k (default 100); ε from `seed` if given, else the model's evaluation
    * stream. Also returns the ELBO from the same draws and their gap, an estimate of KL(q(z|x) ‖ p(z|x)).
    */
-  logLikelihood(x: DataInput, options: { samples?: number; seed?: number } = {}): LogLikelihoodResult {
+  logLikelihood(x: DataInput, options: { samples?: number; seed?: number; condition?: DataInput } = {}): LogLikelihoodResult {
     const where = 'VAE.logLikelihood';
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['samples', 'seed']);
+    checkKeys(where, options, ['samples', 'seed', 'condition']);
     const k = options.samples === undefined ? 100 : positiveInt(where, 'samples', options.samples, 1 << 24);
     const seed = seedOption(where, options.seed);
     const m = this.matrix('logLikelihood', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
-    return this.withMatrix(m, (p, alloc) => {
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const lk = alloc(m.rows * 8);
       const el = alloc(m.rows * 8);
       this.core.check(this.core.x.vae_model_log_likelihood(h, p, m.dtype, m.rows, k, seed ?? 0, seed === undefined ? 0 : 1, lk, el), where);
@@ -165,18 +169,18 @@ export class VAE extends BaseModel {
       const logLikelihood = mean(perRow.logLikelihood);
       const elbo = mean(perRow.elbo);
       return { logLikelihood, elbo, gap: logLikelihood - elbo, perRow };
-    });
+    }));
   }
 
   /**
    * Active latent units (Burda et al. 2015): unit i is active when the variance over the rows of E_q[z_i | x] (the
    * encoder mean) exceeds `threshold` (default 0.01). Returns the count and every unit's variance.
    */
-  activeUnits(x: DataInput, options: { threshold?: number } = {}): { count: number; variances: Float64Array } {
+  activeUnits(x: DataInput, options: { threshold?: number; condition?: DataInput } = {}): { count: number; variances: Float64Array } {
     checkObject('VAE.activeUnits', 'options', options);
-    checkKeys('VAE.activeUnits', options, ['threshold']);
+    checkKeys('VAE.activeUnits', options, ['threshold', 'condition']);
     const threshold = options.threshold === undefined ? 0.01 : nonNegativeNumber('VAE.activeUnits', 'threshold', options.threshold);
-    const { mean } = this.encode(x);
+    const { mean } = this.encode(x, options.condition === undefined ? {} : { condition: options.condition });
     const L = this.config.latentDim;
     const rows = mean.length / L;
     const variances = new Float64Array(L);
@@ -197,10 +201,10 @@ export class VAE extends BaseModel {
    * mean_i[rec_i + klWeight·KL_i] (rec averaged over the draws); with `objective: 'iwae'` it is −mean_i L_k(i),
    * k = `samples`. Parameters are not changed.
    */
-  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number; objective?: 'elbo' | 'iwae' }): LossAndGradients {
+  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number; objective?: 'elbo' | 'iwae'; condition?: DataInput }): LossAndGradients {
     const where = 'VAE.lossAndGradients';
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['epsilon', 'samples', 'klWeight', 'objective']);
+    checkKeys(where, options, ['epsilon', 'samples', 'klWeight', 'objective', 'condition']);
     const samples = options.samples === undefined ? 1 : positiveInt(where, 'samples', options.samples, 4096);
     const beta = options.klWeight === undefined ? 1 : nonNegativeNumber(where, 'klWeight', options.klWeight);
     const objective = options.objective ?? 'elbo';
@@ -215,6 +219,6 @@ export class VAE extends BaseModel {
     for (let i = 0; i < eps.length; i++) {
       if (!Number.isFinite(eps[i]!)) fail(where, `epsilon[${i}]`, eps[i], 'finite');
     }
-    return this.lossAndGradientsImpl(where, m, eps, samples, beta, objective);
+    return this.lossAndGradientsImpl(where, m, eps, samples, beta, objective, this.conditionOf(where, 'options.condition', options.condition, m.rows));
   }
 }

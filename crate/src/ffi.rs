@@ -14,7 +14,7 @@ use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 6;
+pub const ABI_VERSION: u32 = 7;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -299,6 +299,25 @@ pub unsafe extern "C" fn vae_model_opt_state(m: *mut Model) -> *mut f32 {
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_opt_slots(m: *mut Model) -> u32 {
     model(m).opt_state().1 as u32
+}
+
+/// Binds a conditional model's condition rows (dtype 0: u8, 1: f32; `conditionDim` values per row), read by the
+/// calls that follow with the same row indices as their data (`decode` and `sample`: one per output row); null
+/// unbinds. The caller keeps the memory alive while bound.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_set_condition(m: *mut Model, data: *const u8, dtype: u32) -> i32 {
+    let m = model(m);
+    if data.is_null() {
+        m.condition = None;
+        return status::OK;
+    }
+    match Source::from_dtype(data, dtype) {
+        Some(s) => {
+            m.condition = Some(s);
+            status::OK
+        }
+        None => status::BAD_ARGUMENT,
+    }
 }
 
 /// Sizes the workspace for `rows` encoder rows and `drows` decoder rows (rows × samples).

@@ -30,8 +30,12 @@ impl Model {
         Ok((draws, rows))
     }
 
-    fn gather_x(&self, src: Source, start: usize, rows: usize) {
-        unsafe { data::gather(src, core::ptr::null(), start, rows, self.plan.input.len(), self.buf(self.plan.bufs.x)) }
+    /// Data rows start..start + rows into x, and their condition rows (a conditional model).
+    fn gather_x(&self, src: Source, start: usize, rows: usize) -> Result<(), i32> {
+        unsafe {
+            data::gather(src, core::ptr::null(), start, rows, self.plan.input.len(), self.buf(self.plan.bufs.x));
+            self.gather_condition(core::ptr::null(), start, rows, false)
+        }
     }
 
     /// Sum over rows of the reconstruction term (mean over `samples` ε draws from `rng`) and of the KL, and, if
@@ -62,7 +66,7 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(rows_per_chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             rec_sum[..rows].fill(0.0);
             self.encode_rows(rows);
             let mut done = 0;
@@ -72,6 +76,7 @@ impl Model {
                     rng.fill_normal(core::slice::from_raw_parts_mut(lb.eps, rows * s * lat));
                 }
                 self.plan.latent.reparameterize(&lb, rows, s);
+                self.repeat_condition(rows, s);
                 self.decode_rows(rows * s);
                 self.plan.likelihood.reconstruction(io, rows, s, Scale::None);
                 for i in 0..rows {
@@ -138,7 +143,7 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(rows_per_chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             for i in 0..rows {
                 max[i] = f64::NEG_INFINITY;
                 sum[i] = 0.0;
@@ -150,6 +155,7 @@ impl Model {
                 let s = (k - done).min(draws);
                 rng.fill_normal(core::slice::from_raw_parts_mut(b.eps, rows * s * lat));
                 self.plan.latent.reparameterize(&b, rows, s);
+                self.repeat_condition(rows, s);
                 self.decode_rows(rows * s);
                 self.plan.likelihood.reconstruction(self.recon_io(), rows, s, Scale::None);
                 for i in 0..rows {
@@ -188,7 +194,7 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             self.encode_rows(rows);
             core::ptr::copy_nonoverlapping(b.mean, mean_out.add(start * lat), rows * lat);
             if self.plan.vae() {
@@ -223,6 +229,7 @@ impl Model {
         while start < n {
             let rows = (n - start).min(chunk);
             core::ptr::copy_nonoverlapping(z.add(start * lat), zb, rows * lat);
+            self.gather_condition(core::ptr::null(), start, rows, true)?;
             self.decode_into(rows, out.add(start * dim), logits);
             start += rows;
         }
@@ -240,9 +247,10 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             self.encode_rows(rows);
             core::ptr::copy_nonoverlapping(b.mean, b.z, rows * lat);
+            self.repeat_condition(rows, 1);
             self.decode_into(rows, out.add(start * dim), false);
             start += rows;
         }
@@ -261,6 +269,7 @@ impl Model {
         while start < n {
             let rows = (n - start).min(chunk);
             rng.fill_normal(core::slice::from_raw_parts_mut(zb, rows * lat));
+            self.gather_condition(core::ptr::null(), start, rows, true)?;
             self.decode_into(rows, out.add(start * dim), false);
             start += rows;
         }

@@ -34,6 +34,8 @@ pub struct LatentBufs {
     pub eps: *mut f32,
     pub z: *mut f32,
     pub row_kl: *mut f32,
+    /// The condition rows the heads read (null unless the condition joins at the heads).
+    pub cond: *const f32,
 }
 
 impl Latent {
@@ -55,10 +57,10 @@ impl Latent {
     pub unsafe fn forward(&self, params: *const f32, h: *const f32, rows: usize, b: &LatentBufs, scratch: *mut f32) {
         match self {
             Latent::Gaussian { mean, logvar } => {
-                mean.forward(params, h, rows, b.mean, None, scratch);
-                logvar.forward(params, h, rows, b.logvar, None, scratch);
+                mean.forward(params, h, b.cond, rows, b.mean, None, scratch);
+                logvar.forward(params, h, b.cond, rows, b.logvar, None, scratch);
             }
-            Latent::Code(code) => code.forward(params, h, rows, b.mean, None, scratch),
+            Latent::Code(code) => code.forward(params, h, b.cond, rows, b.mean, None, scratch),
         }
     }
 
@@ -198,15 +200,15 @@ impl Latent {
                 if let Prior::Kl(kl_scale) = prior {
                     self.kl(b, rows, Some(kl_scale));
                 }
-                mean.param_grads(grads, h, b.dmean, rows, scratch);
-                logvar.param_grads(grads, h, b.dlogvar, rows, scratch);
+                mean.param_grads(grads, h, b.cond, b.dmean, rows, scratch);
+                logvar.param_grads(grads, h, b.cond, b.dlogvar, rows, scratch);
                 if let Some((dx, below)) = dx {
                     mean.input_grad(params, b.dmean, rows, dx, false, None, scratch);
                     logvar.input_grad(params, b.dlogvar, rows, dx, true, below, scratch);
                 }
             }
             Latent::Code(code) => {
-                code.param_grads(grads, h, dz, rows, scratch);
+                code.param_grads(grads, h, b.cond, dz, rows, scratch);
                 if let Some((dx, below)) = dx {
                     code.input_grad(params, dz, rows, dx, false, below, scratch);
                 }

@@ -47,6 +47,8 @@ pub struct Model {
     /// Threads this model's calls may use (see `crate::par`); 1 by default.
     pub threads: usize,
     pub ws: Workspace,
+    /// A conditional model's condition rows, indexed like the data rows of each call (set by the caller).
+    pub condition: Option<crate::data::Source>,
 }
 
 impl Model {
@@ -70,6 +72,7 @@ impl Model {
             aux: Pcg32::new(seed, 2),
             threads: 1,
             ws: Workspace { base: core::ptr::null_mut(), rows: 0, drows: 0, ptr: [core::ptr::null_mut(); MAX_BUFS] },
+            condition: None,
         };
         unsafe {
             core::ptr::write_bytes(m.params, 0, 2 * n);

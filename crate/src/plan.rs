@@ -80,6 +80,9 @@ pub struct Layer {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bufs {
     pub x: Buf,
+    /// Condition rows for the encoder's rows and, repeated per draw, the decoder's.
+    pub cond: Buf,
+    pub cond_dec: Buf,
     pub mean: Buf,
     pub logvar: Buf,
     pub std: Buf,
@@ -110,6 +113,8 @@ pub struct Plan {
     pub init_std: f32,
     pub seed: u32,
     pub input: Shape,
+    /// Values of the condition per row (0: not conditional).
+    pub condition: usize,
     pub layers: [Layer; MAX_LAYERS],
     pub n_layers: usize,
     /// Layers before the latent.
@@ -302,7 +307,7 @@ impl Plan {
                 _ => return Err(()),
             };
             let latent = r.size(MAX_UNITS)?;
-            let condition = r.next()?;
+            let condition = r.next()? as usize;
             let n_groups = r.next()? as usize;
             let n = r.next()? as usize;
             let kind_ok = match kind {
@@ -316,7 +321,7 @@ impl Plan {
         })()
         .map_err(|_| malformed)?;
         let (kind, recon, slope, variance, init, init_std, seed, input, latent_dim, condition, n_groups, n) = header;
-        if condition != 0 {
+        if condition > MAX_UNITS || (condition > 0 && kind != Kind::Vae) {
             return Err(model_error(Reason::Condition));
         }
         if input.len() > ops::MAX_ELEMENTS {
@@ -327,6 +332,11 @@ impl Plan {
         let full = || malformed;
         let add = |bl: &mut BufList, enc: usize, dec: usize, fixed: usize| bl.add(BufSpec { enc, dec, fixed }).ok_or_else(full);
         let x = add(&mut bl, input.len(), 0, 0)?;
+        // A conditional model's condition rows, per encoder row and repeated per draw for the decoder.
+        let cond = add(&mut bl, condition, 0, 0)?;
+        let cond_dec = add(&mut bl, 0, condition, 0)?;
+        // The condition joins the encoder's first dense layer (or the latent's heads) and the decoder's first layer.
+        let (mut cond_enc_joined, mut cond_dec_joined) = (condition == 0, condition == 0);
         let mut params = Params { at: 0 };
         let mut layers = [Layer { op: Op::View, act: Act::Linear, section: Section::Encoder, index: 0, input, output: input, src: x, a: x, h: x }; MAX_LAYERS];
         let mut plan_latent = None;
@@ -358,7 +368,9 @@ impl Plan {
             if section == Section::Encoder && sec != Section::Encoder {
                 // The latent sits here, on the encoder's output.
                 n_encoder = i;
-                let (lat, lb) = Self::latent(kind, latent_dim, shape, &mut params, &mut bl).map_err(|_| PlanError { detail: [latent_dim, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..err(Reason::TooLarge, shape, [0, 0]) })?;
+                let head_cond = if cond_enc_joined { 0 } else { condition };
+                cond_enc_joined = true;
+                let (lat, lb) = Self::latent(kind, latent_dim, shape, head_cond, &mut params, &mut bl).map_err(|_| PlanError { detail: [latent_dim, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..err(Reason::TooLarge, shape, [0, 0]) })?;
                 plan_latent = Some(lat);
                 latent_bufs = Some(lb);
                 shape = Shape::flat(latent_dim);
@@ -369,7 +381,12 @@ impl Plan {
             let (op, output) = match kind_code {
                 1 => {
                     let units = r.size(MAX_UNITS).map_err(|_| malformed)?;
-                    let (d, out) = Dense::new(units, shape);
+                    let (mut d, out) = Dense::new(units, shape);
+                    let joined = if sec == Section::Encoder { &mut cond_enc_joined } else { &mut cond_dec_joined };
+                    if !*joined {
+                        d.cond = condition;
+                        *joined = true;
+                    }
                     (Op::Dense(d), out)
                 }
                 2 | 3 => {
@@ -420,6 +437,10 @@ impl Plan {
                 _ => return Err(malformed),
             };
             let with_output = |e: PlanError| PlanError { output, ..e };
+            if sec != Section::Encoder && !cond_dec_joined && op != Op::View {
+                // The condition joins z at the decoder's first layer, which must be dense.
+                return Err(with_output(err(Reason::Condition, shape, [0, 0])));
+            }
             if output.len() > ops::MAX_ELEMENTS {
                 return Err(with_output(too_large(output.len(), ops::MAX_ELEMENTS, TOO_LARGE_OUTPUT)));
             }
@@ -483,11 +504,11 @@ impl Plan {
         let cols = add(&mut bl, enc_cols, dec_cols, 0)?;
         let scratch = add(&mut bl, 0, 0, crate::gemm::SCRATCH)?;
         let bufs = Bufs {
-            x, mean: lb.mean, logvar: lb.logvar, std: lb.std, dmean: lb.dmean, dlogvar: lb.dlogvar, eps: lb.eps, z: lb.z,
+            x, cond, cond_dec, mean: lb.mean, logvar: lb.logvar, std: lb.std, dmean: lb.dmean, dlogvar: lb.dlogvar, eps: lb.eps, z: lb.z,
             out, dout, d1, d2, row_rec, row_kl, row_scale, cols, scratch,
         };
         Ok(Plan {
-            kind, slope, init, init_std, seed, input, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,
+            kind, slope, init, init_std, seed, input, condition, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,
             buf_list: bl, bufs,
         })
     }
@@ -533,10 +554,11 @@ impl Plan {
     }
 
     /// The latent's heads on the encoder's output `shape`, and its buffers.
-    fn latent(kind: Kind, dim: usize, shape: Shape, params: &mut Params, bl: &mut BufList) -> Result<(Latent, Bufs), ()> {
+    fn latent(kind: Kind, dim: usize, shape: Shape, cond: usize, params: &mut Params, bl: &mut BufList) -> Result<(Latent, Bufs), ()> {
         let mut head = || -> Result<Dense, ()> {
             let (mut d, _) = Dense::new(dim, shape);
-            let w = d.fan_in.checked_mul(d.fan_out).ok_or(())?;
+            d.cond = cond;
+            let w = d.weight_rows().checked_mul(d.fan_out).ok_or(())?;
             let (wo, bo) = params.take(w, d.fan_out)?;
             d.w = wo;
             d.b = bo;

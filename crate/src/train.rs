@@ -53,6 +53,7 @@ impl Model {
         let lb = self.latent_bufs();
         self.encode_rows(rows);
         self.plan.latent.reparameterize(&lb, rows, samples);
+        self.repeat_condition(rows, samples);
         self.decode_rows(drows);
         let iwae = vae && objective == Objective::Iwae;
         let rec_scale = 1.0 / drows as f32;
@@ -116,6 +117,7 @@ impl Model {
         let x = self.buf(self.plan.bufs.x);
         let rng_before = self.rng;
         data::gather(src, idx, 0, batch, dim, x);
+        self.gather_condition(idx, 0, batch, false)?;
         if binarize {
             data::draw_bernoulli(x, batch * dim, &mut self.rng);
         }
@@ -150,6 +152,7 @@ impl Model {
         let samples = if vae { samples.max(1) } else { 1 };
         self.reserve(rows, rows * samples)?;
         core::ptr::copy_nonoverlapping(x, self.buf(self.plan.bufs.x), rows * self.plan.input.len());
+        self.gather_condition(core::ptr::null(), 0, rows, false)?;
         if vae {
             core::ptr::copy_nonoverlapping(eps, self.buf(self.plan.bufs.eps), rows * samples * self.plan.latent_dim());
         }

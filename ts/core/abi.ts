@@ -7,7 +7,7 @@
 import type { WasmMemory } from './wasm';
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 6;
+export const ABI_VERSION = 7;
 
 type Ptr = number;
 
@@ -39,6 +39,7 @@ export interface CoreExports {
   vae_model_opt_slots(m: Ptr): number;
   vae_model_step(m: Ptr): number;
   vae_model_reserve(m: Ptr, rows: number, drows: number): number;
+  vae_model_set_condition(m: Ptr, data: Ptr, dtype: number): number;
   vae_model_shuffle(m: Ptr, perm: Ptr, n: number): void;
   vae_model_train_step(m: Ptr, data: Ptr, dtype: number, idx: Ptr, batch: number, samples: number, klWeight: number,
     warmupSteps: number, binarize: number, objective: number, stats: Ptr): number;
@@ -156,6 +157,8 @@ export interface CorePlan {
   seed: number;
   input: CoreShape;
   latentDim: number;
+  /** Values of the condition per row (0 or absent: unconditional). */
+  condition?: number;
   layers: { section: keyof typeof SECTION; activation: keyof typeof ACTIVATION; layer: CoreLayer }[];
   /** Likelihood groups covering the row in order (default: one group of `recon` over the whole row). */
   groups?: { recon: keyof typeof RECON; start: number; width: number }[];
@@ -167,7 +170,7 @@ const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buf
 export function planWords(p: CorePlan): Uint32Array {
   const w: number[] = [
     DESCRIPTOR_VERSION, KIND[p.kind], RECON[p.recon], f32bits(p.leakySlope), f32bits(p.variance), INIT[p.init],
-    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, 0, p.groups?.length ?? 0,
+    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, p.condition ?? 0, p.groups?.length ?? 0,
     p.layers.length,
   ];
   for (const { section, activation, layer: l } of p.layers) {

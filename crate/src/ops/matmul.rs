@@ -14,6 +14,8 @@ pub enum Fused {
     None,
     /// Before the product C ← bias (broadcast over rows); after it, with an activation, h = act(C).
     Bias { bias: *const f32, act: Option<Activation> },
+    /// After the product (accumulated onto C), with an activation, h = act(C).
+    Act { act: Option<Activation> },
     /// After the product, with the activation of the layer below, C ← C · act'(a).
     ActGrad { below: Option<Activation> },
     /// Beside dW = Aᵀ·B, the bias gradient: column sums of B (the output gradient) into `bias_grad`.
@@ -60,7 +62,7 @@ pub unsafe fn run(p: Product, fused: Fused, scratch: *mut f32) {
         }
         g.run_block(blk, p.thread);
         match t.fused {
-            Fused::Bias { act: Some(act), .. } => for_block(blk, g.ldc, |o, n| act.forward_at(o, n)),
+            Fused::Bias { act: Some(act), .. } | Fused::Act { act: Some(act) } => for_block(blk, g.ldc, |o, n| act.forward_at(o, n)),
             Fused::ActGrad { below: Some(act) } => for_block(blk, g.ldc, |o, n| act.backward_at(g.c, o, n)),
             Fused::BiasGrad { bias_grad } => {
                 // By its own column split (dW may be split by rows): each column is summed over rows in order.

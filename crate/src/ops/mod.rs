@@ -114,8 +114,9 @@ pub enum Op {
 pub struct Io {
     pub params: *const f32,
     pub grads: *mut f32,
-    /// The layer's input (rows × its input length).
+    /// The layer's input (rows × its input length), and the condition rows (null for an unconditional model).
     pub x: *const f32,
+    pub cond: *const f32,
     pub rows: usize,
     /// The convolution scratch (rows × cols_len) and the calling thread's GEMM scratch.
     pub cols: *mut f32,
@@ -129,7 +130,7 @@ impl Op {
     /// Buffers as `Io` and the layer's shapes say.
     pub unsafe fn forward(&self, io: Io, a: *mut f32, act: Option<Activation>) {
         match self {
-            Op::Dense(d) => d.forward(io.params, io.x, io.rows, a, act, io.scratch),
+            Op::Dense(d) => d.forward(io.params, io.x, io.cond, io.rows, a, act, io.scratch),
             Op::Conv2d(c) => c.forward(io.params, io.x, io.rows, a, act, io.cols, io.scratch),
             Op::Conv2dTranspose(c) => c.forward(io.params, io.x, io.rows, a, act, io.cols, io.scratch),
             Op::View => {}
@@ -144,7 +145,7 @@ impl Op {
     pub unsafe fn backward(&self, io: Io, da: *const f32, dx: Option<(*mut f32, Option<Activation>)>) {
         match self {
             Op::Dense(d) => {
-                d.param_grads(io.grads, io.x, da, io.rows, io.scratch);
+                d.param_grads(io.grads, io.x, io.cond, da, io.rows, io.scratch);
                 if let Some((dx, below)) = dx {
                     d.input_grad(io.params, da, io.rows, dx, false, below, io.scratch);
                 }
@@ -168,7 +169,7 @@ impl Op {
     /// fan-out), or None for a view.
     pub fn params(&self) -> Option<LayerParams> {
         match *self {
-            Op::Dense(d) => Some(LayerParams { w: d.w, shape: [d.fan_in, d.fan_out, 0, 0], rank: 2, b: d.b, bias: d.fan_out, fan_in: d.fan_in, fan_out: d.fan_out }),
+            Op::Dense(d) => Some(LayerParams { w: d.w, shape: [d.weight_rows(), d.fan_out, 0, 0], rank: 2, b: d.b, bias: d.fan_out, fan_in: d.weight_rows(), fan_out: d.fan_out }),
             Op::Conv2d(c) => {
                 let (fan_in, fan_out) = c.fans();
                 Some(LayerParams { w: c.w, shape: c.weight_shape(), rank: 4, b: c.b, bias: c.filters, fan_in, fan_out })
