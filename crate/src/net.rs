@@ -14,7 +14,10 @@ impl Model {
     fn io(&self, src: Buf, rows: usize, decoder: bool) -> Io {
         let b = &self.plan.bufs;
         let cond = self.buf(if decoder { b.cond_dec } else { b.cond });
-        Io { params: self.params, grads: self.grads, x: self.buf(src), cond, rows, cols: self.buf(b.cols), scratch: self.buf(b.scratch) }
+        Io {
+            params: self.params, grads: self.grads, x: self.buf(src), cond, rows, cols: self.buf(b.cols), partials: self.buf(b.partials),
+            scratch: self.buf(b.scratch),
+        }
     }
 
     /// Copies the condition rows `idx[i]` (or `start + i` when `idx` is null) of the bound condition into the

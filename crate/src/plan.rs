@@ -100,8 +100,10 @@ pub struct Bufs {
     pub row_kl: Buf,
     /// Each decoder row's gradient scale (the importance-weighted objective's normalised weights).
     pub row_scale: Buf,
-    /// Convolution windows (the largest any layer needs) and the calling thread's GEMM scratch.
+    /// Convolution windows (the largest any layer needs), per-chunk weight gradients, and the calling thread's GEMM
+    /// scratch.
     pub cols: Buf,
+    pub partials: Buf,
     pub scratch: Buf,
 }
 
@@ -342,6 +344,7 @@ impl Plan {
         let mut plan_latent = None;
         // Per side: the widest layer output (for the gradient buffers) and the largest window scratch.
         let (mut enc_width, mut dec_width, mut enc_cols, mut dec_cols) = (0usize, latent_dim, 0usize, 0usize);
+        let (mut enc_part, mut dec_part, mut part_fixed) = (0usize, 0usize, 0usize);
         let (mut shape, mut src) = (input, x);
         let mut section = Section::Encoder;
         let mut index = 0usize;
@@ -474,12 +477,16 @@ impl Plan {
                 let h = if act == Act::Linear { a } else { add(&mut bl, e, d, 0)? };
                 (a, h)
             };
+            let (per_row, fixed) = op.partials_len();
+            part_fixed = part_fixed.max(fixed);
             if decoder_side {
                 dec_width = dec_width.max(output.len());
                 dec_cols = dec_cols.max(op.cols_len());
+                dec_part = dec_part.max(per_row);
             } else {
                 enc_width = enc_width.max(output.len());
                 enc_cols = enc_cols.max(op.cols_len());
+                enc_part = enc_part.max(per_row);
             }
             layers[i] = Layer { op, act, section: sec, index, input: shape, output, src, a, h };
             shape = output;
@@ -502,10 +509,11 @@ impl Plan {
         let row_kl = add(&mut bl, 1, 0, 0)?;
         let row_scale = add(&mut bl, 0, 1, 0)?;
         let cols = add(&mut bl, enc_cols, dec_cols, 0)?;
+        let partials = add(&mut bl, enc_part, dec_part, part_fixed)?;
         let scratch = add(&mut bl, 0, 0, crate::gemm::SCRATCH)?;
         let bufs = Bufs {
             x, cond, cond_dec, mean: lb.mean, logvar: lb.logvar, std: lb.std, dmean: lb.dmean, dlogvar: lb.dlogvar, eps: lb.eps, z: lb.z,
-            out, dout, d1, d2, row_rec, row_kl, row_scale, cols, scratch,
+            out, dout, d1, d2, row_rec, row_kl, row_scale, cols, partials, scratch,
         };
         Ok(Plan {
             kind, slope, init, init_std, seed, input, condition, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,

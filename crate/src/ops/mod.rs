@@ -118,8 +118,10 @@ pub struct Io {
     pub x: *const f32,
     pub cond: *const f32,
     pub rows: usize,
-    /// The convolution scratch (rows × cols_len) and the calling thread's GEMM scratch.
+    /// The convolution scratch (rows × cols_len), the per-chunk weight gradients (see `partials_len`) and the
+    /// calling thread's GEMM scratch.
     pub cols: *mut f32,
+    pub partials: *mut f32,
     pub scratch: *mut f32,
 }
 
@@ -150,10 +152,22 @@ impl Op {
                     d.input_grad(io.params, da, io.rows, dx, false, below, io.scratch);
                 }
             }
-            Op::Conv2d(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.scratch),
-            Op::Conv2dTranspose(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.scratch),
+            Op::Conv2d(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.partials, io.scratch),
+            Op::Conv2dTranspose(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.partials, io.scratch),
             Op::View => {}
         }
+    }
+
+    /// Per-chunk weight gradients of a convolution, per data row and fixed: ceil(rows / chunk) chunks of the weights'
+    /// values fit in rows·per_row + fixed.
+    pub fn partials_len(&self) -> (usize, usize) {
+        let (win, weights) = match self {
+            Op::Conv2d(c) => (c.win, c.win.patch().saturating_mul(c.filters)),
+            Op::Conv2dTranspose(c) => (c.win, c.win.patch().saturating_mul(c.channels)),
+            _ => return (0, 0),
+        };
+        let chunk = win.chunk_images();
+        ((weights + chunk - 1) / chunk, weights)
     }
 
     /// Convolution scratch per data row.
