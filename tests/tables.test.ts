@@ -28,7 +28,7 @@ describe('parseCsv', () => {
     const ages = [30, 40, 50, 60];
     const scores = [1.5, 2.5, 4, -1];
     expect(t.schema).toEqual({
-      format: 'vae-wasm/table', version: 1, width: 6, header: true, ignored: [], missing: expect.any(Array),
+      format: 'vae-wasm/table', version: 1, width: 6, header: true, ignored: [], fileColumns: ['age', 'smoker', 'colour', 'score'], missing: expect.any(Array),
       columns: [
         { name: 'age', kind: 'numeric', offset: 0, width: 1, mean: 45, sd: Math.sqrt(125) },
         { name: 'smoker', kind: 'binary', offset: 1, width: 1, levels: ['no', 'yes'] },
@@ -189,7 +189,7 @@ describe("scikit-learn's bundled CSVs (Debian's python3-sklearn)", () => {
     });
     expect(t.schema.columns[4]).toEqual({ name: 'target', kind: 'categorical', offset: 4, width: 3, levels: ['0', '1', '2'] });
     const counts = [0, 0, 0];
-    for (let r = 0; r < 150; r++) for (let k = 0; k < 3; k++) counts[k] += t.data[r * 7 + 4 + k]!;
+    for (let r = 0; r < 150; r++) for (let k = 0; k < 3; k++) counts[k] = counts[k]! + t.data[r * 7 + 4 + k]!;
     expect(counts).toEqual([50, 50, 50]);
   });
 

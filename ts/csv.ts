@@ -56,6 +56,8 @@ export interface TableSchema {
   columns: ColumnSchema[];
   /** Columns of the file that are not encoded ('ignore' and 'label'); new files may have them. */
   ignored: string[];
+  /** Every column of the file, in order (encoded and not): without a header, new files' columns match by position. */
+  fileColumns: string[];
   /** Whether the columns were named by a header row (new files must then have one) or by position. */
   header: boolean;
   /** Tokens read as missing values. */
@@ -284,7 +286,7 @@ export function checkSchema(s: unknown, where = 'parseCsv'): asserts s is TableS
   const o = s as Partial<TableSchema>;
   if (o.format !== 'vae-wasm/table' || o.version !== 1) bad(`is not a vae-wasm table schema (format ${describe(o.format)}, version ${describe(o.version)})`);
   if (!Array.isArray(o.columns) || o.columns.length === 0) bad('has no columns');
-  if (!Array.isArray(o.ignored) || typeof o.header !== 'boolean' || !Array.isArray(o.missing)) bad('lacks ignored, header or missing');
+  if (!Array.isArray(o.ignored) || typeof o.header !== 'boolean' || !Array.isArray(o.missing) || !Array.isArray(o.fileColumns)) bad('lacks ignored, fileColumns, header or missing');
   let offset = 0;
   const names = new Set<string>();
   for (const [i, c] of o.columns!.entries()) {
@@ -306,6 +308,7 @@ export function checkSchema(s: unknown, where = 'parseCsv'): asserts s is TableS
     offset += c.width;
   }
   if (o.width !== offset) bad(`has width ${describe(o.width)} but its columns add up to ${offset}`);
+  for (const n of [...names, ...o.ignored!]) if (!o.fileColumns!.includes(n)) bad(`fileColumns lacks ${quote(String(n))}`);
 }
 
 /**
@@ -387,6 +390,8 @@ function layout(src: TextSource, o: Resolved): Layout {
   } else {
     names = cand.map((_, j) => `column${j + 1}`);
     if (preamble) names[names.length - 1] = 'target';
+    // A header-less schema's columns match by position: its names (the length is checked by the caller).
+    if (o.schema && o.schema.fileColumns.length === names.length) names = [...o.schema.fileColumns];
   }
   return { delimiter, skip, names, header, ...(preamble ? { preamble } : {}) };
 }
@@ -432,15 +437,15 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
     for (const [k, v] of Object.entries(o.columns)) {
       if (v !== 'ignore' && v !== 'label') throw new Error(`parseCsv: columns[${quote(k)}] is ${v}, but the schema fixes every kind; only 'ignore' and 'label' apply with a schema`);
     }
-    for (const c of s.columns) if (!l.names.includes(c.name)) throw new Error(`parseCsv: ${name} has no column ${quote(c.name)}, which the schema encodes; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
     if (s.header) {
+      for (const c of s.columns) if (!l.names.includes(c.name)) throw new Error(`parseCsv: ${name} has no column ${quote(c.name)}, which the schema encodes; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
       for (const n of l.names) {
         if (!s.columns.some((c) => c.name === n) && !s.ignored.includes(n) && role(n) !== 'ignore' && role(n) !== 'label') {
           throw new Error(`parseCsv: ${name} has a column ${quote(n)} that the schema does not know; pass columns: { ${JSON.stringify(n)}: 'ignore' } to leave it out`);
         }
       }
-    } else if (l.names.length !== s.columns.length + s.ignored.length) {
-      throw new Error(`parseCsv: ${name} has ${l.names.length} columns; the schema (made without a header: columns by position) has ${s.columns.length + s.ignored.length}`);
+    } else if (l.names.length !== s.fileColumns.length) {
+      throw new Error(`parseCsv: ${name} has ${l.names.length} columns; the schema (made without a header: columns by position) has ${s.fileColumns.length} (${s.fileColumns.slice(0, 10).join(', ')}${s.fileColumns.length > 10 ? ', …' : ''})`);
     }
     schema = s;
     counted = encodeRows(src, o, l, schema, true).counted;
@@ -464,7 +469,7 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
       columns.push(c);
       offset += c.width;
     });
-    schema = { format: 'vae-wasm/table', version: 1, width: offset, columns, ignored: l.names.filter((n) => !usedNames.includes(n)), header: l.header, missing: [...o.missing] };
+    schema = { format: 'vae-wasm/table', version: 1, width: offset, columns, ignored: l.names.filter((n) => !usedNames.includes(n)), fileColumns: [...l.names], header: l.header, missing: [...o.missing] };
   }
   const bytes = counted.rows * schema.width * 4;
   if (bytes > MAX_ENCODED_BYTES) {
