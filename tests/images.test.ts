@@ -111,7 +111,7 @@ describe('loadImages', () => {
   it('every bad file is an error naming it', async () => {
     const good = png(4, 4, Array.from({ length: 16 }, (_, i) => i * 16), 0);
     const corrupt = Buffer.from(good);
-    corrupt[corrupt.length - 20] ^= 0xff; // inside IDAT: its CRC no longer matches
+    corrupt[corrupt.length - 20] = corrupt[corrupt.length - 20]! ^ 0xff; // inside IDAT: its CRC no longer matches
     const truncatedPng = good.subarray(0, 40);
     const jpg = Buffer.from(jpeg.encode({ width: 8, height: 8, data: new Uint8Array(256).fill(200) }, 90).data);
     const cases: [Record<string, Buffer | string>, RegExp][] = [
