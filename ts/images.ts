@@ -329,11 +329,11 @@ export function fromImageBitmap(images: DrawableLike | readonly DrawableLike[], 
  */
 export async function fromFiles(files: Blob | ArrayLike<Blob>, options: ImageOptions = {}): Promise<ImageSet> {
   const where = 'fromFiles';
+  const opts = resolveImageOptions(where, options);
   const g = globalThis as { createImageBitmap?: (b: Blob, o?: object) => Promise<DrawableLike & { close(): void }> };
   if (typeof Blob === 'undefined' || !g.createImageBitmap) throw new Error(`${where}: needs a browser (createImageBitmap); in Node use loadImages(paths)`);
   const list: Blob[] = files instanceof Blob ? [files] : Array.from(files as ArrayLike<Blob>);
   if (list.length === 0) throw new RangeError(`${where}: no files given; expected at least one image file`);
-  const opts = resolveImageOptions(where, options);
   const names = list.map((f, i) => (typeof (f as { name?: unknown }).name === 'string' ? (f as File).name : `file ${i}`));
   let stack: ImageStack | undefined;
   let first: { width: number; height: number; name: string } | undefined;
