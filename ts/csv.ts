@@ -408,7 +408,8 @@ function dataRows(src: TextSource, o: Resolved, l: Layout, used: number[], onRow
     if (raw.length !== width) {
       throw new Error(`parseCsv: ${o.name} row ${row} has ${raw.length} field${raw.length === 1 ? '' : 's'}, but ${l.header ? 'the header has' : 'the first row has'} ${width}; every row needs the same number (a missing delimiter, or a delimiter inside an unquoted value?)`);
     }
-    const cells = raw.map((c) => c.trim());
+    const cells = raw; // trimmed in place: no second array per row
+    for (let j = 0; j < cells.length; j++) cells[j] = cells[j]!.trim();
     for (const j of used) {
       const v = cells[j]!;
       if (v === '' || missing.has(v)) {
@@ -454,7 +455,9 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
     if (usedNames.length === 0) throw new Error(`parseCsv: every column of ${name} is ignored or a label; nothing to encode`);
     const used = usedNames.map((n) => l.names.indexOf(n));
     const stats = used.map(() => newStats());
-    counted = dataRows(src, o, l, used, (cells, row) => { used.forEach((j, u) => addCell(stats[u]!, cells[j]!, row)); });
+    counted = dataRows(src, o, l, used, (cells, row) => {
+      for (let u = 0; u < used.length; u++) addCell(stats[u]!, cells[used[u]!]!, row);
+    });
     if (counted.rows === 0) throw new Error(`parseCsv: ${name} has no rows left: all ${counted.dropped} had a missing value (dropMissing)`);
     if (l.preamble && counted.rows + counted.dropped !== l.preamble.samples) {
       throw new Error(`parseCsv: ${name} row 1 looks like scikit-learn's preamble (n_samples ${l.preamble.samples}, n_features ${l.preamble.features}), but ${counted.rows + counted.dropped} rows follow; pass preamble: 'none' if row 1 is data`);
@@ -527,13 +530,14 @@ function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema
   let r = 0;
   const counted = dataRows(src, o, l, at, (cells, row) => {
     const base = r * schema.width;
-    schema.columns.forEach((c, k) => {
+    for (let k = 0; k < schema.columns.length; k++) {
+      const c = schema.columns[k]!;
       const v = cells[at[k]!]!;
       let code: number | undefined;
       if (c.kind === 'numeric') {
         if (!isNumber(v)) throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is not a number, and the column is numeric`);
         if (!checkOnly) data[base + c.offset] = (Number(v) - c.mean) / (c.sd > 0 ? c.sd : 1);
-        return;
+        continue;
       }
       code = lookups[k]!.get(v);
       if (code === undefined && c.kind === 'binary' && isNumber(v) && isNumber(c.levels[0]) && isNumber(c.levels[1])) {
@@ -543,7 +547,7 @@ function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema
         throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is not one of the column's ${c.levels.length} values (${c.levels.slice(0, 8).map(quote).join(', ')}${c.levels.length > 8 ? ', …' : ''})${o.schema ? '; the schema was made without it' : ''}`);
       }
       if (!checkOnly) data[base + c.offset + (c.kind === 'binary' ? 0 : code)] = c.kind === 'binary' ? code : 1;
-    });
+    }
     if (!checkOnly) labelAt.forEach((j, k) => labels[labelNames[k]!]!.push(cells[j]!));
     r++;
   });
