@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTrainArgs } from '../ts/cli/args';
 import { findMnistDir, head, loadDataset, loadTestImages, sniffFormat } from '../ts/cli/datasets';
 import { imageGridPng, imageShapeFor } from '../ts/cli/png';
+import { VAE } from '../ts/index';
 import { sklearnCsv } from './helpers';
 
 /** The CommanderError parseTrainArgs throws for argv. */
@@ -320,7 +321,7 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(bad.stderr).toMatch(/--arch conv needs image sides that are multiples of 4; the images are 14×14/);
   }, 60_000);
 
-  it('a CSV: says what it inferred per column, trains a Gaussian VAE on the encoded rows, writes the schema', () => {
+  it('a CSV: says what it inferred per column, trains a VAE with per-column likelihoods, saves the schema', async () => {
     expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
     const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
     const r = run('train', '--data', sklearnCsv('iris.csv'), '--latent', '2', '--encoder', '8', '--epochs', '3', '--batch-size', '50', '--out', out);
@@ -328,11 +329,15 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(r.stderr).toContain('vae-wasm: 150 rows, 5 columns encoded into 7 values per row (scikit-learn preamble: 150 samples, 4 features)');
     expect(r.stderr).toContain('vae-wasm:   column1: numeric (mean 5.843, sd 0.8253)');
     expect(r.stderr).toContain('vae-wasm:   target: categorical (3 levels: 0 (setosa), 1 (versicolor), 2 (virginica))');
-    expect(r.stderr).toMatch(/a table trains on its encoded rows with a Gaussian likelihood/);
+    expect(r.stderr).toMatch(/a table trains on its encoded rows, each column with its own likelihood \(numeric: Gaussian, learned variance; binary: Bernoulli; categorical: softmax\)/);
     expect(r.stderr).toMatch(/training a VAE 7 → dense 8 → z 2 → dense 8 → dense 7/);
     const schema = JSON.parse(readFileSync(join(out, 'schema.json'), 'utf8'));
     expect(schema).toMatchObject({ format: 'vae-wasm/table', width: 7, columns: [{ name: 'column1', kind: 'numeric' }, {}, {}, {}, { name: 'target', levels: ['0', '1', '2'] }] });
     expect(existsSync(join(out, 'reconstructions.png'))).toBe(false);
+    const saved = await VAE.load(readFileSync(join(out, 'model.safetensors')));
+    expect(saved.schema).toEqual(schema);
+    expect(saved.config.likelihood).toEqual([{ type: 'gaussian', width: 4, variance: 'learned' }, { type: 'categorical', width: 3 }]);
+    saved.dispose();
     // A test table is encoded with the training table's schema: a level it never saw is an error naming it.
     const test = join(out, 'test.csv');
     writeFileSync(test, '5.1,3.5,1.4,0.2,0\n6.2,2.9,4.3,1.3,3\n');
@@ -342,6 +347,45 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     const ragged = join(out, 'ragged.csv');
     writeFileSync(ragged, 'a,b\n1,2\n3\n');
     expect(run('train', '--data', ragged, '--out', out).stderr).toMatch(/ragged\.csv row 3 has 1 field, but the header has 2/);
+  }, 60_000);
+
+  it('score: a saved table model flags a broken row and names its column; thresholds given, from a reference, or own', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const r = run('train', '--data', sklearnCsv('iris.csv'), '--latent', '2', '--encoder', '16', '--epochs', '150', '--batch-size', '30', '--lr', '3e-3', '--threads', '1', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    const model = join(out, 'model.safetensors');
+    // Ten iris rows; in the last, petal length (column3) is 40 cm instead of about 4.
+    const rows = readFileSync(sklearnCsv('iris.csv'), 'utf8').trim().split('\n').slice(1, 11);
+    rows[9] = rows[9]!.split(',').map((v, j) => (j === 2 ? '40.0' : v)).join(',');
+    const data = join(out, 'new.csv');
+    writeFileSync(data, `${rows.join('\n')}\n`);
+    const scores = join(out, 'scores.csv');
+    const s = run('score', '--model', model, '--data', data, '--out', scores, '--samples', '16', '--threshold', '30');
+    expect(s.status, s.stderr).toBe(0);
+    const lines = readFileSync(scores, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('row,score,flagged,top_columns');
+    expect(lines).toHaveLength(11);
+    const cells = lines.slice(1).map((l) => l.split(','));
+    expect(cells.map((c) => c[2])).toEqual(['0', '0', '0', '0', '0', '0', '0', '0', '0', '1']);
+    expect(cells[9]![0]).toBe('10');
+    expect(cells[9]![3]).toMatch(/^column3 \(\d+\.\d+\)/);
+    expect(Number(cells[9]![1])).toBeGreaterThan(10 * Math.max(...cells.slice(0, 9).map((c) => Number(c[1]))));
+    expect(s.stderr).toMatch(/vae-wasm: scored 10 rows of .*new\.csv \(10 rows\) with −ELBO \(16 samples\) in [\d.]+ s; threshold 30\.000 \(given\); 1 flagged/);
+    expect(s.stderr).toMatch(/vae-wasm:   row 10: [\d.]+ \(flagged\), mostly column3/);
+    // A threshold from normal rows' scores (the training file), and one from the rows' own scores.
+    const ref = run('score', '--model', model, '--data', data, '--out', scores, '--reference', sklearnCsv('iris.csv'), '--quantile', '0.95');
+    expect(ref.status, ref.stderr).toBe(0);
+    expect(ref.stderr).toMatch(/threshold [\d.-]+ \(the 0\.95 quantile of 150 rows of .*iris\.csv\); [1-3] flagged/);
+    expect(run('score', '--model', model, '--data', data, '--out', scores, '--method', 'logLikelihood', '--samples', '50').stderr).toMatch(/with −L_k \(50 samples\).*quantile of these rows' own scores/);
+    // Data the model cannot read, and flags that contradict each other.
+    const wrong = join(out, 'wrong.csv');
+    writeFileSync(wrong, 'a,b\n1,2\n3,4\n');
+    const bad = run('score', '--model', model, '--data', wrong, '--out', scores);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/wrong\.csv/);
+    expect(run('score', '--model', model, '--data', data, '--threshold', '1', '--reference', data).status).toBe(2);
+    expect(run('score', '--data', data).status).toBe(2);
   }, 60_000);
 
   it('a .npy array and an IDX file train; --data and --dataset together exit 2', () => {

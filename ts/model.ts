@@ -13,7 +13,34 @@ import { planErrorMessage } from './layers';
 import { checkKeys, checkObject, describe, fail, groupRules, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
 import { crc32 } from './crc32';
 import { encodeSafetensors } from './safetensors';
+import { decodeRows, type DecodedRows, type TableSchema } from './schema';
 import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor, ScoreOptions, ScoreResult } from './types';
+
+/** Whether a data set's schema is the model's (the same columns, encoded the same way). */
+function sameSchema(a: TableSchema, b: unknown): boolean {
+  return JSON.stringify(a.columns) === JSON.stringify((b as { columns?: unknown }).columns);
+}
+
+function describeColumns(s: unknown): string {
+  const cols = (s as { columns?: { name?: unknown; kind?: unknown }[] }).columns;
+  if (!Array.isArray(cols)) return describe(s);
+  const names = cols.slice(0, 6).map((c) => `${String(c.name)} (${String(c.kind)})`).join(', ');
+  return cols.length > 6 ? `${names}, … ${cols.length} in all` : names;
+}
+
+/** Each value's share of the reconstruction term, summed per schema column (a categorical's levels together). */
+function perSchemaColumn(schema: TableSchema, perValue: Float32Array, rows: number): Float32Array {
+  const k = schema.columns.length;
+  const out = new Float32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    schema.columns.forEach((c, j) => {
+      let s = 0;
+      for (let v = 0; v < c.width; v++) s += perValue[r * schema.width + c.offset + v]!;
+      out[r * k + j] = s;
+    });
+  }
+  return out;
+}
 
 export interface TensorSpec {
   name: string;
@@ -187,13 +214,35 @@ export abstract class BaseModel {
   }
 
   protected abstract get isVae(): boolean;
-  /** Whether data must lie in [0, 1] (Bernoulli likelihood or BCE loss). */
   /** What data must satisfy (values in [0, 1] where a Bernoulli or categorical term reads them, ...). */
   protected readonly rules: MatrixRules;
   protected abstract metadataConfig(): Record<string, unknown>;
 
   protected matrix(where: string, what: string, x: unknown): Matrix {
+    const schema = this.schema;
+    const given = typeof x === 'object' && x !== null && 'schema' in x ? (x as { schema: unknown }).schema : undefined;
+    if (schema && given !== undefined && !sameSchema(schema, given)) {
+      throw new TypeError(`${this.className}.${where}: ${what} was encoded with another schema than the model's (columns ${describeColumns(given)}; the model's: ${describeColumns(schema)}); parse it with parseCsv(text, { schema: model.schema })`);
+    }
     return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, this.rules);
+  }
+
+  /** The table schema the model's rows are encoded with (models created with `schema`), else undefined. */
+  get schema(): TableSchema | undefined {
+    return this.configSchema();
+  }
+
+  protected abstract configSchema(): TableSchema | undefined;
+
+  /**
+   * Model outputs in the schema's encoding (`decode`, `reconstruct` or `sample`: rows × width) → rows in the
+   * table's original units, as `decodeRows(model.schema, values)`: numbers un-standardised, binary and categorical
+   * columns as their most likely level, with their probabilities.
+   */
+  toRows(values: ArrayLike<number>): DecodedRows {
+    const schema = this.schema;
+    if (!schema) throw new TypeError(`${this.className}.toRows: this model has no table schema (create it with { schema: parseCsv(text).schema }); decode gives its outputs as values`);
+    return decodeRows(schema, values);
   }
 
   // ---- weights ---------------------------------------------------------------------------------------------
@@ -648,7 +697,8 @@ export abstract class BaseModel {
       } else {
         for (let i = 0; i < m.rows; i++) scores[i] = method === 'elbo' ? recs[i]! + kls[i]! : recs[i]!;
       }
-      return { scores, perColumn, method };
+      const schema = this.schema;
+      return schema ? { scores, perColumn: perSchemaColumn(schema, perColumn, m.rows), columns: schema.columns.map((col) => col.name), method } : { scores, perColumn, method };
     }));
   }
 

@@ -8,6 +8,7 @@ import type {
   Activation, AutoencoderConfig, FitOptions, Init, LikelihoodGroup, LossGroup, OptimizerConfig, VAEConfig,
 } from './types';
 import type { MatrixRules } from './data';
+import { checkSchema, schemaLikelihood, schemaLoss, type TableSchema } from './schema';
 
 /** Longest description `describe` returns, in characters. */
 export const DESCRIBE_MAX = 160;
@@ -130,7 +131,22 @@ function oneOf<T extends string>(where: string, what: string, v: unknown, values
   return v as T;
 }
 
-const LAYER_KEYS = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output', 'activation', 'leakySlope', 'init', 'seed', 'threads'] as const;
+const LAYER_KEYS = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output', 'activation', 'leakySlope', 'init', 'seed', 'threads', 'schema'] as const;
+
+/**
+ * A config with a table's `schema`: the row's width is the schema's, and the reconstruction term (`key`:
+ * likelihood or loss) defaults to the schema's per-column groups. The schema is checked, and copied, so a caller's
+ * later edits do not reach the model.
+ */
+function withSchema(where: string, config: Record<string, unknown>, key: 'likelihood' | 'loss'): { config: Record<string, unknown>; schema?: TableSchema } {
+  if (config.schema === undefined) return { config };
+  checkSchema(config.schema, where);
+  const schema = JSON.parse(JSON.stringify(config.schema)) as TableSchema;
+  if (config.inputShape !== undefined) fail(where, 'inputShape', config.inputShape, `left out with a schema: a table's rows are flat (${schema.width} values)`);
+  if (config.inputDim !== undefined && config.inputDim !== schema.width) fail(where, 'inputDim', config.inputDim, `left out or ${schema.width}, the schema's width`);
+  const groups = key === 'likelihood' ? schemaLikelihood(schema) : schemaLoss(schema);
+  return { config: { ...config, inputDim: schema.width, [key]: config[key] ?? groups }, schema };
+}
 
 /** The layers part of a config, checked and with defaults: what `model.config` reports. */
 interface ResolvedNetwork {
@@ -144,6 +160,8 @@ interface ResolvedNetwork {
   leakySlope: number;
   init: Init;
   seed: number;
+  /** The table's schema the rows are encoded with (models of CSV tables). */
+  schema?: TableSchema;
 }
 
 function inputShapeOf(where: string, c: Record<string, unknown>): { inputDim: number; inputShape?: number[] } {
@@ -259,10 +277,11 @@ export function threadsOption(where: string, v: unknown): number | 'auto' {
   return v;
 }
 
-export function resolveVAEConfig(where: string, config: unknown): Resolved<ResolvedVAEConfig> {
-  checkObject(where, 'config', config);
-  checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance', 'conditionDim']);
-  const n = network(where, config);
+export function resolveVAEConfig(where: string, given: unknown): Resolved<ResolvedVAEConfig> {
+  checkObject(where, 'config', given);
+  checkKeys(where, given, [...LAYER_KEYS, 'likelihood', 'variance', 'conditionDim']);
+  const { config, schema } = withSchema(where, given, 'likelihood');
+  const n = { ...network(where, config), ...(schema ? { schema } : {}) };
   const conditionDim = config.conditionDim === undefined ? 0 : positiveInt(where, 'conditionDim', config.conditionDim, MAX_UNITS);
   const conditional = <T extends { resolved: ResolvedVAEConfig; plan: CorePlan }>(r: T): T => {
     if (conditionDim > 0) {
@@ -299,10 +318,11 @@ export function resolveVAEConfig(where: string, config: unknown): Resolved<Resol
   return conditional({ resolved: { ...n, likelihood, variance }, plan, names, threads: threadsOption(where, config.threads) });
 }
 
-export function resolveAutoencoderConfig(where: string, config: unknown): Resolved<ResolvedAutoencoderConfig> {
-  checkObject(where, 'config', config);
-  checkKeys(where, config, [...LAYER_KEYS, 'loss']);
-  const n = network(where, config);
+export function resolveAutoencoderConfig(where: string, given: unknown): Resolved<ResolvedAutoencoderConfig> {
+  checkObject(where, 'config', given);
+  checkKeys(where, given, [...LAYER_KEYS, 'loss']);
+  const { config, schema } = withSchema(where, given, 'loss');
+  const n = { ...network(where, config), ...(schema ? { schema } : {}) };
   if (Array.isArray(config.loss)) {
     const plain = (r: CoreGroups[number]['recon']) => (x: Record<string, unknown>, at: string) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return r; };
     const g = groups<LossGroup>(where, 'loss', config.loss, n.inputDim, { bce: plain('bernoulli'), mse: plain('squaredError'), categorical: plain('categorical') });

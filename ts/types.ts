@@ -12,6 +12,7 @@
  *   out × in; the interop functions transpose.
  * - Losses are in nats per sample, summed over the input's dimensions (pixels), averaged over samples.
  */
+import type { TableSchema } from './schema';
 
 /** Hidden-layer nonlinearity. `linear` is the identity (useful for linear autoencoders). */
 export type Activation = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' | 'linear';
@@ -85,6 +86,14 @@ export interface LayersConfig {
    * condition's, after the input's. Every method that takes data then takes `condition` (rows × conditionDim).
    */
   conditionDim?: number;
+  /**
+   * A table's schema (`parseCsv(...).schema`): rows are encoded with it, the input size is its width, and the
+   * reconstruction term defaults to one group per column — VAE: numeric Gaussian with a learned variance, binary
+   * Bernoulli, categorical a softmax over its levels; autoencoder: squared error, cross-entropy, the categorical's
+   * cross-entropy. Saved with the model (`model.schema`), so `parseCsv(text, { schema: model.schema })` encodes new
+   * rows for it and `model.toRows(values)` reads outputs back in original units.
+   */
+  schema?: TableSchema;
   /** Nonlinearity of every layer that computes (all but flatten, reshape and the output). Default `'relu'`. */
   activation?: Activation;
   /** Slope for negative inputs when `activation` is `'leakyRelu'`. Default 0.01. */
@@ -309,7 +318,12 @@ export interface ScoreOptions {
 export interface ScoreResult {
   /** One score per row; higher = more anomalous (nats). */
   scores: Float32Array;
-  /** Rows × input values: each value's share of its row's reconstruction term (mean over draws). */
+  /**
+   * Rows × input values: each value's share of its row's reconstruction term (mean over draws). For a model with a
+   * table schema: rows × the schema's columns (a categorical's levels summed), named in `columns`.
+   */
   perColumn: Float32Array;
+  /** With a table schema: the column names of `perColumn`. */
+  columns?: string[];
   method: 'elbo' | 'logLikelihood' | 'reconstruction';
 }

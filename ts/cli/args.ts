@@ -38,6 +38,11 @@ const num = (name: string, { positive = false, below }: { positive?: boolean; be
   }
   return n;
 };
+const finite = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+};
 const widths = (name: string) => (v: string): number[] => {
   if (v.trim() === '' || v === 'none') return [];
   return v.split(',').map((w) => int(name)(w.trim()));
@@ -80,8 +85,22 @@ export interface EvalPlan {
   threads: number | 'auto';
 }
 
+export interface ScorePlan {
+  model: string;
+  data: string;
+  out: string;
+  method?: 'elbo' | 'logLikelihood' | 'reconstruction';
+  samples?: number;
+  threshold?: number;
+  reference?: string;
+  quantile: number;
+  top: number;
+  seed: number;
+  threads: number | 'auto';
+}
+
 export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>, version: string,
-  onEval: (plan: EvalPlan) => void | Promise<void> = () => {}): Command {
+  onEval: (plan: EvalPlan) => void | Promise<void> = () => {}, onScore: (plan: ScorePlan) => void | Promise<void> = () => {}): Command {
   const program = new Command('vae-wasm').description('Train VAEs and autoencoders on a SIMD WebAssembly core').version(version);
   // Usage errors exit 2 (commander's default is 1); set before .command() so that `train` inherits it.
   program.exitOverride((err) => {
@@ -153,6 +172,31 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
       limit: o.limit as number, samples: o.samples as number, seed: o.seed as number, json: o.json === true,
       threads: o.threads as number | 'auto',
     }));
+  program.command('score')
+    .description('anomaly scores of new rows under a saved model (higher = more anomalous), a threshold, and each\n' +
+      'row\'s most unusual columns (or pixels), written as CSV: row, score, flagged, top_columns')
+    .requiredOption('--model <file>', 'a model written by vae-wasm train (model.safetensors); a table\'s model keeps its schema')
+    .requiredOption('--data <path>', 'rows to score: a CSV (encoded with the model\'s schema), a folder of images, a .npy or an IDX file')
+    .option('--out <file>', 'the CSV to write', 'scores.csv')
+    .addOption(new Option('--method <name>', 'VAE: elbo (−ELBO), logLikelihood (−L_k) or reconstruction; an autoencoder: reconstruction').choices(['elbo', 'logLikelihood', 'reconstruction']))
+    .option('--samples <n>', 'ε draws per row (elbo, reconstruction; default 1) or k (logLikelihood; default 100)', int('--samples'))
+    .option('--threshold <x>', 'flag rows scoring above x', finite('--threshold'))
+    .option('--reference <path>', 'normal rows (same format as --data): the threshold is the --quantile of their scores')
+    .option('--quantile <q>', 'quantile of the reference scores (or, without --reference, of the scored rows) used as the threshold', num('--quantile', { below: 1 }), 0.99)
+    .option('--top <n>', 'columns (or pixels) listed per row, by their share of the reconstruction term', int('--top'), 3)
+    .option('--seed <n>', 'seed of the draws', int('--seed', 0), 1)
+    .addOption(threadsOption())
+    .action((o: Record<string, unknown>, cmd: Command) => {
+      if (o.threshold !== undefined && o.reference !== undefined) cmd.error('error: --threshold and --reference both set the threshold; give one', { exitCode: 2, code: 'commander.conflict' });
+      return onScore({
+        model: o.model as string, data: o.data as string, out: o.out as string, quantile: o.quantile as number, top: o.top as number,
+        seed: o.seed as number, threads: o.threads as number | 'auto',
+        ...(o.method !== undefined ? { method: o.method as ScorePlan['method'] } : {}),
+        ...(o.samples !== undefined ? { samples: o.samples as number } : {}),
+        ...(o.threshold !== undefined ? { threshold: o.threshold as number } : {}),
+        ...(o.reference !== undefined ? { reference: o.reference as string } : {}),
+      });
+    });
   return program;
 }
 

@@ -97,6 +97,8 @@ export interface OwnData {
   /** [h, w, c] for images (and .npy/IDX arrays of rank 3 or 4). */
   imageShape?: [number, number, number];
   table?: ParsedTable;
+  /** Images: the file of each row. */
+  names?: string[];
   label: string;
 }
 
@@ -134,7 +136,7 @@ export async function loadOwnData(path: string, trainTable?: TableSchema): Promi
   if (format === 'images') {
     const set = await loadImages(path).catch(fail);
     const [n, h, w, c] = set.shape;
-    return { format, rows: { data: set.data, rows: n, cols: h * w * c }, imageShape: [h, w, c], label: `${path} (${n} images, ${h}×${w}×${c})` };
+    return { format, rows: { data: set.data, rows: n, cols: h * w * c }, imageShape: [h, w, c], names: set.files, label: `${path} (${n} images, ${h}×${w}×${c})` };
   }
   if (format === 'csv') {
     const gz = readFileSync(path, { flag: 'r' }).subarray(0, 2);

@@ -52,15 +52,14 @@ function modelConfig(plan: TrainPlan, cols: number, [h, w, c]: [number, number, 
 }
 
 /**
- * The model for a table (the seam where per-column likelihoods will come in): today a dense model on the encoded
- * rows with a Gaussian likelihood (a VAE) or MSE (an autoencoder), since the encoded values are standardised
- * numbers and 0/1 codes.
+ * The model for a table: dense layers on the encoded rows, with the schema, which gives each column its likelihood
+ * (numeric Gaussian with a learned variance, binary Bernoulli, categorical softmax; an autoencoder's losses alike).
  */
 export function tableModelConfig(schema: TableSchema, plan: TrainPlan): VAEConfig | AutoencoderConfig {
   if (plan.arch === 'conv' || plan.layersFile !== undefined) throw new DatasetError('a table trains dense layers (--encoder, --decoder); --arch conv and --layers need images');
-  return plan.model === 'vae'
-    ? { ...(plan.modelConfig as VAEConfig), inputDim: schema.width, likelihood: 'gaussian' }
-    : { ...(plan.modelConfig as AutoencoderConfig), inputDim: schema.width, loss: 'mse' };
+  // The schema sets the input size and each column's likelihood (or loss), and is saved in the model file.
+  const { inputDim: _d, inputShape: _s, likelihood: _l, variance: _v, loss: _o, ...layers } = plan.modelConfig as VAEConfig & AutoencoderConfig;
+  return plan.model === 'vae' ? { ...(layers as VAEConfig), schema } : { ...(layers as AutoencoderConfig), schema };
 }
 
 /** What parseCsv inferred, one line per column, as the CLI prints it. */
@@ -103,7 +102,7 @@ async function trainingData(plan: TrainPlan, log: (s: string) => void): Promise<
     shape = own.imageShape;
     if (table) {
       for (const line of describeTable(table)) log(`vae-wasm: ${line}`);
-      log(`vae-wasm: a table trains on its encoded rows with ${plan.model === 'vae' ? 'a Gaussian likelihood' : 'MSE'}; the schema is written to schema.json`);
+      log(`vae-wasm: a table trains on its encoded rows, each column with its own ${plan.model === 'vae' ? 'likelihood (numeric: Gaussian, learned variance; binary: Bernoulli; categorical: softmax)' : 'loss (numeric: squared error; binary: cross-entropy; categorical: softmax cross-entropy)'}; the schema goes into the model file and schema.json`);
     }
   } else {
     ({ train: full, test: fullTest, label } = loadDataset(plan.dataset, plan.testData));
