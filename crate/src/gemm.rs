@@ -257,6 +257,12 @@ pub unsafe fn gemm(
         }
         return;
     }
+    if op == Op::NN && m < MR {
+        // A few rows times a matrix (inference on one row, a batch of 1-3): packing B would cost more than the
+        // product, so B is read where it lies.
+        few_rows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     // The cost of each orientation in floats written by packing, plus the kernel's idle edge lanes (an idle lane
     // costs about 1/8 of a float written) and, for Cᵀ, its tiles' transposes (measured: about 7% of the kernel's
     // time, i.e. 1/57 of a float per multiply-add).
@@ -267,6 +273,71 @@ pub unsafe fn gemm(
     let cost = |m: u64, n: u64| 4 * m * k64 * a_packs(m, n) + k64 * n + (blocks(m, MR) * MR as u64 * blocks(n, NR) * NR as u64 - m * n) * k64 / 8;
     let transposed = cost(n64, m64) + m64 * n64 * k64 / 57 < cost(m64, n64);
     oriented(transposed, op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch);
+}
+
+/// C (+)= A·B for m < MR rows of A, B row-major and unpacked: each row's columns in blocks of 4·V, V = 8 / rows,
+/// so eight vector sums are in flight whatever m is; then blocks of 4 columns, then single columns. Each C element
+/// is the same sequential sum over k as [`gemm_scalar`]'s.
+#[allow(clippy::too_many_arguments)]
+unsafe fn few_rows(m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let mut j = match m {
+        1 => row_block::<1, 8>(0, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        2 => row_block::<2, 4>(0, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        _ => row_block::<3, 2>(0, n, k, a, lda, b, ldb, c, ldc, accumulate),
+    };
+    j = match m {
+        1 => row_block::<1, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        2 => row_block::<2, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        _ => row_block::<3, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
+    };
+    for i in 0..m {
+        for jj in j..n {
+            let mut s = if accumulate { *c.add(i * ldc + jj) } else { 0.0 };
+            for p in 0..k {
+                s += *a.add(i * lda + p) * *b.add(p * ldb + jj);
+            }
+            *c.add(i * ldc + jj) = s;
+        }
+    }
+}
+
+/// Columns [j, …) of C's R rows in blocks of 4·V while whole blocks fit; returns the first column not done.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn row_block<const R: usize, const V: usize>(
+    mut j: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize,
+    accumulate: bool,
+) -> usize {
+    while j + 4 * V <= n {
+        let mut acc = [[F32x4::zero(); V]; R];
+        if accumulate {
+            for (r, row) in acc.iter_mut().enumerate() {
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = F32x4::load(c.add(r * ldc + j + 4 * v));
+                }
+            }
+        }
+        for p in 0..k {
+            let bp = b.add(p * ldb + j);
+            let mut bv = [F32x4::zero(); V];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = F32x4::load(bp.add(4 * v));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = F32x4::splat(*a.add(r * lda + p));
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = x.add(av.mul(bv[v]));
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (v, x) in row.iter().enumerate() {
+                x.store(c.add(r * ldc + j + 4 * v));
+            }
+        }
+        j += 4 * V;
+    }
+    j
 }
 
 /// The product in the given orientation (see [`gemm`]); public for tests and the benchmark.
@@ -463,7 +534,7 @@ mod tests {
     fn packed_matches_scalar_twin_bitwise_on_awkward_shapes() {
         let mut rng = Pcg32::new(3, 0);
         let mut scratch = vec![0.0f32; SCRATCH];
-        let shapes = [(1, 1, 1), (3, 5, 7), (8, 8, 8), (9, 17, 300), (130, 20, 33), (17, 530, 260), (128, 40, 400)];
+        let shapes = [(1, 1, 1), (3, 5, 7), (8, 8, 8), (9, 17, 300), (130, 20, 33), (17, 530, 260), (128, 40, 400), (1, 400, 784), (1, 37, 5), (2, 45, 300), (3, 70, 9), (2, 3, 2)];
         for &(m, n, k) in &shapes {
             for op in [Op::NN, Op::NT, Op::TN] {
                 for &accumulate in &[false, true] {
