@@ -629,8 +629,52 @@ pub unsafe extern "C" fn vae_model_set_threads(m: *mut Model, threads: u32) {
     (*m).threads = (threads as usize).clamp(1, crate::par::MAX_THREADS);
 }
 
-/// Test hook: worker `id` traps the next time it runs part of a task.
+/// Test hook: worker `id` traps in the next chunk it claims of a task whose context type name contains the
+/// `filter_len` bytes at `filter` (any task when 0): at the chunk's start (`at` 0), after computing the first half of
+/// its outputs (1), or after computing all of it, before acknowledging it (2). Id 0 disarms.
 #[no_mangle]
-pub extern "C" fn vae_threads_inject_fault(id: u32) {
-    crate::par::inject_fault(id);
+pub unsafe extern "C" fn vae_threads_inject_fault(id: u32, at: u32, filter: *const u8, filter_len: usize) {
+    let filter = if filter_len == 0 { &[][..] } else { core::slice::from_raw_parts(filter, filter_len) };
+    crate::par::inject_fault(id, at, filter);
+}
+
+/// Test hook: 1 while an injected fault has not fired yet; the task type where the last one fired, NUL-terminated.
+#[no_mangle]
+pub extern "C" fn vae_threads_fault_armed() -> u32 {
+    crate::par::fault_armed() as u32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_threads_fault_site() -> *const u8 {
+    core::ptr::addr_of!(crate::par::FAULT_SITE) as *const u8
+}
+
+/// Test hook: worker `id` sleeps `ms` milliseconds once, after reading its next task and before claiming any of it
+/// (`at` 0), or inside the next chunk it claims (1). `CONTROL.delayed` is 1 while it sleeps.
+#[no_mangle]
+pub extern "C" fn vae_threads_inject_delay(id: u32, at: u32, ms: f32) {
+    crate::par::inject_delay(id, at, ms);
+}
+
+/// Fork-join counters (see `crate::par::stats`) as `n` ≤ their number f64s into `out`; with `reset`, zeroes them.
+#[no_mangle]
+pub unsafe extern "C" fn vae_threads_stats(out: *mut f64, n: usize, reset: u32) -> usize {
+    use crate::par::stats;
+    let n = n.min(stats::N);
+    for i in 0..n {
+        *out.add(i) = stats::get(i) as f64;
+    }
+    if reset != 0 {
+        stats::reset();
+    }
+    n
+}
+
+/// For the benchmark: `reps` empty tasks of `parts` parts on `threads` threads (the fork-join round trip alone).
+#[no_mangle]
+pub extern "C" fn vae_threads_empty_tasks(threads: u32, parts: u32, reps: u32) {
+    crate::par::use_threads(threads as usize);
+    for _ in 0..reps {
+        crate::par::run(&(), parts as usize, |_, _| {});
+    }
 }
