@@ -374,7 +374,10 @@ pub unsafe extern "C" fn vae_model_evaluate(
     } else {
         let mut aux = m.aux;
         let r = m.evaluate(src, n, samples, &mut aux, per_row);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         r
     };
     match r {
@@ -407,7 +410,10 @@ pub unsafe extern "C" fn vae_model_log_likelihood(
     } else {
         let mut aux = m.aux;
         let r = m.log_likelihood(src, n, k, &mut aux, out_lk, out_elbo);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         code(r)
     }
 }
@@ -445,7 +451,10 @@ pub unsafe extern "C" fn vae_model_sample(m: *mut Model, n: usize, seed: u32, us
     } else {
         let mut aux = m.aux;
         let r = m.sample(n, &mut aux, out);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         code(r)
     }
 }
@@ -670,11 +679,17 @@ pub unsafe extern "C" fn vae_threads_stats(out: *mut f64, n: usize, reset: u32) 
     n
 }
 
-/// For the benchmark: `reps` empty tasks of `parts` parts on `threads` threads (the fork-join round trip alone).
+/// For the benchmark: `reps` tasks of `parts` parts on `threads` threads, each part a loop of `work` dependent
+/// steps (0: nothing), to time the fork-join round trip against the same parts on one thread.
 #[no_mangle]
-pub extern "C" fn vae_threads_empty_tasks(threads: u32, parts: u32, reps: u32) {
+pub extern "C" fn vae_threads_empty_tasks(threads: u32, parts: u32, reps: u32, work: u32) {
     crate::par::use_threads(threads as usize);
     for _ in 0..reps {
-        crate::par::run(&(), parts as usize, |_, _| {});
+        crate::par::run(&work, parts as usize, |&work, _| {
+            let mut x = 0u32;
+            for i in 0..work {
+                unsafe { core::ptr::write_volatile(&mut x, core::ptr::read_volatile(&x).wrapping_add(i)) };
+            }
+        });
     }
 }

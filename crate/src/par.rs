@@ -64,8 +64,9 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
 /// in small pieces, few enough that claiming and per-chunk set-up (a GEMM's packing) stay cheap.
 pub const CHUNKS_PER_THREAD: usize = 4;
 
-/// Caller's spins waiting for workers' chunks before it sleeps (about 20 µs).
-const JOIN_SPINS: u32 = 1 << 14;
+/// Most spins of the caller waiting for workers' chunks before it sleeps (about 170 µs on a 4 GHz core: about a
+/// chunk of a large product).
+const JOIN_SPINS: u32 = 1 << 17;
 /// Longest single sleep of the caller (ms); it re-checks after it, in case a wake-up was lost.
 const JOIN_SLEEP_MS: f64 = 20.0;
 
@@ -166,8 +167,45 @@ impl Default for Control {
 
 pub static CONTROL: Control = Control::new();
 
+/// How long recent tasks took (by their function, an average of the last few), so that a task too short to profit
+/// from a sleeping worker does not pay the wake-up call (tens of µs on a VM) for it. Touched only by the caller.
+static mut TASK_MS: [(usize, f64); 32] = [(0, 0.0); 32];
+/// Tasks shorter than this (ms) do not wake sleeping workers (those awake still help), except while a test fault is
+/// armed (so that the fault can fire in short tasks too).
+const WAKE_MIN_MS: f64 = 0.2;
+
 /// Threads the current call may use (set per model call by `use_threads`); touched only by the caller.
 static mut ACTIVE: usize = 1;
+/// A spin budget that adapts to whether spinning pays off: it halves each time a spin runs out (the wait was long:
+/// a descheduled thread, a machine busy with other work) and grows back by a sixteenth of its ceiling each time the
+/// awaited event came while spinning (short waits: cores of our own). Alone, threads spin across the short gaps
+/// of a training step and rarely pay for a sleep and a wake-up call; on a busy machine they soon sleep instead of
+/// burning a core that another thread could use.
+struct Budget(AtomicU32);
+
+impl Budget {
+    const fn new() -> Budget {
+        Budget(AtomicU32::new(u32::MAX))
+    }
+    fn get(&self, max: u32) -> u32 {
+        self.0.load(SeqCst).clamp(max / 64, max).max(1)
+    }
+    fn hit(&self, max: u32) {
+        let b = self.get(max);
+        self.0.store(b.saturating_add(max / 16).min(max), SeqCst);
+    }
+    fn miss(&self, max: u32) {
+        self.0.store((self.get(max) / 2).max(max / 64), SeqCst);
+    }
+}
+
+/// The caller's join budget, and each worker's idle budget.
+static JOIN_BUDGET: Budget = Budget::new();
+static WORKER_BUDGET: [Budget; MAX_THREADS] = {
+    const B: Budget = Budget::new();
+    [B; MAX_THREADS]
+};
+
 /// GEMM packing scratch of each worker (index 0 unused: the caller passes its model's).
 static mut SCRATCH: [*mut f32; MAX_THREADS] = [core::ptr::null_mut(); MAX_THREADS];
 
@@ -301,6 +339,9 @@ pub fn register(workers: usize, scratch_floats: usize) -> bool {
         for h in c.holding.iter() {
             h.store(0, SeqCst);
         }
+        for b in WORKER_BUDGET.iter().chain(core::iter::once(&JOIN_BUDGET)) {
+            b.0.store(u32::MAX, SeqCst);
+        }
         c.workers.store(workers as u32, SeqCst);
         ACTIVE = ACTIVE.min(workers + 1);
     }
@@ -401,9 +442,15 @@ impl Control {
         self.claim.store(g << GEN_SHIFT | parts as u64, SeqCst);
         self.generation.store(g as u32, SeqCst);
         stats::add(stats::TASKS, 1);
-        if self.sleepers.load(SeqCst) != 0 {
+        let t0 = sys::now_ms();
+        let slot = unsafe { &mut TASK_MS[((f as usize as u32).wrapping_mul(0x9E37_79B9) >> 27) as usize] };
+        let short = slot.0 == f as usize && slot.1 < WAKE_MIN_MS && self.fault.load(SeqCst) == 0;
+        if self.sleepers.load(SeqCst) != 0 && !short {
             stats::add(stats::WAKES, 1);
             sys::wake(&self.generation, u32::MAX);
+        }
+        if self.fault.load(SeqCst) != 0 {
+            self.await_worker_claim(g, parts);
         }
         let mut mine = 0u32;
         while let Some(i) = self.take(g, parts) {
@@ -412,6 +459,17 @@ impl Control {
         }
         stats::add(stats::CALLER_CHUNKS, mine as u64);
         self.join(parts as u32 - mine);
+        let ms = sys::now_ms() - t0;
+        *slot = (f as usize, if slot.0 == f as usize { 0.75 * slot.1 + 0.25 * ms } else { ms });
+    }
+
+    /// Test hook: while a fault is armed, the caller lets a worker claim the first chunk of each task (for up to a
+    /// second), so that the fault fires in the first task of the kind it is armed for.
+    fn await_worker_claim(&self, g: u64, count: usize) {
+        let t0 = sys::now_ms();
+        while self.claim.load(SeqCst) == g << GEN_SHIFT | count as u64 && sys::now_ms() - t0 < 1000.0 {
+            core::hint::spin_loop();
+        }
     }
 
     /// Claims the next chunk of task `g` of `count` chunks, if any is left (see the module's protocol).
@@ -441,15 +499,18 @@ impl Control {
         }
         let t0 = sys::now_ms();
         stats::add(stats::JOINS_WAITED, 1);
+        let max = JOIN_SPINS;
+        let limit = JOIN_BUDGET.get(max);
         let mut spins = 0u32;
         while self.done.load(SeqCst) < target {
-            if spins < JOIN_SPINS {
+            if spins < limit {
                 spins += 1;
                 core::hint::spin_loop();
                 continue;
             }
-            if spins == JOIN_SPINS {
+            if spins == limit {
                 spins += 1;
+                JOIN_BUDGET.miss(max);
                 stats::add(stats::JOINS_SLEPT, 1);
             }
             self.waiting.store(1, SeqCst);
@@ -458,26 +519,36 @@ impl Control {
                 sys::wait(&self.done, d, JOIN_SLEEP_MS);
             }
         }
+        if spins < limit {
+            JOIN_BUDGET.hit(max);
+        }
         self.waiting.store(0, SeqCst);
         stats::add(stats::WAIT_NS, ((sys::now_ms() - t0) * 1e6) as u64);
     }
 
     /// A worker's loop: helps with each new task, and returns the last generation it saw (low 32 bits) after
-    /// spinning about `spins` times without a new task (or at once when told to stop).
+    /// spinning without a new task for its budget, at most `spins` times (or at once when told to stop).
     ///
     /// # Safety
     /// Called only by registered worker `id` (1-based), from its own instance with its own stack.
     pub unsafe fn worker_loop(&self, id: usize, mut seen: u32, spins: u32) -> u32 {
+        let budget = &WORKER_BUDGET[id.min(MAX_THREADS - 1)];
+        let mut limit = budget.get(spins);
         let mut idle = 0u32;
         loop {
             let g = self.claim.load(SeqCst) >> GEN_SHIFT;
             if g as u32 == seen {
                 idle += 1;
-                if idle >= spins {
+                if idle >= limit {
+                    budget.miss(spins);
                     return seen;
                 }
                 core::hint::spin_loop();
                 continue;
+            }
+            if idle > 0 {
+                budget.hit(spins);
+                limit = budget.get(spins);
             }
             seen = g as u32;
             idle = 0;
@@ -681,6 +752,22 @@ mod tests {
         assert_eq!(chunks_for(2, 100_000, 100, 4), 8);
         assert_eq!(chunks_for(3, 100_000, 100, 2), 6);
         assert_eq!(chunks_for(1, 100_000, 100, 4), 1);
+    }
+
+    #[test]
+    fn spin_budgets_halve_on_a_miss_and_grow_back_on_hits() {
+        let b = Budget::new();
+        assert_eq!(b.get(1024), 1024);
+        b.miss(1024);
+        assert_eq!(b.get(1024), 512);
+        for _ in 0..20 {
+            b.miss(1024);
+        }
+        assert_eq!(b.get(1024), 16);
+        for _ in 0..16 {
+            b.hit(1024);
+        }
+        assert_eq!(b.get(1024), 1024);
     }
 
     #[test]

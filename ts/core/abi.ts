@@ -65,7 +65,7 @@ export interface CoreExports {
   vae_threads_fault_site(): Ptr;
   vae_threads_inject_delay(id: number, at: number, ms: number): void;
   vae_threads_stats(out: Ptr, n: number, reset: number): number;
-  vae_threads_empty_tasks(threads: number, parts: number, reps: number): void;
+  vae_threads_empty_tasks(threads: number, parts: number, reps: number, work: number): void;
 }
 
 export const Status = {
