@@ -18,6 +18,15 @@
 //! the imported `vae_thread_wait`) until the last chunk's worker wakes it, so a worker descheduled while holding a
 //! chunk gets the caller's core instead of competing with a spinning caller.
 //!
+//! Spins are short (a worker's about 0.1 ms, the caller's about 20 µs): longer ones measured no faster alone and
+//! slower beside a busy core or another training. Waking a sleeping worker costs the caller a system call (20–120
+//! µs on a VM), so a task that took less than [`WAKE_MIN_MS`] last time does not wake sleepers; awake workers still
+//! help with it.
+//!
+//! How many chunks: [`parts`] gives one per `min` units, between one and [`CHUNKS_PER_THREAD`] per active thread. A
+//! product takes one per thread (`Gemm::parts`): each chunk repacks the operand it shares with the others, and two
+//! per thread measured 2–5% slower alone; its chunks are still claimed, so the caller takes a late worker's.
+//!
 //! # The claim protocol, and why a late worker can never run a stale task or a chunk twice
 //!
 //! One 64-bit word, `claim`, holds a task's generation (40 bits) and the number of its chunks not yet claimed
@@ -64,9 +73,9 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
 /// in small pieces, few enough that claiming and per-chunk set-up (a GEMM's packing) stay cheap.
 pub const CHUNKS_PER_THREAD: usize = 4;
 
-/// Most spins of the caller waiting for workers' chunks before it sleeps (about 170 µs on a 4 GHz core: about a
-/// chunk of a large product).
-const JOIN_SPINS: u32 = 1 << 17;
+/// Spins of the caller waiting for workers' chunks before it sleeps (about 20 µs on a 4 GHz core). Longer spins
+/// measured no faster alone and slower beside a busy core.
+const JOIN_SPINS: u32 = 1 << 14;
 /// Longest single sleep of the caller (ms); it re-checks after it, in case a wake-up was lost.
 const JOIN_SLEEP_MS: f64 = 20.0;
 
@@ -176,36 +185,6 @@ const WAKE_MIN_MS: f64 = 0.2;
 
 /// Threads the current call may use (set per model call by `use_threads`); touched only by the caller.
 static mut ACTIVE: usize = 1;
-/// A spin budget that adapts to whether spinning pays off: it halves each time a spin runs out (the wait was long:
-/// a descheduled thread, a machine busy with other work) and grows back by a sixteenth of its ceiling each time the
-/// awaited event came while spinning (short waits: cores of our own). Alone, threads spin across the short gaps
-/// of a training step and rarely pay for a sleep and a wake-up call; on a busy machine they soon sleep instead of
-/// burning a core that another thread could use.
-struct Budget(AtomicU32);
-
-impl Budget {
-    const fn new() -> Budget {
-        Budget(AtomicU32::new(u32::MAX))
-    }
-    fn get(&self, max: u32) -> u32 {
-        self.0.load(SeqCst).clamp(max / 64, max).max(1)
-    }
-    fn hit(&self, max: u32) {
-        let b = self.get(max);
-        self.0.store(b.saturating_add(max / 16).min(max), SeqCst);
-    }
-    fn miss(&self, max: u32) {
-        self.0.store((self.get(max) / 2).max(max / 64), SeqCst);
-    }
-}
-
-/// The caller's join budget, and each worker's idle budget.
-static JOIN_BUDGET: Budget = Budget::new();
-static WORKER_BUDGET: [Budget; MAX_THREADS] = {
-    const B: Budget = Budget::new();
-    [B; MAX_THREADS]
-};
-
 /// GEMM packing scratch of each worker (index 0 unused: the caller passes its model's).
 static mut SCRATCH: [*mut f32; MAX_THREADS] = [core::ptr::null_mut(); MAX_THREADS];
 
@@ -338,9 +317,6 @@ pub fn register(workers: usize, scratch_floats: usize) -> bool {
         c.stop.store(0, SeqCst);
         for h in c.holding.iter() {
             h.store(0, SeqCst);
-        }
-        for b in WORKER_BUDGET.iter().chain(core::iter::once(&JOIN_BUDGET)) {
-            b.0.store(u32::MAX, SeqCst);
         }
         c.workers.store(workers as u32, SeqCst);
         ACTIVE = ACTIVE.min(workers + 1);
@@ -499,8 +475,7 @@ impl Control {
         }
         let t0 = sys::now_ms();
         stats::add(stats::JOINS_WAITED, 1);
-        let max = JOIN_SPINS;
-        let limit = JOIN_BUDGET.get(max);
+        let limit = JOIN_SPINS;
         let mut spins = 0u32;
         while self.done.load(SeqCst) < target {
             if spins < limit {
@@ -510,7 +485,6 @@ impl Control {
             }
             if spins == limit {
                 spins += 1;
-                JOIN_BUDGET.miss(max);
                 stats::add(stats::JOINS_SLEPT, 1);
             }
             self.waiting.store(1, SeqCst);
@@ -519,36 +493,26 @@ impl Control {
                 sys::wait(&self.done, d, JOIN_SLEEP_MS);
             }
         }
-        if spins < limit {
-            JOIN_BUDGET.hit(max);
-        }
         self.waiting.store(0, SeqCst);
         stats::add(stats::WAIT_NS, ((sys::now_ms() - t0) * 1e6) as u64);
     }
 
     /// A worker's loop: helps with each new task, and returns the last generation it saw (low 32 bits) after
-    /// spinning without a new task for its budget, at most `spins` times (or at once when told to stop).
+    /// spinning about `spins` times without a new task (or at once when told to stop).
     ///
     /// # Safety
     /// Called only by registered worker `id` (1-based), from its own instance with its own stack.
     pub unsafe fn worker_loop(&self, id: usize, mut seen: u32, spins: u32) -> u32 {
-        let budget = &WORKER_BUDGET[id.min(MAX_THREADS - 1)];
-        let mut limit = budget.get(spins);
         let mut idle = 0u32;
         loop {
             let g = self.claim.load(SeqCst) >> GEN_SHIFT;
             if g as u32 == seen {
                 idle += 1;
-                if idle >= limit {
-                    budget.miss(spins);
+                if idle >= spins {
                     return seen;
                 }
                 core::hint::spin_loop();
                 continue;
-            }
-            if idle > 0 {
-                budget.hit(spins);
-                limit = budget.get(spins);
             }
             seen = g as u32;
             idle = 0;
@@ -752,22 +716,6 @@ mod tests {
         assert_eq!(chunks_for(2, 100_000, 100, 4), 8);
         assert_eq!(chunks_for(3, 100_000, 100, 2), 6);
         assert_eq!(chunks_for(1, 100_000, 100, 4), 1);
-    }
-
-    #[test]
-    fn spin_budgets_halve_on_a_miss_and_grow_back_on_hits() {
-        let b = Budget::new();
-        assert_eq!(b.get(1024), 1024);
-        b.miss(1024);
-        assert_eq!(b.get(1024), 512);
-        for _ in 0..20 {
-            b.miss(1024);
-        }
-        assert_eq!(b.get(1024), 16);
-        for _ in 0..16 {
-            b.hit(1024);
-        }
-        assert_eq!(b.get(1024), 1024);
     }
 
     #[test]

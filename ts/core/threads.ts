@@ -24,13 +24,13 @@ const CONTROL_WORDS = HOLDING + 64;
 /** Shadow stack per worker: the parts a worker runs need a few KiB; the rest is headroom. */
 const STACK_BYTES = 256 * 1024;
 /**
- * Most idle polls of the task word before a worker goes to sleep: about 0.35 ms on a 4 GHz core, more than the gaps
- * between the tasks of a training step, much less than an operating system's time slice. The core adapts the
- * budget below that (crate/src/par.rs): it halves after each spin that ran out, and grows back while tasks keep
- * coming during spins. A sleeping worker costs its caller only a wake-up call, and only for tasks long enough to
- * profit from it: the caller never waits for a worker that has not started.
+ * Idle polls of the task word before a worker goes to sleep: about 0.1 ms on a 4 GHz core, longer than most gaps
+ * between the tasks of a training step, much shorter than an operating system's time slice, so a worker burns little
+ * of a core its caller has lost (longer spins measured slower beside a busy core). A sleeping worker costs its
+ * caller only a wake-up call, and only for tasks long enough to profit from it: the caller never waits for a worker
+ * that has not started.
  */
-const SPINS = 1 << 18;
+const SPINS = 1 << 16;
 /** Bytes reserved for a failed worker's message. */
 const MESSAGE_BYTES = 512;
 
