@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Autoencoder, VAE } from '../ts/index';
 import { head, loadDataset } from '../ts/cli/datasets';
 import { imageGridPng } from '../ts/cli/png';
+import { latentGrid } from './plot';
 
 const out = join(process.cwd(), 'docs/results');
 mkdirSync(join(out, 'images'), { recursive: true });
@@ -88,21 +89,9 @@ for (const L of [2, 5, 10, 20]) {
 }
 md.push('');
 
-// 5. The 2-D manifold: z on a grid of Gaussian quantiles (inverse CDF of evenly spaced probabilities).
+// 5. The 2-D manifold: z on a grid of Gaussian quantiles.
 const n = 20;
-const probit = (p: number): number => {
-  // Acklam's rational approximation of the normal quantile (relative error < 1.2e-9), only for the picture's grid.
-  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
-  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
-  const q = p - 0.5;
-  const r = q * q;
-  return (((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
-};
-const z = new Float32Array(n * n * 2);
-for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
-  z[(i * n + j) * 2] = probit((j + 0.5) / n);
-  z[(i * n + j) * 2 + 1] = probit(1 - (i + 0.5) / n);
-}
+const z = latentGrid(n);
 md.push('## 5. The learned 2-D manifold', '', 'The 2-D VAE above, decoding a 20 × 20 grid of latent points at Gaussian quantiles (as in Kingma & Welling, figure 4):', '',
   `![manifold](${png('manifold-2d.png', two!.decode(z), n * n, n)})`, '');
 two!.dispose();

@@ -42,3 +42,22 @@ export function lineChartPng(series: Series[], { width = 640, height = 360, xRan
   }
   return PNG.sync.write(png);
 }
+
+/** Acklam's rational approximation of the normal quantile (relative error < 1.2e-9), for pictures' latent grids. */
+export function probit(p: number): number {
+  const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
+  const b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572];
+  const q = p - 0.5;
+  const r = q * q;
+  return (((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+}
+
+/** n × n points of a 2-D latent plane at Gaussian quantiles, row by row from the top (Kingma & Welling, figure 4). */
+export function latentGrid(n: number): Float32Array {
+  const z = new Float32Array(n * n * 2);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+    z[(i * n + j) * 2] = probit((j + 0.5) / n);
+    z[(i * n + j) * 2 + 1] = probit(1 - (i + 0.5) / n);
+  }
+  return z;
+}

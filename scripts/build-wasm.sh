@@ -46,8 +46,9 @@ optimize() { # $1 = cargo output, $2 = destination, then extra wasm-opt feature 
   echo "build-wasm: $("$rustc_bin" --version) -> $to ($(wc -c < "$to") bytes)" >&2
 }
 
-# 1. The single-memory module, for engines without shared memory (pages that are not cross-origin isolated).
-RUSTFLAGS="-C target-feature=+simd128 $remap" \
+# 1. The single-memory module, for engines without shared memory (pages that are not cross-origin isolated). Bulk
+# memory (memory.copy / memory.fill, in every engine with SIMD) makes the core's copies native instead of a byte loop.
+RUSTFLAGS="-C target-feature=+simd128,+bulk-memory $remap" \
   "$cargo_bin" build --offline --release --target wasm32-unknown-unknown -p vae-core --target-dir "$root/target" >&2
 optimize target/wasm32-unknown-unknown/release/vae_core.wasm ts/core/vae_core.wasm
 

@@ -1,7 +1,7 @@
 // The built package in real browsers, one test body for each (tests/engines/drivers.mjs): Debian's Chromium
 // (playwright-core) and Firefox ESR (puppeteer-core over WebDriver BiDi). Training gives the same bits as in Node;
 // threads only in a cross-origin isolated page, with the same bits; models survive a page reload in IndexedDB;
-// download and file-picker round trips.
+// download and file-picker round trips; images decoded by the browser (fromFiles, fromCanvas, fromImageBitmap).
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,5 +145,66 @@ describe.each(['chromium', 'firefox'] as const)('in %s', (name) => {
       return Array.from(m.reconstruct(x)).every((v, i) => v === orig.reconstruct(x)[i]);
     });
     expect(same).toBe(true);
+  });
+
+  // Images: files made in Node; the page decodes them with the browser's own decoders, Node with pngjs and jpeg-js.
+  const imageFiles = async () => {
+    const { PNG } = await import('pngjs');
+    const jpeg = (await import('jpeg-js')).default;
+    const w = 24;
+    const h = 16;
+    const rgba = Buffer.alloc(w * h * 4);
+    for (let p = 0; p < w * h; p++) rgba.set([(p * 7) % 256, (p * 13) % 256, 255 - (p % 256), 255], 4 * p);
+    const png = new PNG({ width: w, height: h });
+    png.data = rgba;
+    const dir = mkdtempSync(join(tmpdir(), 'vae-browser-images-'));
+    const out = { 'a.png': PNG.sync.write(png), 'b.jpg': Buffer.from(jpeg.encode({ width: w, height: h, data: rgba }, 85).data) };
+    for (const [name, bytes] of Object.entries(out)) writeFileSync(join(dir, name), bytes);
+    return { dir, bytes: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.from(v)])) };
+  };
+
+  it('images: fromFiles decodes PNG to the same pixels as Node\'s loadImages, and JPEG within 3 levels (another decoder)', async () => {
+    const { loadImages } = await import('../ts/index');
+    const { dir, bytes } = await imageFiles();
+    const { page } = await session();
+    const inPage = await page.evaluate(async (bytes) => {
+      const { fromFiles } = (globalThis as unknown as { lib: Lib }).lib;
+      const list = Object.entries(bytes).map(([name, b]) => new File([Uint8Array.from(b)], name, { type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' }));
+      const set = await fromFiles(list);
+      let error = '';
+      try { await fromFiles([new File([Uint8Array.from([1, 2, 3])], 'broken.png')]); } catch (e) { error = (e as Error).message; }
+      return { data: Array.from(set.data), shape: set.shape, files: set.files, error };
+    }, bytes);
+    const node = await loadImages(dir);
+    expect(inPage.shape).toEqual(node.shape);
+    expect(inPage.files).toEqual(['a.png', 'b.jpg']);
+    const n = 16 * 24 * 3;
+    expect(inPage.data.slice(0, n)).toEqual(Array.from(node.data.subarray(0, n)));
+    const diff = inPage.data.slice(n).reduce((m, v, i) => Math.max(m, Math.abs(v - node.data[n + i]!)), 0);
+    expect(diff).toBeLessThanOrEqual(3);
+    expect(inPage.error).toMatch(/^fromFiles: broken\.png could not be decoded as an image/);
+  });
+
+  it('images: fromCanvas and fromImageBitmap read what was drawn: colours, grey by luma, alpha on white, resizing', async () => {
+    const { page } = await session();
+    const r = await page.evaluate(async () => {
+      const { fromCanvas, fromImageBitmap } = (globalThis as unknown as { lib: Lib }).lib;
+      const c = document.createElement('canvas');
+      c.width = 4;
+      c.height = 2;
+      const ctx = c.getContext('2d')!;
+      ctx.fillStyle = 'rgb(255, 0, 0)'; ctx.fillRect(0, 0, 2, 2);
+      ctx.fillStyle = 'rgb(10, 20, 30)'; ctx.fillRect(2, 0, 2, 2);
+      const off = new OffscreenCanvas(4, 2); // transparent
+      const rgb = fromCanvas([c, off]);
+      const grey = fromCanvas(c, { channels: 1, size: [1, 2] });
+      const bitmap = fromImageBitmap(await createImageBitmap(c));
+      return { rgb: Array.from(rgb.data), shape: rgb.shape, grey: Array.from(grey.data), bitmap: Array.from(bitmap.data) };
+    });
+    const first = [255, 0, 0, 255, 0, 0, 10, 20, 30, 10, 20, 30];
+    expect(r.shape).toEqual([2, 2, 4, 3]);
+    expect(r.rgb).toEqual([...first, ...first, ...new Array(24).fill(255)]);
+    expect(r.grey).toEqual([Math.round(0.299 * 255), Math.round(0.299 * 10 + 0.587 * 20 + 0.114 * 30)]);
+    expect(r.bitmap).toEqual([...first, ...first]);
   });
 });

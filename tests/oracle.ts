@@ -5,7 +5,7 @@
 // encoder/decoder list, `encoder.mean`/`encoder.logVar` (or `encoder.code`), `decoder.out`, `decoder.logVar`.
 
 export type Act = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' | 'linear';
-export type Recon = 'bernoulli' | 'gaussian' | 'gaussianLearned' | 'mse';
+export type Recon = 'bernoulli' | 'gaussian' | 'gaussianLearned' | 'mse' | 'categorical';
 export type RefPadding = 'same' | 'valid' | [number, number];
 
 export type RefLayer =
@@ -28,6 +28,10 @@ export interface RefConfig {
   recon: Recon;
   /** Fixed Gaussian variance. */
   variance: number;
+  /** Column groups with their own terms (covering the row in order); default one group of `recon`. */
+  groups?: { recon: Recon; width: number }[];
+  /** A conditional VAE's condition values per row: they join the first dense layer on each side (or the heads). */
+  condition?: number;
 }
 
 export type RefWeights = Record<string, Float64Array>;
@@ -168,21 +172,44 @@ function layer(ctx: Ctx, l: RefLayer, name: string, x: Float64Array, rows: numbe
   return { y: y.map((v) => act(l.act, ctx.slope, v)), shape: out };
 }
 
-function stack(ctx: Ctx, layers: RefLayer[], prefix: string, x: Float64Array, rows: number, shape: number[]) {
-  let h = x;
-  let s = shape;
-  layers.forEach((l, i) => ({ y: h, shape: s } = layer(ctx, l, `${prefix}.${i}`, h, rows, s)));
-  return { h, shape: s };
+/** [x | c] row by row. */
+function concat(x: Float64Array, rows: number, c: Float64Array): Float64Array {
+  const [a, b] = [x.length / rows, c.length / rows];
+  const out = new Float64Array(rows * (a + b));
+  for (let r = 0; r < rows; r++) {
+    out.set(x.subarray(r * a, (r + 1) * a), r * (a + b));
+    out.set(c.subarray(r * b, (r + 1) * b), r * (a + b) + a);
+  }
+  return out;
 }
 
-export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined, samples: number, beta: number): RefResult {
+/** The layers in order; the condition rows `c`, if given, join the first dense layer's input. */
+function stack(ctx: Ctx, layers: RefLayer[], prefix: string, x: Float64Array, rows: number, shape: number[], c?: Float64Array) {
+  let h = x;
+  let s = shape;
+  let joined = c === undefined;
+  layers.forEach((l, i) => {
+    if (!joined && l.type === 'dense') {
+      h = concat(h, rows, c!);
+      s = [size(s) + c!.length / rows];
+      joined = true;
+    }
+    ({ y: h, shape: s } = layer(ctx, l, `${prefix}.${i}`, h, rows, s));
+  });
+  return { h, shape: s, joined };
+}
+
+export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined, samples: number, beta: number, cond?: Float64Array): RefResult {
   const D = size(cfg.inputShape);
   const L = cfg.latentDim;
   const n = x.length / D;
   const ctx: Ctx = { W, slope: cfg.leakySlope, minKink: Infinity };
-  const enc = stack(ctx, cfg.encoder, 'encoder', x, n, cfg.inputShape);
+  const enc = stack(ctx, cfg.encoder, 'encoder', x, n, cfg.inputShape, cond);
   const S = cfg.kind === 'vae' ? samples : 1;
-  const head = (name: string) => layer(ctx, { type: 'dense', units: L, act: 'linear' }, name, enc.h, n, enc.shape).y;
+  // Without a dense layer in the encoder, the condition joins the latent's heads.
+  const headIn = enc.joined ? enc.h : concat(enc.h, n, cond!);
+  const headShape = enc.joined ? enc.shape : [size(enc.shape) + cond!.length / n];
+  const head = (name: string) => layer(ctx, { type: 'dense', units: L, act: 'linear' }, name, headIn, n, headShape).y;
   let mean: Float64Array;
   let logVar: Float64Array = new Float64Array(0);
   let z: Float64Array;
@@ -201,24 +228,46 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
     mean = head('encoder.code');
     z = mean;
   }
-  const dec = stack(ctx, cfg.decoder, 'decoder', z, n * S, [L]);
-  const out = layer(ctx, cfg.output, 'decoder.out', dec.h, n * S, dec.shape).y;
+  // The decoder's condition: each row's, repeated for its S draws.
+  let condDec: Float64Array | undefined;
+  if (cond) {
+    const C = cond.length / n;
+    condDec = new Float64Array(n * S * C);
+    for (let r = 0; r < n * S; r++) condDec.set(cond.subarray(Math.floor(r / S) * C, Math.floor(r / S) * C + C), r * C);
+  }
+  const dec = stack(ctx, cfg.decoder, 'decoder', z, n * S, [L], condDec);
+  const outIn = dec.joined ? dec.h : concat(dec.h, n * S, condDec!);
+  const out = layer(ctx, cfg.output, 'decoder.out', outIn, n * S, dec.joined ? dec.shape : [size(dec.shape) + cond!.length / n]).y;
   let rec = 0;
+  const groups = cfg.groups ?? [{ recon: cfg.recon, width: D }];
   for (let r = 0; r < n * S; r++) {
     const i = Math.floor(r / S);
-    for (let j = 0; j < D; j++) {
-      const o = out[r * D + j]!;
-      const xv = x[i * D + j]!;
-      switch (cfg.recon) {
-        case 'bernoulli': rec += softplus(o) - xv * o; break;
-        case 'gaussian': rec += 0.5 * ((xv - o) ** 2 / cfg.variance + Math.log(2 * Math.PI * cfg.variance)); break;
-        case 'gaussianLearned': {
-          const lv = W['decoder.logVar']![j]!;
-          rec += 0.5 * ((xv - o) ** 2 * Math.exp(-lv) + lv + Math.log(2 * Math.PI));
-          break;
-        }
-        case 'mse': rec += (xv - o) ** 2; break;
+    let start = 0;
+    let learned = 0; // learned groups' log-variances lie one after another in decoder.logVar
+    for (const g of groups) {
+      const o = (j: number) => out[r * D + start + j]!;
+      const xv = (j: number) => x[i * D + start + j]!;
+      if (g.recon === 'categorical') {
+        // −log softmax(o)[true level] for one-hot x: log Σ e^o − Σ x·o
+        let lse = 0;
+        for (let j = 0; j < g.width; j++) lse += Math.exp(o(j));
+        lse = Math.log(lse);
+        for (let j = 0; j < g.width; j++) rec += xv(j) * (lse - o(j));
       }
+      for (let j = 0; j < g.width && g.recon !== 'categorical'; j++) {
+        switch (g.recon) {
+          case 'bernoulli': rec += softplus(o(j)) - xv(j) * o(j); break;
+          case 'gaussian': rec += 0.5 * ((xv(j) - o(j)) ** 2 / cfg.variance + Math.log(2 * Math.PI * cfg.variance)); break;
+          case 'gaussianLearned': {
+            const lv = W['decoder.logVar']![learned + j]!;
+            rec += 0.5 * ((xv(j) - o(j)) ** 2 * Math.exp(-lv) + lv + Math.log(2 * Math.PI));
+            break;
+          }
+          case 'mse': rec += (xv(j) - o(j)) ** 2; break;
+        }
+      }
+      if (g.recon === 'gaussianLearned') learned += g.width;
+      start += g.width;
     }
   }
   rec /= n * S;
@@ -230,24 +279,35 @@ export function forward(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Flo
   return { loss: rec + beta * kl, reconstruction: rec, kl, mean, logVar, out, minKink: ctx.minKink };
 }
 
-/** Central differences of the loss over every element of every tensor. */
+/** Central differences of the ELBO objective over every element of every tensor. */
 export function finiteDifferences(cfg: RefConfig, W: RefWeights, x: Float64Array, eps: Float64Array | undefined,
   samples: number, beta: number, h = 1e-6): RefWeights {
+  return finiteDifferencesOf(W, () => forward(cfg, W, x, eps, samples, beta).loss, h);
+}
+
+/** Central differences of any loss of the weights (`loss` reads W, which is perturbed in place and restored). */
+export function finiteDifferencesOf(W: RefWeights, loss: () => number, h = 1e-6): RefWeights {
   const grads: RefWeights = {};
   for (const [name, t] of Object.entries(W)) {
     const g = new Float64Array(t.length);
     for (let i = 0; i < t.length; i++) {
       const keep = t[i]!;
       t[i] = keep + h;
-      const up = forward(cfg, W, x, eps, samples, beta).loss;
+      const up = loss();
       t[i] = keep - h;
-      const down = forward(cfg, W, x, eps, samples, beta).loss;
+      const down = loss();
       t[i] = keep;
       g[i] = (up - down) / (2 * h);
     }
     grads[name] = g;
   }
   return grads;
+}
+
+/** The importance-weighted objective −mean_i L_k(i) (Burda et al.) for draws laid out as the core's. */
+export function iwaeLoss(cfg: RefConfig, W: RefWeights, x: Float64Array, rows: number, eps: Float64Array, k: number): number {
+  const lk = logLikelihoodK(cfg, W, x, rows, eps, k);
+  return -lk.reduce((a, b) => a + b, 0) / rows;
 }
 
 /** Deterministic test numbers (a 32-bit LCG with Box–Muller), independent of the core's RNG. */

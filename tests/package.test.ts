@@ -61,8 +61,26 @@ describe('its types in strict TypeScript projects', () => {
     ae.encode([[0, 0, 0, 0]]);
     ae[Symbol.dispose]();
     again.dispose();
+    const set: ImageSet = fromImageData({ width: 1, height: 1, data: new Uint8ClampedArray(4) }, { channels: 1, size: [2, 2], background: [0, 0, 0] });
+    const files: ImageSet = await loadImages(['a.png'], { channels: 3 });
+    const table: ParsedTable = parseCsv('a,b\\n1,2\\n', { columns: { a: 'categorical' }, dropMissing: true });
+    const schema: TableSchema = JSON.parse(JSON.stringify(table.schema)) as TableSchema;
+    const decoded = decodeRows(schema, table.data).rows[0]!['a'];
+    const npy: NpyArray = loadNpy(new ArrayBuffer(0));
+    await vae.fit(set);
+    await vae.fit(table);
+    await vae.fit(npy);
+    void [files, decoded, (await loadCsv('t.csv', { schema })).rows, await fromFiles([new Blob([])])];
     return total;`;
-  const imports = "import { Autoencoder, VAE, idxImages, init, loadIdx, type DataInput, type IdxArray, type LogLikelihoodResult, type WasmSource } from 'vae-wasm';";
+  const imports = "import { Autoencoder, VAE, decodeRows, fromCanvas, fromFiles, fromImageBitmap, fromImageData, idxImages, init, loadCsv, loadIdx, loadImages, loadNpy, parseCsv, " +
+    "type DataInput, type IdxArray, type ImageSet, type LogLikelihoodResult, type NpyArray, type ParsedTable, type TableSchema, type WasmSource } from 'vae-wasm';";
+  // With the DOM library: the browser objects the image helpers take (structural types in the .d.ts).
+  const domBody = `
+    const canvas = document.createElement('canvas');
+    const input = document.querySelector('input')!;
+    const sets = [fromCanvas([canvas, new OffscreenCanvas(1, 1)]), fromImageBitmap(await createImageBitmap(canvas)),
+      await fromFiles(input.files!), fromImageData(canvas.getContext('2d')!.getImageData(0, 0, 1, 1))];
+    void sets;`;
   const setups: Record<string, { lib: string[]; types: string[] }> = {
     'Node only (lib es2022, @types/node)': { lib: ['es2022'], types: ['node'] },
     'DOM only (lib es2022 + dom, no @types/node)': { lib: ['es2022', 'dom'], types: [] },
@@ -72,8 +90,9 @@ describe('its types in strict TypeScript projects', () => {
   for (const [name, { lib, types }] of Object.entries(setups)) {
     it(`${name}: ESM and CommonJS consumers check with skipLibCheck off`, () => {
       const project = mkdtempSync(join(dir, 'types-'));
-      writeFileSync(join(project, 'esm.mts'), `${imports}\nexport async function run(): Promise<number> {${body}\n}\n`);
-      writeFileSync(join(project, 'cjs.cts'), `${imports}\nexport async function run(): Promise<number> {${body}\n}\n`);
+      const all = (lib.includes('dom') ? domBody : '') + body;
+      writeFileSync(join(project, 'esm.mts'), `${imports}\nexport async function run(): Promise<number> {${all}\n}\n`);
+      writeFileSync(join(project, 'cjs.cts'), `${imports}\nexport async function run(): Promise<number> {${all}\n}\n`);
       writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
         compilerOptions: {
           strict: true, noEmit: true, skipLibCheck: false, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext',

@@ -11,6 +11,7 @@ import { loadModel } from './persist';
 import type { AutoencoderConfig, BytesInput, DataInput, LossAndGradients } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
+import type { TableSchema } from './schema';
 
 export class Autoencoder extends BaseModel {
   protected readonly className = 'Autoencoder';
@@ -33,36 +34,39 @@ export class Autoencoder extends BaseModel {
     return model as Autoencoder;
   }
 
-  protected get isVae(): boolean {
-    return false;
+  protected configSchema(): TableSchema | undefined {
+    return this.config.schema;
   }
 
-  protected get unitData(): boolean {
-    return this.config.loss === 'bce';
+  protected get isVae(): boolean {
+    return false;
   }
 
   protected metadataConfig(): Record<string, unknown> {
     return { ...this.config };
   }
 
-  /** Codes, rows × latentDim. */
-  encode(x: DataInput): Float32Array {
+  /** Codes, rows × latentDim (into `options.out`, a Float32Array of that size, if given). */
+  encode(x: DataInput, options: { out?: Float32Array } = {}): Float32Array {
+    checkObject('Autoencoder.encode', 'options', options);
+    checkKeys('Autoencoder.encode', options, ['out']);
     const m = this.matrix('encode', 'x', x);
     const h = this.handle;
     const n = m.rows * this.config.latentDim;
+    const into = this.outArray('Autoencoder.encode', 'options.out', options.out, n);
     return this.withMatrix(m, (p, alloc) => {
       const code = alloc(n * 4);
       this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, code, 0), 'Autoencoder.encode');
-      return this.core.f32(code, n).slice();
+      return Autoencoder.result(this.core.f32(code, n), into);
     });
   }
 
   /** Reconstructions for codes: σ(logits) for BCE, the raw output for MSE (`{ logits: true }` for raw logits). */
-  decode(z: DataInput, options: { logits?: boolean } = {}): Float32Array {
+  decode(z: DataInput, options: { logits?: boolean; out?: Float32Array } = {}): Float32Array {
     checkObject('Autoencoder.decode', 'options', options);
-    checkKeys('Autoencoder.decode', options, ['logits']);
+    checkKeys('Autoencoder.decode', options, ['logits', 'out']);
     const codes = toCodes('Autoencoder.decode', 'z', z, this.config.latentDim);
-    return this.decodeImpl('Autoencoder.decode', codes, options.logits === true);
+    return this.decodeImpl('Autoencoder.decode', codes, options.logits === true, undefined, options.out);
   }
 
   /** Mean reconstruction loss per row (nats for BCE; summed squared error for MSE). */

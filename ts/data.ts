@@ -17,8 +17,10 @@ export interface Matrix {
 }
 
 export interface MatrixRules {
-  /** Values must lie in [0, 1] (Bernoulli likelihood / BCE). */
-  unit: boolean;
+  /** Values must lie in [0, 1] (Bernoulli likelihood / BCE): everywhere, or in the columns flagged 1. */
+  unit: boolean | Uint8Array;
+  /** Column groups (categorical likelihoods) whose values must sum to 1 in every row. */
+  simplex?: { start: number; width: number }[];
 }
 
 const ACCEPTED = 'a Float32Array, Float64Array, Uint8Array (0–255), Uint8ClampedArray or other typed array, a flat number[], ' +
@@ -70,7 +72,8 @@ function shaped(where: string, what: string, input: object, cols: number, colsNa
   return { data };
 }
 
-function unitHint(where: string): string {
+function unitHint(where: string, grouped = false): string {
+  if (grouped) return 'that column belongs to a Bernoulli (BCE) or categorical group, which needs values in [0, 1]';
   return where.startsWith('Autoencoder')
     ? "BCE loss needs values in [0, 1]. For real-valued data use loss: 'mse' (CLI: --model ae --loss mse), or scale the data to [0, 1]"
     : "a Bernoulli likelihood needs values in [0, 1]. For real-valued data use likelihood: 'gaussian' (CLI: --likelihood gaussian), or scale the data to [0, 1]";
@@ -93,11 +96,18 @@ export function toMatrix(where: string, what: string, input: unknown, cols: numb
       }
       data = Float32Array.from(rows as number[]);
     } else {
-      const out = new Float32Array(rows.length * cols);
+      // Rows of bytes (Uint8Array / Uint8ClampedArray: 0–255, as a flat Uint8Array) stay bytes; any other rows are
+      // values as given. A mix would make the same number mean two things, so it is refused.
+      const isBytes = (r: unknown) => r instanceof Uint8Array || r instanceof Uint8ClampedArray;
+      const bytes = rows.length > 0 && isBytes(rows[0]);
+      const out = bytes ? new Uint8Array(rows.length * cols) : new Float32Array(rows.length * cols);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
         if (!(Array.isArray(row) || ArrayBuffer.isView(row)) || (row as ArrayLike<number>).length !== cols) {
           throw new TypeError(`${where}: ${what}[${i}] must be a row of ${cols} numbers (${colsName}), got ${describe(row)}`);
+        }
+        if (isBytes(row) !== bytes) {
+          throw new TypeError(`${where}: ${what}[0] is a row of bytes (0–255) but ${what}[${i}] is ${describe(row)}; give every row as bytes or every row as values`);
         }
         out.set(row as ArrayLike<number>, i * cols);
       }
@@ -115,8 +125,18 @@ export function toMatrix(where: string, what: string, input: unknown, cols: numb
       if (!Number.isFinite(v)) {
         throw new RangeError(`${where}: ${what} has a non-finite value ${v} at row ${Math.floor(i / cols)}, column ${i % cols}`);
       }
-      if (rules.unit && (v < 0 || v > 1)) {
-        throw new RangeError(`${where}: ${what} has ${v} at row ${Math.floor(i / cols)}, column ${i % cols}; ${unitHint(where)}`);
+      const unit = rules.unit === true || (rules.unit !== false && rules.unit[i % cols] === 1);
+      if (unit && (v < 0 || v > 1)) {
+        throw new RangeError(`${where}: ${what} has ${v} at row ${Math.floor(i / cols)}, column ${i % cols}; ${unitHint(where, rules.unit !== true)}`);
+      }
+    }
+  }
+  for (const g of rules.simplex ?? []) {
+    for (let r = 0; r < data.length / cols; r++) {
+      let s = 0;
+      for (let j = 0; j < g.width; j++) s += data instanceof Uint8Array ? data[r * cols + g.start + j]! / 255 : data[r * cols + g.start + j]!;
+      if (Math.abs(s - 1) > 1e-4) {
+        throw new RangeError(`${where}: ${what} has columns ${g.start}–${g.start + g.width - 1} of row ${r} summing to ${s}; a categorical likelihood needs them one-hot (or probabilities summing to 1)`);
       }
     }
   }

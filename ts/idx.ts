@@ -59,3 +59,27 @@ export function idxImages(idx: IdxArray): { data: Uint8Array | Float32Array; row
   const cols = idx.shape.slice(1).reduce((a, b) => a * b, 1);
   return { data: idx.data as Uint8Array | Float32Array, rows, cols };
 }
+
+/** Labels from an IDX label file (MNIST's `*-labels-idx1-ubyte`): one unsigned byte per row. */
+export function idxLabels(idx: IdxArray): Uint8Array {
+  if (idx.dtype !== 'uint8' || idx.shape.length !== 1) {
+    throw new Error(`idxLabels: a label file holds one byte per row (a 1-D uint8 IDX array), got ${idx.dtype} of shape [${idx.shape.join(', ')}]`);
+  }
+  return idx.data as Uint8Array;
+}
+
+/**
+ * One-hot rows for integer labels in [0, classes): rows × classes, 1 at each row's label (a conditional VAE's
+ * `condition`).
+ */
+export function oneHot(labels: ArrayLike<number>, classes: number): Float32Array {
+  if (!Number.isInteger(classes) || classes < 1 || classes > 1 << 20) throw new TypeError(`oneHot: classes must be an integer in [1, 1048576], got ${String(classes)}`);
+  if (typeof labels !== 'object' || labels === null || typeof labels.length !== 'number') throw new TypeError('oneHot: labels must be an array or typed array of integers');
+  const out = new Float32Array(labels.length * classes);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (!Number.isInteger(l) || l < 0 || l >= classes) throw new RangeError(`oneHot: labels[${i}] is ${String(l)}; expected an integer in [0, ${classes})`);
+    out[i * classes + l] = 1;
+  }
+  return out;
+}

@@ -222,6 +222,10 @@ export function planErrorMessage(e: PlanError, names: string[], inputShape: Core
   const output = formatShape(e.output);
   const [a, b, what] = e.detail;
   switch (e.reason) {
+    case REASON.CONDITION:
+      return e.layer === NONE
+        ? 'the condition (conditionDim) is for VAEs, with at most 1048576 values per row'
+        : `${layer}: the condition joins the decoder's first layer, which must be dense; put a dense layer first in the decoder`;
     case REASON.NEEDS_IMAGE:
       return `${layer} needs an image input [height, width, channels] but receives the flat ${input}; give the model an inputShape, or put a reshape layer before it`;
     case REASON.KERNEL_TOO_LARGE:

@@ -3,17 +3,44 @@
  * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
  */
 import {
-  type CorePlan, type CoreShape, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
+  type CorePlan, type CoreShape, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OBJECTIVE, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
   statusMessage, TENSOR_WORDS,
 } from './core/abi';
 import { ensureThreads, hardwareThreads, releaseThreads } from './core/threads';
 import { type Core } from './core/wasm';
-import { type Matrix, toMatrix } from './data';
+import { type Matrix, type MatrixRules, toMatrix } from './data';
 import { planErrorMessage } from './layers';
-import { checkKeys, checkObject, describe, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
+import { checkKeys, checkObject, describe, fail, groupRules, MAX_THREADS, positiveInt, resolveFit, type ResolvedFit, seedOption, threadsOption } from './options';
 import { crc32 } from './crc32';
 import { encodeSafetensors } from './safetensors';
-import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor } from './types';
+import { decodeRows, type DecodedRows, type TableSchema } from './schema';
+import type { BatchLog, DataInput, EpochLog, FitOptions, NamedTensor, ScoreOptions, ScoreResult } from './types';
+
+/** Whether a data set's schema is the model's (the same columns, encoded the same way). */
+function sameSchema(a: TableSchema, b: unknown): boolean {
+  return JSON.stringify(a.columns) === JSON.stringify((b as { columns?: unknown }).columns);
+}
+
+function describeColumns(s: unknown): string {
+  const cols = (s as { columns?: { name?: unknown; kind?: unknown }[] }).columns;
+  if (!Array.isArray(cols)) return describe(s);
+  const names = cols.slice(0, 6).map((c) => `${String(c.name)} (${String(c.kind)})`).join(', ');
+  return cols.length > 6 ? `${names}, … ${cols.length} in all` : names;
+}
+
+/** Each value's share of the reconstruction term, summed per schema column (a categorical's levels together). */
+function perSchemaColumn(schema: TableSchema, perValue: Float32Array, rows: number): Float32Array {
+  const k = schema.columns.length;
+  const out = new Float32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
+    schema.columns.forEach((c, j) => {
+      let s = 0;
+      for (let v = 0; v < c.width; v++) s += perValue[r * schema.width + c.offset + v]!;
+      out[r * k + j] = s;
+    });
+  }
+  return out;
+}
 
 export interface TensorSpec {
   name: string;
@@ -84,6 +111,8 @@ export abstract class BaseModel {
   protected readonly latentDim: number;
   /** The shape of a data row as the core sees it. */
   protected readonly inputShape: CoreShape;
+  /** Values of the condition per row (0: not a conditional model). */
+  protected readonly conditionDim: number;
   readonly tensors: readonly TensorSpec[];
   /** The compiled plan's layers in order (encoder, decoder, output), with the shapes the core computed. */
   readonly layers: readonly LayerInfo[];
@@ -98,6 +127,8 @@ export abstract class BaseModel {
     this.core = core;
     this.inputDim = plan.input.h * plan.input.w * plan.input.c;
     this.inputShape = plan.input;
+    this.conditionDim = plan.condition ?? 0;
+    this.rules = groupRules(plan.groups, plan.recon, this.inputDim);
     this.latentDim = plan.latentDim;
     const words = planWords(plan);
     const handle = core.scoped((alloc) => {
@@ -183,12 +214,35 @@ export abstract class BaseModel {
   }
 
   protected abstract get isVae(): boolean;
-  /** Whether data must lie in [0, 1] (Bernoulli likelihood or BCE loss). */
-  protected abstract get unitData(): boolean;
+  /** What data must satisfy (values in [0, 1] where a Bernoulli or categorical term reads them, ...). */
+  protected readonly rules: MatrixRules;
   protected abstract metadataConfig(): Record<string, unknown>;
 
   protected matrix(where: string, what: string, x: unknown): Matrix {
-    return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, { unit: this.unitData });
+    const schema = this.schema;
+    const given = typeof x === 'object' && x !== null && 'schema' in x ? (x as { schema: unknown }).schema : undefined;
+    if (schema && given !== undefined && !sameSchema(schema, given)) {
+      throw new TypeError(`${this.className}.${where}: ${what} was encoded with another schema than the model's (columns ${describeColumns(given)}; the model's: ${describeColumns(schema)}); parse it with parseCsv(text, { schema: model.schema })`);
+    }
+    return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, this.rules);
+  }
+
+  /** The table schema the model's rows are encoded with (models created with `schema`), else undefined. */
+  get schema(): TableSchema | undefined {
+    return this.configSchema();
+  }
+
+  protected abstract configSchema(): TableSchema | undefined;
+
+  /**
+   * Model outputs in the schema's encoding (`decode`, `reconstruct` or `sample`: rows × width) → rows in the
+   * table's original units, as `decodeRows(model.schema, values)`: numbers un-standardised, binary and categorical
+   * columns as their most likely level, with their probabilities.
+   */
+  toRows(values: ArrayLike<number>): DecodedRows {
+    const schema = this.schema;
+    if (!schema) throw new TypeError(`${this.className}.toRows: this model has no table schema (create it with { schema: parseCsv(text).schema }); decode gives its outputs as values`);
+    return decodeRows(schema, values);
   }
 
   // ---- weights ---------------------------------------------------------------------------------------------
@@ -312,22 +366,30 @@ export abstract class BaseModel {
       throw new RangeError(`${where}: batchSize ${o.batchSize} is larger than the ${train.rows} rows of data; expected at most ${train.rows}`);
     }
     const val = options.validationData === undefined ? undefined : this.matrix('fit', 'validationData', options.validationData);
+    const cond = this.conditionOf(where, 'options.condition', options.condition, train.rows);
+    if (!val && options.validationCondition !== undefined) fail(where, 'options.validationCondition', options.validationCondition, 'left out without validationData');
+    const valCond = val ? this.conditionOf(where, 'options.validationCondition', options.validationCondition, val.rows) : undefined;
     // Starts (or restarts, after a failure) the worker threads this fit asks for; the model's setting returns after.
     const setting = this.#threadSetting;
     await this.setThreads(o.threads ?? setting);
     try {
-      return await this.#fit(where, o, options, train, val);
+      return await this.#fit(where, o, options, train, val, cond, valCond);
     } finally {
       if (o.threads !== undefined && !this.disposed) await this.setThreads(setting);
     }
   }
 
-  async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined): Promise<EpochLog[]> {
+  async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined, cond: Matrix | undefined,
+    valCond: Matrix | undefined): Promise<EpochLog[]> {
     const h = this.handle;
     const core = this.core;
     const x = core.x;
     this.#setOptimizer(o);
-    core.check(x.vae_model_reserve(h, o.batchSize, o.batchSize * o.samples), where);
+    const reserved = x.vae_model_reserve(h, o.batchSize, o.batchSize * o.samples);
+    if (reserved === Status.OUT_OF_MEMORY) {
+      throw new RangeError(`${where}: the workspace for batchSize × samples = ${o.batchSize * o.samples} decoder rows does not fit in WebAssembly memory; lower batchSize or samples${o.objective === 'iwae' ? " (with objective 'iwae', samples is k)" : ''}`);
+    }
+    core.check(reserved, where);
     const batches = Math.ceil(train.rows / o.batchSize);
     const warmupSteps = this.isVae ? Math.round(o.klWarmupEpochs * batches) : 0;
     const history: EpochLog[] = [];
@@ -335,10 +397,17 @@ export abstract class BaseModel {
     // The data stay in wasm memory for the whole fit: copied once, not per epoch.
     const dataPtr = core.copyIn(train.data);
     let valPtr = 0;
+    // A conditional model's conditions stay in wasm memory too, bound while their rows are used.
+    let condPtr = 0;
+    let valCondPtr = 0;
+    const bind = (c: Matrix | undefined, p: number) => { if (c) core.check(x.vae_model_set_condition(h, p, c.dtype), where); };
     let idxPtr = 0;
     let statsPtr = 0;
     try {
       if (val) valPtr = core.copyIn(val.data);
+      if (cond) condPtr = core.copyIn(cond.data);
+      if (valCond) valCondPtr = core.copyIn(valCond.data);
+      bind(cond, condPtr);
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
       let lastYield = performance.now();
@@ -360,7 +429,7 @@ export abstract class BaseModel {
           const start = b * o.batchSize;
           const n = Math.min(o.batchSize, train.rows - start);
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
-            warmupSteps, o.binarize ? 1 : 0, statsPtr);
+            warmupSteps, o.binarize ? 1 : 0, OBJECTIVE[o.objective], statsPtr);
           if (status === Status.NON_FINITE) {
             if (o.onNonFinite === 'skip') {
               skipped++;
@@ -372,7 +441,7 @@ export abstract class BaseModel {
           const [loss, rec, kl, beta] = core.f64(statsPtr, 4);
           sumRec += rec! * n;
           sumKl += kl! * n;
-          sumLoss += (rec! + kl!) * n;
+          sumLoss += (o.objective === 'iwae' ? loss! : rec! + kl!) * n;
           seen += n;
           if (options.onBatchEnd) {
             const log: BatchLog = { epoch, batch: b, batches, loss: loss!, reconstruction: rec!, kl: kl!, klWeight: beta! };
@@ -399,7 +468,9 @@ export abstract class BaseModel {
         };
         if (skipped > 0) log.skippedBatches = skipped;
         if (val) {
+          bind(valCond, valCondPtr);
           const r = this.evaluateResident(valPtr, val, 1, undefined);
+          bind(cond, condPtr);
           log.valLoss = r.reconstruction + r.kl;
           log.valReconstruction = r.reconstruction;
           log.valKl = r.kl;
@@ -416,8 +487,11 @@ export abstract class BaseModel {
         if (options.onEpochEnd) await options.onEpochEnd(log);
       }
     } finally {
+      if (cond) x.vae_model_set_condition(h, 0, 0);
       core.free(dataPtr);
       core.free(valPtr);
+      core.free(condPtr);
+      core.free(valCondPtr);
       core.free(idxPtr);
       core.free(statsPtr);
     }
@@ -443,8 +517,8 @@ export abstract class BaseModel {
   }
 
   /** Sums over rows → means: reconstruction and KL, ε from `seed` or the model's evaluation stream. */
-  protected evaluateMatrix(m: Matrix, samples: number, seed: number | undefined): { reconstruction: number; kl: number } {
-    return this.withMatrix(m, (p) => this.evaluateResident(p, m, samples, seed));
+  protected evaluateMatrix(m: Matrix, samples: number, seed: number | undefined, c?: Matrix): { reconstruction: number; kl: number } {
+    return this.withCondition(c, () => this.withMatrix(m, (p) => this.evaluateResident(p, m, samples, seed)));
   }
 
   /** As `evaluateMatrix`, for rows already in wasm memory at `ptr`. */
@@ -453,10 +527,44 @@ export abstract class BaseModel {
     const h = this.handle;
     return core.scoped((alloc) => {
       const stats = alloc(16);
-      core.check(core.x.vae_model_evaluate(h, ptr, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, stats),
+      core.check(core.x.vae_model_evaluate(h, ptr, m.dtype, m.rows, samples, seed ?? 0, seed === undefined ? 0 : 1, 0, 0, 0, stats),
         `${this.className}.evaluate`);
       const [rec, kl] = core.f64(stats, 2);
       return { reconstruction: rec! / m.rows, kl: kl! / m.rows };
+    });
+  }
+
+  /**
+   * A conditional model's condition for `rows` rows, checked (rows × conditionDim finite values, in any data form),
+   * or undefined for an unconditional model; an error when it is missing, or given to a model without one.
+   */
+  protected conditionOf(where: string, what: string, condition: unknown, rows: number): Matrix | undefined {
+    if (this.conditionDim === 0) {
+      if (condition !== undefined) fail(where, what, condition, 'left out: this model is not conditional (create it with conditionDim)');
+      return undefined;
+    }
+    if (condition === undefined) {
+      return fail(where, what, undefined, `given: this model is conditioned on ${this.conditionDim} values per row (conditionDim), e.g. oneHot(labels, ${this.conditionDim})`);
+    }
+    const c = toMatrix(where, what, condition, this.conditionDim, { unit: false }, 'conditionDim');
+    if (c.rows !== rows) throw new RangeError(`${where}: ${what} has ${c.rows} rows; expected one per row of data (${rows})`);
+    return c;
+  }
+
+  /** Runs `fn` with the condition rows (if any) bound in the core, and unbinds them after, whatever happens. */
+  protected withCondition<T>(c: Matrix | undefined, fn: () => T): T {
+    if (!c) return fn();
+    const core = this.core;
+    const h = this.handle;
+    return core.scoped((alloc) => {
+      const p = alloc(c.data.byteLength);
+      core.u8(p, c.data.byteLength).set(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+      core.check(core.x.vae_model_set_condition(h, p, c.dtype), this.className);
+      try {
+        return fn();
+      } finally {
+        core.x.vae_model_set_condition(h, 0, 0);
+      }
     });
   }
 
@@ -470,11 +578,11 @@ export abstract class BaseModel {
   }
 
   /** Loss terms and all gradients (by name) for f32 rows and (VAE) fixed noise. */
-  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number) {
+  protected lossAndGradientsImpl(where: string, x: Matrix, eps: Float32Array | undefined, samples: number, beta: number, objective: keyof typeof OBJECTIVE = 'elbo', c?: Matrix) {
     const core = this.core;
     const h = this.handle;
     const xf = x.data instanceof Float32Array ? x.data : Float32Array.from(x.data, (v) => v / 255);
-    return core.scoped((alloc) => {
+    return this.withCondition(c, () => core.scoped((alloc) => {
       const xp = alloc(xf.byteLength);
       core.f32(xp, xf.length).set(xf);
       let ep = 0;
@@ -483,40 +591,67 @@ export abstract class BaseModel {
         core.f32(ep, eps.length).set(eps);
       }
       const stats = alloc(24);
-      core.check(core.x.vae_model_loss_grad(h, xp, x.rows, ep, samples, beta, stats), where);
+      core.check(core.x.vae_model_loss_grad(h, xp, x.rows, ep, samples, beta, OBJECTIVE[objective], stats), where);
       const [loss, rec, kl] = core.f64(stats, 3);
       const grads = core.f32(core.x.vae_model_grads(h), core.x.vae_model_param_count(h));
       const gradients: Record<string, Float32Array> = {};
       for (const t of this.tensors) gradients[t.name] = grads.slice(t.offset, t.offset + t.size);
       return { loss: loss!, reconstruction: rec!, kl: kl!, gradients };
-    });
+    }));
   }
 
-  /** decoder outputs for codes (rows × latentDim). */
-  protected decodeImpl(where: string, z: Float32Array, logits: boolean): Float32Array {
+  /**
+   * The caller's array for an output of `length` floats (`out` option: no allocation per call, for one-row calls in
+   * a loop), checked; undefined when none was given.
+   */
+  protected outArray(where: string, what: string, out: unknown, length: number): Float32Array | undefined {
+    if (out === undefined) return undefined;
+    if (!(out instanceof Float32Array) || out.length !== length) fail(where, what, out, `a Float32Array of ${length} values (the result's size)`);
+    return out;
+  }
+
+  /** `view` (in wasm memory) copied into `out`, or into a new array. */
+  protected static result(view: Float32Array, out: Float32Array | undefined): Float32Array {
+    if (!out) return view.slice();
+    out.set(view);
+    return out;
+  }
+
+  /** decoder outputs for codes (rows × latentDim), into `out` if given. */
+  protected decodeImpl(where: string, z: Float32Array, logits: boolean, condition?: unknown, out?: unknown): Float32Array {
     const core = this.core;
     const h = this.handle;
     const { inputDim, latentDim } = this;
     const n = z.length / latentDim;
-    return core.scoped((alloc) => {
+    const c = this.conditionOf(where, 'options.condition', condition, n);
+    const into = this.outArray(where, 'options.out', out, n * inputDim);
+    return this.withCondition(c, () => core.scoped((alloc) => {
       const zp = alloc(z.byteLength);
       core.f32(zp, z.length).set(z);
-      const out = alloc(n * inputDim * 4);
-      core.check(core.x.vae_model_decode(h, zp, n, out, logits ? 1 : 0), where);
-      return core.f32(out, n * inputDim).slice();
-    });
+      const op = alloc(n * inputDim * 4);
+      core.check(core.x.vae_model_decode(h, zp, n, op, logits ? 1 : 0), where);
+      return BaseModel.result(core.f32(op, n * inputDim), into);
+    }));
   }
 
-  /** decode(encode(x)) without noise: probabilities (Bernoulli/BCE) or means, rows × inputDim. */
-  reconstruct(x: DataInput): Float32Array {
+  /**
+   * decode(encode(x)) without noise: probabilities (Bernoulli/BCE) or means, rows × inputDim (into `options.out`,
+   * a Float32Array of that size, if given).
+   */
+  reconstruct(x: DataInput, options: { condition?: DataInput; out?: Float32Array } = {}): Float32Array {
+    const where = `${this.className}.reconstruct`;
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['condition', 'out']);
     const m = this.matrix('reconstruct', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const dim = this.inputDim;
-    return this.withMatrix(m, (p, alloc) => {
+    const into = this.outArray(where, 'options.out', options.out, m.rows * dim);
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const out = alloc(m.rows * dim * 4);
-      this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), `${this.className}.reconstruct`);
-      return this.core.f32(out, m.rows * dim).slice();
-    });
+      this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), where);
+      return BaseModel.result(this.core.f32(out, m.rows * dim), into);
+    }));
   }
 
   /**
@@ -524,19 +659,69 @@ export abstract class BaseModel {
    * model's evaluation stream. For a VAE these are samples from the model; an autoencoder has no prior over its
    * codes, so its outputs need not look like data at all.
    */
-  sample(n: number, options: { seed?: number } = {}): Float32Array {
+  sample(n: number, options: { seed?: number; condition?: DataInput } = {}): Float32Array {
     const where = `${this.className}.sample`;
     positiveInt(where, 'n', n, 1 << 24);
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['seed']);
+    checkKeys(where, options, ['seed', 'condition']);
     const seed = seedOption(where, options.seed);
+    const c = this.conditionOf(where, 'options.condition', options.condition, n);
     const h = this.handle;
     const dim = this.inputDim;
-    return this.core.scoped((alloc) => {
+    return this.withCondition(c, () => this.core.scoped((alloc) => {
       const out = alloc(n * dim * 4);
       this.core.check(this.core.x.vae_model_sample(h, n, seed ?? 0, seed === undefined ? 0 : 1, out), where);
       return this.core.f32(out, n * dim).slice();
-    });
+    }));
+  }
+
+  /**
+   * Anomaly scores, one per row, higher = more anomalous: `'elbo'` (VAE default) the negative ELBO, `'logLikelihood'`
+   * (VAE) −L_k, the importance-weighted bound with `samples` = k (default 100), `'reconstruction'` (the
+   * autoencoder's only method) the reconstruction term; ε averaged over `samples` draws (default 1), from `seed` if
+   * given. `perColumn` (rows × input values) is each value's share of its row's reconstruction term (mean over the
+   * draws): which pixels or columns make a row unusual. Use `threshold` on scores of normal data to flag rows.
+   */
+  score(x: DataInput, options: ScoreOptions = {}): ScoreResult {
+    const where = `${this.className}.score`;
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['method', 'samples', 'seed', 'condition']);
+    const methods: ScoreResult['method'][] = this.isVae ? ['elbo', 'logLikelihood', 'reconstruction'] : ['reconstruction'];
+    const method = (options.method as ScoreResult['method'] | undefined) ?? (this.isVae ? 'elbo' : 'reconstruction');
+    if (!methods.includes(method)) {
+      fail(where, 'options.method', method, `one of ${methods.map((m) => JSON.stringify(m)).join(', ')}${this.isVae ? '' : ' (an autoencoder has no ELBO or likelihood bound)'}`);
+    }
+    const k = options.samples === undefined ? (method === 'logLikelihood' ? 100 : 1) : positiveInt(where, 'samples', options.samples, 1 << 24);
+    const seed = seedOption(where, options.seed);
+    const m = this.matrix('score', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
+    const h = this.handle;
+    const core = this.core;
+    const dim = this.inputDim;
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
+      const rec = alloc(m.rows * 4);
+      const kl = alloc(m.rows * 4);
+      const elem = alloc(m.rows * dim * 4);
+      const stats = alloc(16);
+      // The reconstruction's shares (and, for 'elbo' and 'reconstruction', the scores) from one evaluation.
+      const draws = method === 'logLikelihood' ? Math.min(k, 1 << 16) : k;
+      core.check(core.x.vae_model_evaluate(h, p, m.dtype, m.rows, draws, seed ?? 0, seed === undefined ? 0 : 1, rec, kl, elem, stats), where);
+      const perColumn = core.f32(elem, m.rows * dim).slice();
+      const recs = core.f32(rec, m.rows);
+      const kls = core.f32(kl, m.rows);
+      const scores = new Float32Array(m.rows);
+      if (method === 'logLikelihood') {
+        const lk = alloc(m.rows * 8);
+        const el = alloc(m.rows * 8);
+        core.check(core.x.vae_model_log_likelihood(h, p, m.dtype, m.rows, k, seed ?? 0, seed === undefined ? 0 : 1, lk, el), where);
+        const l = core.f64(lk, m.rows);
+        for (let i = 0; i < m.rows; i++) scores[i] = -l[i]!;
+      } else {
+        for (let i = 0; i < m.rows; i++) scores[i] = method === 'elbo' ? recs[i]! + kls[i]! : recs[i]!;
+      }
+      const schema = this.schema;
+      return schema ? { scores, perColumn: perSchemaColumn(schema, perColumn, m.rows), columns: schema.columns.map((col) => col.name), method } : { scores, perColumn, method };
+    }));
   }
 
   /** Frees the model's wasm memory. Idempotent; any later use throws. */

@@ -5,8 +5,10 @@
 import { type CorePlan, MAX_ELEMENTS, MAX_UNITS } from './core/abi';
 import { ACTIVATIONS, mirrorDecoder, planLayers, type ResolvedLayer, type ResolvedOutput, resolveLayers, resolveOutput, impliedOutput } from './layers';
 import type {
-  Activation, AutoencoderConfig, FitOptions, Init, OptimizerConfig, VAEConfig,
+  Activation, AutoencoderConfig, FitOptions, Init, LikelihoodGroup, LossGroup, OptimizerConfig, VAEConfig,
 } from './types';
+import type { MatrixRules } from './data';
+import { checkSchema, schemaLikelihood, schemaLoss, type TableSchema } from './schema';
 
 /** Longest description `describe` returns, in characters. */
 export const DESCRIBE_MAX = 160;
@@ -129,7 +131,22 @@ function oneOf<T extends string>(where: string, what: string, v: unknown, values
   return v as T;
 }
 
-const LAYER_KEYS = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output', 'activation', 'leakySlope', 'init', 'seed', 'threads'] as const;
+const LAYER_KEYS = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output', 'activation', 'leakySlope', 'init', 'seed', 'threads', 'schema'] as const;
+
+/**
+ * A config with a table's `schema`: the row's width is the schema's, and the reconstruction term (`key`:
+ * likelihood or loss) defaults to the schema's per-column groups. The schema is checked, and copied, so a caller's
+ * later edits do not reach the model.
+ */
+function withSchema(where: string, config: Record<string, unknown>, key: 'likelihood' | 'loss'): { config: Record<string, unknown>; schema?: TableSchema } {
+  if (config.schema === undefined) return { config };
+  checkSchema(config.schema, where);
+  const schema = JSON.parse(JSON.stringify(config.schema)) as TableSchema;
+  if (config.inputShape !== undefined) fail(where, 'inputShape', config.inputShape, `left out with a schema: a table's rows are flat (${schema.width} values)`);
+  if (config.inputDim !== undefined && config.inputDim !== schema.width) fail(where, 'inputDim', config.inputDim, `left out or ${schema.width}, the schema's width`);
+  const groups = key === 'likelihood' ? schemaLikelihood(schema) : schemaLoss(schema);
+  return { config: { ...config, inputDim: schema.width, [key]: config[key] ?? groups }, schema };
+}
 
 /** The layers part of a config, checked and with defaults: what `model.config` reports. */
 interface ResolvedNetwork {
@@ -143,6 +160,8 @@ interface ResolvedNetwork {
   leakySlope: number;
   init: Init;
   seed: number;
+  /** The table's schema the rows are encoded with (models of CSV tables). */
+  schema?: TableSchema;
 }
 
 function inputShapeOf(where: string, c: Record<string, unknown>): { inputDim: number; inputShape?: number[] } {
@@ -200,8 +219,44 @@ function corePlan(n: ResolvedNetwork, kind: CorePlan['kind'], recon: CorePlan['r
 }
 
 /** The fully resolved configuration of a VAE (what `model.config` returns and what is saved). */
-export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian'; variance: number | 'learned' };
-export type ResolvedAutoencoderConfig = ResolvedNetwork & { loss: 'bce' | 'mse' };
+export type ResolvedVAEConfig = ResolvedNetwork & { likelihood: 'bernoulli' | 'gaussian' | LikelihoodGroup[]; variance: number | 'learned'; conditionDim?: number };
+export type ResolvedAutoencoderConfig = ResolvedNetwork & { loss: 'bce' | 'mse' | LossGroup[] };
+
+type CoreGroups = NonNullable<CorePlan['groups']>;
+
+/** Checks likelihood (or loss) groups: known types, integer widths covering the row exactly. */
+function groups<G extends { type: string; width: number }>(where: string, what: string, v: unknown, dim: number, kinds: Record<string, (g: Record<string, unknown>, at: string) => CoreGroups[number]['recon']>): { resolved: G[]; core: CoreGroups } {
+  if (!Array.isArray(v) || v.length === 0 || v.length > 256) fail(where, what, v, 'an array of 1 to 256 groups { type, width }');
+  const resolved: G[] = [];
+  const core: CoreGroups = [];
+  let start = 0;
+  v.forEach((g, i) => {
+    const at = `${what}[${i}]`;
+    checkObject(where, at, g);
+    const type = oneOf(where, `${at}.type`, g.type, Object.keys(kinds));
+    const width = positiveInt(where, `${at}.width`, g.width, MAX_ELEMENTS);
+    if (type === 'categorical' && width < 2) fail(where, `${at}.width`, width, 'at least 2 (the levels of the category)');
+    const recon = kinds[type]!(g, at);
+    resolved.push({ ...g } as unknown as G);
+    core.push({ recon, start, width });
+    start += width;
+  });
+  if (start !== dim) fail(where, `${what}'s widths`, v.map((g: { width?: unknown }) => g.width), `widths summing to the ${dim} values of a row (they sum to ${start})`);
+  return { resolved, core };
+}
+
+/** What data must satisfy for these groups: values in [0, 1] where a Bernoulli or categorical term reads them,
+ * and each categorical group summing to 1. */
+export function groupRules(core: CoreGroups | undefined, recon: CorePlan['recon'], dim: number): MatrixRules {
+  if (!core) return { unit: recon === 'bernoulli' };
+  const unit = new Uint8Array(dim);
+  const simplex: { start: number; width: number }[] = [];
+  for (const g of core) {
+    if (g.recon === 'bernoulli' || g.recon === 'categorical') unit.fill(1, g.start, g.start + g.width);
+    if (g.recon === 'categorical') simplex.push({ start: g.start, width: g.width });
+  }
+  return { unit, simplex };
+}
 
 /** A checked config: what the model reports, what the core compiles, and the runtime thread setting. */
 export interface Resolved<C> {
@@ -222,10 +277,36 @@ export function threadsOption(where: string, v: unknown): number | 'auto' {
   return v;
 }
 
-export function resolveVAEConfig(where: string, config: unknown): Resolved<ResolvedVAEConfig> {
-  checkObject(where, 'config', config);
-  checkKeys(where, config, [...LAYER_KEYS, 'likelihood', 'variance']);
-  const n = network(where, config);
+export function resolveVAEConfig(where: string, given: unknown): Resolved<ResolvedVAEConfig> {
+  checkObject(where, 'config', given);
+  checkKeys(where, given, [...LAYER_KEYS, 'likelihood', 'variance', 'conditionDim']);
+  const { config, schema } = withSchema(where, given, 'likelihood');
+  const n = { ...network(where, config), ...(schema ? { schema } : {}) };
+  const conditionDim = config.conditionDim === undefined ? 0 : positiveInt(where, 'conditionDim', config.conditionDim, MAX_UNITS);
+  const conditional = <T extends { resolved: ResolvedVAEConfig; plan: CorePlan }>(r: T): T => {
+    if (conditionDim > 0) {
+      r.plan.condition = conditionDim;
+      r.resolved.conditionDim = conditionDim;
+    }
+    return r;
+  };
+  if (Array.isArray(config.likelihood)) {
+    let learnedAll = false;
+    const fixed = config.variance === undefined ? 1 : config.variance === 'learned' ? (learnedAll = true, 1) : positiveNumber(where, 'variance', config.variance);
+    const g = groups<LikelihoodGroup>(where, 'likelihood', config.likelihood, n.inputDim, {
+      bernoulli: (x, at) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return 'bernoulli'; },
+      categorical: (x, at) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return 'categorical'; },
+      gaussian: (x, at) => {
+        checkKeys(where, x, ['type', 'width', 'variance'], `key of ${at}`);
+        if (x.variance !== undefined && x.variance !== 'learned') fail(where, `${at}.variance`, x.variance, "'learned' or left out (fixed groups share the model's variance)");
+        return x.variance === 'learned' || learnedAll ? 'gaussianLearned' : 'gaussian';
+      },
+    });
+    const { plan, names } = corePlan(n, 'vae', g.core[0]!.recon, fixed);
+    plan.groups = g.core;
+    const variance = config.variance === undefined ? 1 : learnedAll ? 'learned' : fixed;
+    return conditional({ resolved: { ...n, likelihood: g.resolved, variance }, plan, names, threads: threadsOption(where, config.threads) });
+  }
   const likelihood = config.likelihood === undefined ? 'bernoulli' : oneOf(where, 'likelihood', config.likelihood, ['bernoulli', 'gaussian'] as const);
   let variance: number | 'learned' = 1;
   if (config.variance !== undefined) {
@@ -234,13 +315,21 @@ export function resolveVAEConfig(where: string, config: unknown): Resolved<Resol
   }
   const recon = likelihood === 'bernoulli' ? 'bernoulli' : variance === 'learned' ? 'gaussianLearned' : 'gaussian';
   const { plan, names } = corePlan(n, 'vae', recon, typeof variance === 'number' ? variance : 1);
-  return { resolved: { ...n, likelihood, variance }, plan, names, threads: threadsOption(where, config.threads) };
+  return conditional({ resolved: { ...n, likelihood, variance }, plan, names, threads: threadsOption(where, config.threads) });
 }
 
-export function resolveAutoencoderConfig(where: string, config: unknown): Resolved<ResolvedAutoencoderConfig> {
-  checkObject(where, 'config', config);
-  checkKeys(where, config, [...LAYER_KEYS, 'loss']);
-  const n = network(where, config);
+export function resolveAutoencoderConfig(where: string, given: unknown): Resolved<ResolvedAutoencoderConfig> {
+  checkObject(where, 'config', given);
+  checkKeys(where, given, [...LAYER_KEYS, 'loss']);
+  const { config, schema } = withSchema(where, given, 'loss');
+  const n = { ...network(where, config), ...(schema ? { schema } : {}) };
+  if (Array.isArray(config.loss)) {
+    const plain = (r: CoreGroups[number]['recon']) => (x: Record<string, unknown>, at: string) => { checkKeys(where, x, ['type', 'width'], `key of ${at}`); return r; };
+    const g = groups<LossGroup>(where, 'loss', config.loss, n.inputDim, { bce: plain('bernoulli'), mse: plain('squaredError'), categorical: plain('categorical') });
+    const { plan, names } = corePlan(n, 'autoencoder', g.core[0]!.recon === 'categorical' ? 'bernoulli' : g.core[0]!.recon, 1);
+    plan.groups = g.core;
+    return { resolved: { ...n, loss: g.resolved }, plan, names, threads: threadsOption(where, config.threads) };
+  }
   const loss = config.loss === undefined ? 'bce' : oneOf(where, 'loss', config.loss, ['bce', 'mse'] as const);
   const { plan, names } = corePlan(n, 'autoencoder', loss === 'bce' ? 'bernoulli' : 'squaredError', 1);
   return { resolved: { ...n, loss }, plan, names, threads: threadsOption(where, config.threads) };
@@ -285,17 +374,18 @@ export interface ResolvedFit {
   klWarmupEpochs: number;
   samples: number;
   binarize: boolean;
+  objective: 'elbo' | 'iwae';
   onNonFinite: 'throw' | 'skip';
   threads: number | 'auto' | undefined;
 }
 
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize',
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'optimizer', 'klWeight', 'klWarmupEpochs', 'samples', 'binarize', 'objective', 'condition', 'validationCondition',
   'validationData', 'onBatchEnd', 'onEpochEnd', 'signal', 'checkpoint', 'onNonFinite', 'threads'] as const;
 
 export function resolveFit(where: string, o: FitOptions | undefined, isVae: boolean): ResolvedFit {
   const opts = o ?? {};
   checkObject(where, 'options', opts);
-  checkKeys(where, opts, isVae ? FIT_KEYS : FIT_KEYS.filter((k) => !['klWeight', 'klWarmupEpochs', 'samples'].includes(k)));
+  checkKeys(where, opts, isVae ? FIT_KEYS : FIT_KEYS.filter((k) => !['klWeight', 'klWarmupEpochs', 'samples', 'objective'].includes(k)));
   for (const k of ['onBatchEnd', 'onEpochEnd'] as const) {
     if (opts[k] !== undefined && typeof opts[k] !== 'function') fail(where, k, opts[k], 'a function');
   }
@@ -313,6 +403,13 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     if (path === undefined && onCheckpoint === undefined) fail(where, 'checkpoint', opts.checkpoint, 'given a path or an onCheckpoint callback');
   }
   const binarize = opts.binarize === undefined ? 'none' : oneOf(where, 'binarize', opts.binarize, ['none', 'dynamic'] as const);
+  const objective = opts.objective === undefined ? 'elbo' : oneOf(where, 'objective', opts.objective, ['elbo', 'iwae'] as const);
+  if (objective === 'iwae') {
+    // The bound L_k has no KL term to weight: β and its warm-up belong to the ELBO.
+    for (const k of ['klWeight', 'klWarmupEpochs'] as const) {
+      if (opts[k] !== undefined && opts[k] !== (k === 'klWeight' ? 1 : 0)) fail(where, k, opts[k], "left out with objective 'iwae' (the importance-weighted bound has no KL term to weight)");
+    }
+  }
   return {
     epochs: opts.epochs === undefined ? 1 : positiveInt(where, 'epochs', opts.epochs, 1e9),
     batchSize: opts.batchSize === undefined ? 128 : positiveInt(where, 'batchSize', opts.batchSize, 1 << 20),
@@ -322,6 +419,7 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     klWarmupEpochs: opts.klWarmupEpochs === undefined ? 0 : nonNegativeNumber(where, 'klWarmupEpochs', opts.klWarmupEpochs),
     samples: opts.samples === undefined ? 1 : positiveInt(where, 'samples', opts.samples, 4096),
     binarize: binarize === 'dynamic',
+    objective,
     onNonFinite: opts.onNonFinite === undefined ? 'throw' : oneOf(where, 'onNonFinite', opts.onNonFinite, ['throw', 'skip'] as const),
     threads: opts.threads === undefined ? undefined : threadsOption(where, opts.threads),
   };

@@ -6,12 +6,13 @@
  *   other numeric typed array or `number[]` (values as given; for a Bernoulli likelihood or `bce` loss they must lie
  *   in [0, 1]), a flat `Uint8Array` or `Uint8ClampedArray` (0–255, scaled by 1/255 inside the core; a canvas's `ImageData.data` is RGBA, 4 values per pixel: take one
  *   channel for grey images), an array of rows
- *   (`number[][]`), or an object holding one of those with its shape: `{ data, rows, cols }` (what `idxImages`
+ *   (`number[][]`, typed-array rows; rows that are `Uint8Array`s are bytes, scaled as a flat one), or an object holding one of those with its shape: `{ data, rows, cols }` (what `idxImages`
  *   returns) or `{ data, shape }` (what `loadIdx` returns; the dimensions after the first multiply to dim).
  * - Weight matrices are stored **in × out** (the layer computes `y = x · W + b`). PyTorch's `nn.Linear` stores
  *   out × in; the interop functions transpose.
  * - Losses are in nats per sample, summed over the input's dimensions (pixels), averaged over samples.
  */
+import type { TableSchema } from './schema';
 
 /** Hidden-layer nonlinearity. `linear` is the identity (useful for linear autoencoders). */
 export type Activation = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'softplus' | 'linear';
@@ -77,6 +78,22 @@ export interface LayersConfig {
   decoder?: LayerSpec[];
   /** The output layer. Default `{ type: 'dense' }` (to the input's size). */
   output?: OutputLayerSpec;
+  /**
+   * VAE only: a conditional VAE on `conditionDim` values per row (a class's one-hot vector, or any side
+   * information): q(z | x, c) and p(x | z, c), the prior staying N(0, I). The condition joins the encoder's first
+   * dense layer (after `flatten` in a convolutional encoder; the latent's heads when the encoder has none) and the
+   * decoder's first layer, which must then be dense: those layers' weights get `conditionDim` more rows, the
+   * condition's, after the input's. Every method that takes data then takes `condition` (rows × conditionDim).
+   */
+  conditionDim?: number;
+  /**
+   * A table's schema (`parseCsv(...).schema`): rows are encoded with it, the input size is its width, and the
+   * reconstruction term defaults to one group per column — VAE: numeric Gaussian with a learned variance, binary
+   * Bernoulli, categorical a softmax over its levels; autoencoder: squared error, cross-entropy, the categorical's
+   * cross-entropy. Saved with the model (`model.schema`), so `parseCsv(text, { schema: model.schema })` encodes new
+   * rows for it and `model.toRows(values)` reads outputs back in original units.
+   */
+  schema?: TableSchema;
   /** Nonlinearity of every layer that computes (all but flatten, reshape and the output). Default `'relu'`. */
   activation?: Activation;
   /** Slope for negative inputs when `activation` is `'leakyRelu'`. Default 0.01. */
@@ -101,12 +118,34 @@ export interface VAEConfig extends LayersConfig {
    *   `decode` returns probabilities σ(logit). Data must lie in [0, 1].
    * - `'gaussian'`: outputs means (identity output); reconstruction = −log N(x; mean, variance) summed over dims.
    */
-  likelihood?: 'bernoulli' | 'gaussian';
+  likelihood?: 'bernoulli' | 'gaussian' | LikelihoodGroup[];
   /**
    * Gaussian likelihood only: a fixed variance (positive number, default 1), or `'learned'`: one log-variance per
-   * input dimension, a trainable parameter `decoder.logVar` (initialised to 0, i.e. variance 1).
+   * input dimension, a trainable parameter `decoder.logVar` (initialised to 0, i.e. variance 1). With likelihood
+   * groups: the fixed variance of the Gaussian groups that do not learn theirs.
    */
   variance?: number | 'learned';
+}
+
+/**
+ * A group of consecutive input values with its own likelihood, for rows whose columns differ in kind (a table:
+ * standardised numeric columns Gaussian, binary ones Bernoulli, each categorical column a softmax over its
+ * one-hot levels). The groups cover the row in order; the reconstruction term is the sum of theirs.
+ * - `bernoulli`: values in [0, 1]; decode gives σ(logit).
+ * - `gaussian`: any values; the model's fixed `variance`, or `variance: 'learned'` (one log-variance per value in
+ *   `decoder.logVar`, learned groups one after another); decode gives means.
+ * - `categorical`: `width` ≥ 2 values, one-hot (or probabilities summing to 1); −log softmax(logits)[level];
+ *   decode gives the softmax.
+ */
+export type LikelihoodGroup =
+  | { type: 'bernoulli'; width: number }
+  | { type: 'gaussian'; width: number; variance?: 'learned' }
+  | { type: 'categorical'; width: number };
+
+/** The autoencoder's counterpart: binary cross-entropy, squared error, or a categorical's cross-entropy. */
+export interface LossGroup {
+  type: 'bce' | 'mse' | 'categorical';
+  width: number;
 }
 
 export interface AutoencoderConfig extends LayersConfig {
@@ -115,7 +154,7 @@ export interface AutoencoderConfig extends LayersConfig {
    * - `'bce'` (default): binary cross-entropy from logits; `decode` returns σ(logit). Data must lie in [0, 1].
    * - `'mse'`: squared error Σ (x − x̂)² with an identity output.
    */
-  loss?: 'bce' | 'mse';
+  loss?: 'bce' | 'mse' | LossGroup[];
 }
 
 export type OptimizerConfig =
@@ -180,10 +219,21 @@ export interface FitOptions {
   klWarmupEpochs?: number;
   /** VAE only: ε draws per datapoint (L); the reconstruction term is averaged over them. Default 1. */
   samples?: number;
+  /**
+   * VAE only: `'elbo'` (default) maximises the ELBO with `samples` draws per row; `'iwae'` maximises the
+   * importance-weighted bound L_k = E[log (1/k) Σ_s p(x, z_s)/q(z_s|x)] of Burda et al. (2015) with k = `samples`
+   * (its gradient weights each draw by its normalised importance weight); with k = 1 it is the one-draw ELBO with a
+   * Monte Carlo KL term. Epoch losses are then −L_k; `reconstruction` and `kl` stay the ELBO's terms.
+   */
+  objective?: 'elbo' | 'iwae';
   /** `'dynamic'`: every time a row is used, its pixels are redrawn ~ Bernoulli(intensity) in the core. Default none. */
   binarize?: 'dynamic' | 'none';
   /** Evaluated after every epoch. Same shape rules as the training data. */
   validationData?: DataInput;
+  /** A conditional VAE's condition for each training row (rows × conditionDim: one-hot labels, any real vector). */
+  condition?: DataInput;
+  /** The condition of each validation row. */
+  validationCondition?: DataInput;
   onBatchEnd?: (log: BatchLog) => void | Promise<void>;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /**
@@ -254,3 +304,26 @@ export interface LogLikelihoodResult {
 
 /** A file's bytes: a `Uint8Array` (Node's `Buffer` is one), an `ArrayBuffer` (`fetch().arrayBuffer()`) or another view. */
 export type BytesInput = Uint8Array | ArrayBufferLike | ArrayBufferView;
+
+export interface ScoreOptions {
+  /** `'elbo'` (VAE default): −ELBO; `'logLikelihood'` (VAE): −L_k; `'reconstruction'` (autoencoder default). */
+  method?: 'elbo' | 'logLikelihood' | 'reconstruction';
+  /** ε draws per row (k for `'logLikelihood'`, default 100; else default 1). */
+  samples?: number;
+  seed?: number;
+  /** A conditional VAE's condition for each row. */
+  condition?: DataInput;
+}
+
+export interface ScoreResult {
+  /** One score per row; higher = more anomalous (nats). */
+  scores: Float32Array;
+  /**
+   * Rows × input values: each value's share of its row's reconstruction term (mean over draws). For a model with a
+   * table schema: rows × the schema's columns (a categorical's levels summed), named in `columns`.
+   */
+  perColumn: Float32Array;
+  /** With a table schema: the column names of `perColumn`. */
+  columns?: string[];
+  method: 'elbo' | 'logLikelihood' | 'reconstruction';
+}

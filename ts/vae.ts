@@ -12,6 +12,7 @@ import { CONV_REFERENCE_NAMES, decodePyTorchInto, encodePyTorch, knownNames, typ
 import type { BytesInput, DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
+import type { TableSchema } from './schema';
 
 export class VAE extends BaseModel {
   protected readonly className = 'VAE';
@@ -93,55 +94,68 @@ export class VAE extends BaseModel {
     return { tensors: this.tensors, layers: this.layers, input: this.inputShape };
   }
 
+  protected configSchema(): TableSchema | undefined {
+    return this.config.schema;
+  }
+
   protected get isVae(): boolean {
     return true;
   }
 
-  protected get unitData(): boolean {
-    return this.config.likelihood === 'bernoulli';
-  }
-
   protected metadataConfig(): Record<string, unknown> {
-    // `variance` only means something (and is only accepted) for a Gaussian likelihood.
+    // `variance` only means something (and is only accepted) for a Gaussian likelihood or Gaussian groups.
     const { variance, ...rest } = this.config;
-    return this.config.likelihood === 'gaussian' ? { ...rest, variance } : rest;
+    const l = this.config.likelihood;
+    return l === 'gaussian' || (Array.isArray(l) && l.some((g) => g.type === 'gaussian')) ? { ...rest, variance } : rest;
   }
 
-  /** Parameters of q(z|x): mean and log-variance, each rows × latentDim. */
-  encode(x: DataInput): { mean: Float32Array; logVar: Float32Array } {
+  /**
+   * Parameters of q(z|x) (with a conditional model, q(z|x, c)): mean and log-variance, each rows × latentDim
+   * (into `options.out`'s two Float32Arrays of that size, if given: no allocation per call).
+   */
+  encode(x: DataInput, options: { condition?: DataInput; out?: { mean: Float32Array; logVar: Float32Array } } = {}): { mean: Float32Array; logVar: Float32Array } {
+    const where = 'VAE.encode';
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['condition', 'out']);
     const m = this.matrix('encode', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const n = m.rows * this.config.latentDim;
-    return this.withMatrix(m, (p, alloc) => {
+    if (options.out !== undefined) checkObject(where, 'options.out', options.out);
+    const into = options.out === undefined ? undefined
+      : { mean: this.outArray(where, 'options.out.mean', options.out.mean, n)!, logVar: this.outArray(where, 'options.out.logVar', options.out.logVar, n)! };
+    if (into && into.mean === into.logVar) fail(where, 'options.out', options.out, 'two different arrays for mean and logVar');
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const mean = alloc(n * 4);
       const logVar = alloc(n * 4);
-      this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, mean, logVar), 'VAE.encode');
-      return { mean: this.core.f32(mean, n).slice(), logVar: this.core.f32(logVar, n).slice() };
-    });
+      this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, mean, logVar), where);
+      const r = { mean: VAE.result(this.core.f32(mean, n), into?.mean), logVar: VAE.result(this.core.f32(logVar, n), into?.logVar) };
+      return options.out ?? r;
+    }));
   }
 
   /**
    * Decoder outputs for codes z (rows × latentDim): Bernoulli probabilities σ(logits) or Gaussian means;
    * raw logits with `{ logits: true }`.
    */
-  decode(z: DataInput, options: { logits?: boolean } = {}): Float32Array {
+  decode(z: DataInput, options: { logits?: boolean; condition?: DataInput; out?: Float32Array } = {}): Float32Array {
     checkObject('VAE.decode', 'options', options);
-    checkKeys('VAE.decode', options, ['logits']);
+    checkKeys('VAE.decode', options, ['logits', 'condition', 'out']);
     const codes = toCodes('VAE.decode', 'z', z, this.config.latentDim);
-    return this.decodeImpl('VAE.decode', codes, options.logits === true);
+    return this.decodeImpl('VAE.decode', codes, options.logits === true, options.condition, options.out);
   }
 
   /**
    * Monte-Carlo estimate of the ELBO per row, averaged over rows (nats): `samples` ε draws per row (default 1),
    * from `seed` if given (reproducible), else from the model's evaluation stream.
    */
-  elbo(x: DataInput, options: { samples?: number; seed?: number } = {}): ElboResult {
+  elbo(x: DataInput, options: { samples?: number; seed?: number; condition?: DataInput } = {}): ElboResult {
     checkObject('VAE.elbo', 'options', options);
-    checkKeys('VAE.elbo', options, ['samples', 'seed']);
+    checkKeys('VAE.elbo', options, ['samples', 'seed', 'condition']);
     const samples = options.samples === undefined ? 1 : positiveInt('VAE.elbo', 'samples', options.samples, 1 << 16);
     const seed = seedOption('VAE.elbo', options.seed);
     const m = this.matrix('elbo', 'x', x);
-    const r = this.evaluateMatrix(m, samples, seed);
+    const r = this.evaluateMatrix(m, samples, seed, this.conditionOf('VAE.elbo', 'options.condition', options.condition, m.rows));
     return { elbo: -(r.reconstruction + r.kl), reconstruction: r.reconstruction, kl: r.kl };
   }
 
@@ -151,15 +165,16 @@ export class VAE extends BaseModel {
    * rises with k toward log p(x). `samples` is k (default 100); ε from `seed` if given, else the model's evaluation
    * stream. Also returns the ELBO from the same draws and their gap, an estimate of KL(q(z|x) ‖ p(z|x)).
    */
-  logLikelihood(x: DataInput, options: { samples?: number; seed?: number } = {}): LogLikelihoodResult {
+  logLikelihood(x: DataInput, options: { samples?: number; seed?: number; condition?: DataInput } = {}): LogLikelihoodResult {
     const where = 'VAE.logLikelihood';
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['samples', 'seed']);
+    checkKeys(where, options, ['samples', 'seed', 'condition']);
     const k = options.samples === undefined ? 100 : positiveInt(where, 'samples', options.samples, 1 << 24);
     const seed = seedOption(where, options.seed);
     const m = this.matrix('logLikelihood', 'x', x);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
-    return this.withMatrix(m, (p, alloc) => {
+    return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const lk = alloc(m.rows * 8);
       const el = alloc(m.rows * 8);
       this.core.check(this.core.x.vae_model_log_likelihood(h, p, m.dtype, m.rows, k, seed ?? 0, seed === undefined ? 0 : 1, lk, el), where);
@@ -168,18 +183,18 @@ export class VAE extends BaseModel {
       const logLikelihood = mean(perRow.logLikelihood);
       const elbo = mean(perRow.elbo);
       return { logLikelihood, elbo, gap: logLikelihood - elbo, perRow };
-    });
+    }));
   }
 
   /**
    * Active latent units (Burda et al. 2015): unit i is active when the variance over the rows of E_q[z_i | x] (the
    * encoder mean) exceeds `threshold` (default 0.01). Returns the count and every unit's variance.
    */
-  activeUnits(x: DataInput, options: { threshold?: number } = {}): { count: number; variances: Float64Array } {
+  activeUnits(x: DataInput, options: { threshold?: number; condition?: DataInput } = {}): { count: number; variances: Float64Array } {
     checkObject('VAE.activeUnits', 'options', options);
-    checkKeys('VAE.activeUnits', options, ['threshold']);
+    checkKeys('VAE.activeUnits', options, ['threshold', 'condition']);
     const threshold = options.threshold === undefined ? 0.01 : nonNegativeNumber('VAE.activeUnits', 'threshold', options.threshold);
-    const { mean } = this.encode(x);
+    const { mean } = this.encode(x, options.condition === undefined ? {} : { condition: options.condition });
     const L = this.config.latentDim;
     const rows = mean.length / L;
     const variances = new Float64Array(L);
@@ -195,16 +210,20 @@ export class VAE extends BaseModel {
   }
 
   /**
-   * The objective mean_i[rec_i + klWeight·KL_i] and its gradient for every parameter, with the noise given:
-   * `epsilon` holds rows·samples × latentDim values, row i·samples + s being draw s for data row i. Parameters are
-   * not changed.
+   * The objective and its gradient for every parameter, with the noise given: `epsilon` holds
+   * rows·samples × latentDim values, row i·samples + s being draw s for data row i. The ELBO's objective is
+   * mean_i[rec_i + klWeight·KL_i] (rec averaged over the draws); with `objective: 'iwae'` it is −mean_i L_k(i),
+   * k = `samples`. Parameters are not changed.
    */
-  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number }): LossAndGradients {
+  lossAndGradients(x: DataInput, options: { epsilon: Float32Array; samples?: number; klWeight?: number; objective?: 'elbo' | 'iwae'; condition?: DataInput }): LossAndGradients {
     const where = 'VAE.lossAndGradients';
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['epsilon', 'samples', 'klWeight']);
+    checkKeys(where, options, ['epsilon', 'samples', 'klWeight', 'objective', 'condition']);
     const samples = options.samples === undefined ? 1 : positiveInt(where, 'samples', options.samples, 4096);
     const beta = options.klWeight === undefined ? 1 : nonNegativeNumber(where, 'klWeight', options.klWeight);
+    const objective = options.objective ?? 'elbo';
+    if (objective !== 'elbo' && objective !== 'iwae') fail(where, 'objective', objective, "'elbo' or 'iwae'");
+    if (objective === 'iwae' && options.klWeight !== undefined) fail(where, 'klWeight', options.klWeight, "left out with objective 'iwae'");
     const m = this.matrix('lossAndGradients', 'x', x);
     const eps = options.epsilon;
     const expected = m.rows * samples * this.config.latentDim;
@@ -214,6 +233,6 @@ export class VAE extends BaseModel {
     for (let i = 0; i < eps.length; i++) {
       if (!Number.isFinite(eps[i]!)) fail(where, `epsilon[${i}]`, eps[i], 'finite');
     }
-    return this.lossAndGradientsImpl(where, m, eps, samples, beta);
+    return this.lossAndGradientsImpl(where, m, eps, samples, beta, objective, this.conditionOf(where, 'options.condition', options.condition, m.rows));
   }
 }

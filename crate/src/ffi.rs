@@ -9,11 +9,12 @@ use crate::mem;
 use crate::model::{status, Model};
 use crate::optim::{OptConfig, OptKind};
 use crate::plan::{Plan, Tensor, ERROR_WORDS};
+use crate::train::Objective;
 use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 8;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -300,6 +301,25 @@ pub unsafe extern "C" fn vae_model_opt_slots(m: *mut Model) -> u32 {
     model(m).opt_state().1 as u32
 }
 
+/// Binds a conditional model's condition rows (dtype 0: u8, 1: f32; `conditionDim` values per row), read by the
+/// calls that follow with the same row indices as their data (`decode` and `sample`: one per output row); null
+/// unbinds. The caller keeps the memory alive while bound.
+#[no_mangle]
+pub unsafe extern "C" fn vae_model_set_condition(m: *mut Model, data: *const u8, dtype: u32) -> i32 {
+    let m = model(m);
+    if data.is_null() {
+        m.condition = None;
+        return status::OK;
+    }
+    match Source::from_dtype(data, dtype) {
+        Some(s) => {
+            m.condition = Some(s);
+            status::OK
+        }
+        None => status::BAD_ARGUMENT,
+    }
+}
+
 /// Sizes the workspace for `rows` encoder rows and `drows` decoder rows (rows × samples).
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_reserve(m: *mut Model, rows: usize, drows: usize) -> i32 {
@@ -312,7 +332,8 @@ pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usi
     model(m).rng.shuffle(core::slice::from_raw_parts_mut(perm, n));
 }
 
-/// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32). The KL weight is
+/// One optimizer step on rows `idx[0..batch]` of `data` (dtype 0: u8, 1: f32), on the objective 0 (the ELBO with
+/// `samples` draws) or 1 (the importance-weighted bound with k = `samples`). The KL weight is
 /// β = kl_weight · min(1, (step + 1) / warmup_steps) (β = kl_weight when warmup_steps is 0), with `step` the
 /// model's own optimizer step count, so a resumed run continues the ramp. Writes [loss, reconstruction, kl, β] to
 /// `stats`.
@@ -320,13 +341,13 @@ pub unsafe extern "C" fn vae_model_shuffle(m: *mut Model, perm: *mut u32, n: usi
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_train_step(
     m: *mut Model, data: *const u8, dtype: u32, idx: *const u32, batch: usize, samples: usize, kl_weight: f32,
-    warmup_steps: u32, binarize: u32, stats: *mut f64,
+    warmup_steps: u32, binarize: u32, objective: u32, stats: *mut f64,
 ) -> i32 {
-    let src = match Source::from_dtype(data, dtype) {
-        Some(s) => s,
-        None => return status::BAD_ARGUMENT,
+    let (src, objective) = match (Source::from_dtype(data, dtype), Objective::from_u32(objective)) {
+        (Some(s), Some(o)) => (s, o),
+        _ => return status::BAD_ARGUMENT,
     };
-    match model(m).train_step(src, idx, batch, samples, kl_weight, warmup_steps, binarize != 0) {
+    match model(m).train_step(src, idx, batch, samples, kl_weight, warmup_steps, binarize != 0, objective) {
         Ok((s, beta)) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl, beta as f64];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 4);
@@ -338,12 +359,17 @@ pub unsafe extern "C" fn vae_model_train_step(
 }
 
 /// Loss terms and every gradient (left in the gradient buffer) for f32 rows `x` and noise `eps`
-/// (rows·samples × latent). Writes [loss, reconstruction, kl] to `stats`.
+/// (rows·samples × latent), on the objective 0 (ELBO) or 1 (IWAE). Writes [loss, reconstruction, kl] to `stats`.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_loss_grad(
-    m: *mut Model, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, stats: *mut f64,
+    m: *mut Model, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, objective: u32, stats: *mut f64,
 ) -> i32 {
-    match model(m).loss_and_gradients(x, rows, eps, samples, beta) {
+    let objective = match Objective::from_u32(objective) {
+        Some(o) => o,
+        None => return status::BAD_ARGUMENT,
+    };
+    match model(m).loss_and_gradients(x, rows, eps, samples, beta, objective) {
         Ok(s) if !crate::par::failed() => {
             let vals = [s.loss, s.rec, s.kl];
             core::ptr::copy_nonoverlapping(vals.as_ptr(), stats, 3);
@@ -354,13 +380,14 @@ pub unsafe extern "C" fn vae_model_loss_grad(
     }
 }
 
-/// Summed reconstruction and KL over n rows into stats[0..2]; per-row values too when the pointers are non-null.
-/// ε comes from a generator seeded with `seed` when `use_seed` is 1, else from the model's evaluation stream.
+/// Summed reconstruction and KL over n rows into stats[0..2]; per-row values too when those pointers are non-null,
+/// and each element's share of its row's reconstruction term (n × input) when `per_elem` is. ε comes from a
+/// generator seeded with `seed` when `use_seed` is 1, else from the model's evaluation stream.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_model_evaluate(
     m: *mut Model, data: *const u8, dtype: u32, n: usize, samples: usize, seed: u32, use_seed: u32,
-    per_rec: *mut f32, per_kl: *mut f32, stats: *mut f64,
+    per_rec: *mut f32, per_kl: *mut f32, per_elem: *mut f32, stats: *mut f64,
 ) -> i32 {
     let src = match Source::from_dtype(data, dtype) {
         Some(s) => s,
@@ -368,13 +395,17 @@ pub unsafe extern "C" fn vae_model_evaluate(
     };
     let m = model(m);
     let per_row = if per_rec.is_null() || per_kl.is_null() { None } else { Some((per_rec, per_kl)) };
+    let per_elem = if per_elem.is_null() { None } else { Some(per_elem) };
     let mut own = Pcg32::new(seed as u64, 3);
     let r = if use_seed != 0 {
-        m.evaluate(src, n, samples, &mut own, per_row)
+        m.evaluate(src, n, samples, &mut own, per_row, per_elem)
     } else {
         let mut aux = m.aux;
-        let r = m.evaluate(src, n, samples, &mut aux, per_row);
-        m.aux = aux;
+        let r = m.evaluate(src, n, samples, &mut aux, per_row, per_elem);
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         r
     };
     match r {
@@ -407,7 +438,10 @@ pub unsafe extern "C" fn vae_model_log_likelihood(
     } else {
         let mut aux = m.aux;
         let r = m.log_likelihood(src, n, k, &mut aux, out_lk, out_elbo);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         code(r)
     }
 }
@@ -445,7 +479,10 @@ pub unsafe extern "C" fn vae_model_sample(m: *mut Model, n: usize, seed: u32, us
     } else {
         let mut aux = m.aux;
         let r = m.sample(n, &mut aux, out);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         code(r)
     }
 }
@@ -634,8 +671,58 @@ pub unsafe extern "C" fn vae_model_set_threads(m: *mut Model, threads: u32) {
     (*m).threads = (threads as usize).clamp(1, crate::par::MAX_THREADS);
 }
 
-/// Test hook: worker `id` traps the next time it runs part of a task.
+/// Test hook: worker `id` traps in the next chunk it claims of a task whose context type name contains the
+/// `filter_len` bytes at `filter` (any task when 0): at the chunk's start (`at` 0), after computing the first half of
+/// its outputs (1), or after computing all of it, before acknowledging it (2). Id 0 disarms.
 #[no_mangle]
-pub extern "C" fn vae_threads_inject_fault(id: u32) {
-    crate::par::inject_fault(id);
+pub unsafe extern "C" fn vae_threads_inject_fault(id: u32, at: u32, filter: *const u8, filter_len: usize) {
+    let filter = if filter_len == 0 { &[][..] } else { core::slice::from_raw_parts(filter, filter_len) };
+    crate::par::inject_fault(id, at, filter);
+}
+
+/// Test hook: 1 while an injected fault has not fired yet; the task type where the last one fired, NUL-terminated.
+#[no_mangle]
+pub extern "C" fn vae_threads_fault_armed() -> u32 {
+    crate::par::fault_armed() as u32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_threads_fault_site() -> *const u8 {
+    core::ptr::addr_of!(crate::par::FAULT_SITE) as *const u8
+}
+
+/// Test hook: worker `id` sleeps `ms` milliseconds once, after reading its next task and before claiming any of it
+/// (`at` 0), or inside the next chunk it claims (1). `CONTROL.delayed` is 1 while it sleeps.
+#[no_mangle]
+pub extern "C" fn vae_threads_inject_delay(id: u32, at: u32, ms: f32) {
+    crate::par::inject_delay(id, at, ms);
+}
+
+/// Fork-join counters (see `crate::par::stats`) as `n` ≤ their number f64s into `out`; with `reset`, zeroes them.
+#[no_mangle]
+pub unsafe extern "C" fn vae_threads_stats(out: *mut f64, n: usize, reset: u32) -> usize {
+    use crate::par::stats;
+    let n = n.min(stats::N);
+    for i in 0..n {
+        *out.add(i) = stats::get(i) as f64;
+    }
+    if reset != 0 {
+        stats::reset();
+    }
+    n
+}
+
+/// For the benchmark: `reps` tasks of `parts` parts on `threads` threads, each part a loop of `work` dependent
+/// steps (0: nothing), to time the fork-join round trip against the same parts on one thread.
+#[no_mangle]
+pub extern "C" fn vae_threads_empty_tasks(threads: u32, parts: u32, reps: u32, work: u32) {
+    crate::par::use_threads(threads as usize);
+    for _ in 0..reps {
+        crate::par::run(&work, parts as usize, |&work, _| {
+            let mut x = 0u32;
+            for i in 0..work {
+                unsafe { core::ptr::write_volatile(&mut x, core::ptr::read_volatile(&x).wrapping_add(i)) };
+            }
+        });
+    }
 }

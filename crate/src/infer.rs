@@ -3,6 +3,7 @@
 //! batch size, so results do not either.
 
 use crate::data::{self, Source};
+use crate::likelihood::Scale;
 use crate::math::{exp_f64_nonpos, ln_f64};
 use crate::model::{status, Model};
 use crate::rng::Pcg32;
@@ -29,28 +30,43 @@ impl Model {
         Ok((draws, rows))
     }
 
-    fn gather_x(&self, src: Source, start: usize, rows: usize) {
-        unsafe { data::gather(src, core::ptr::null(), start, rows, self.plan.input.len(), self.buf(self.plan.bufs.x)) }
+    /// Data rows start..start + rows into x, and their condition rows (a conditional model).
+    fn gather_x(&self, src: Source, start: usize, rows: usize) -> Result<(), i32> {
+        unsafe {
+            data::gather(src, core::ptr::null(), start, rows, self.plan.input.len(), self.buf(self.plan.bufs.x));
+            self.gather_condition(core::ptr::null(), start, rows, false)
+        }
     }
 
     /// Sum over rows of the reconstruction term (mean over `samples` ε draws from `rng`) and of the KL, and, if
-    /// given, per-row values.
+    /// given, per-row values and each element's share of its row's reconstruction term (n × input, mean over
+    /// draws: anomaly scores per column or pixel).
     ///
     /// # Safety
-    /// src addresses n rows.
-    pub unsafe fn evaluate(&mut self, src: Source, n: usize, samples: usize, rng: &mut Pcg32, per_row: Option<(*mut f32, *mut f32)>) -> Result<(f64, f64), i32> {
+    /// src addresses n rows; the outputs hold n (per row) and n × input (per element) floats.
+    pub unsafe fn evaluate(
+        &mut self, src: Source, n: usize, samples: usize, rng: &mut Pcg32, per_row: Option<(*mut f32, *mut f32)>,
+        per_elem: Option<*mut f32>,
+    ) -> Result<(f64, f64), i32> {
         let vae = self.plan.vae();
         let samples = if vae { samples.max(1) } else { 1 };
         let (draws, rows_per_chunk) = self.passes(samples)?;
         let lat = self.plan.latent_dim();
         let lb = self.latent_bufs();
         let row_rec = self.buf(self.plan.bufs.row_rec);
+        let dim = self.plan.input.len();
+        // Elements' shares are written into the (otherwise unused) output-gradient buffer, then summed per row.
+        let mut io = self.recon_io();
+        if per_elem.is_some() {
+            io.elem = io.dout;
+            core::ptr::write_bytes(per_elem.unwrap_or(core::ptr::null_mut()), 0, n * dim);
+        }
         let (mut rec, mut kl) = (0.0f64, 0.0f64);
         let mut rec_sum = [0.0f64; CHUNK];
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(rows_per_chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             rec_sum[..rows].fill(0.0);
             self.encode_rows(rows);
             let mut done = 0;
@@ -60,14 +76,32 @@ impl Model {
                     rng.fill_normal(core::slice::from_raw_parts_mut(lb.eps, rows * s * lat));
                 }
                 self.plan.latent.reparameterize(&lb, rows, s);
+                self.repeat_condition(rows, s);
                 self.decode_rows(rows * s);
-                self.plan.likelihood.reconstruction(self.recon_io(), rows, s, None);
+                self.plan.likelihood.reconstruction(io, rows, s, Scale::None);
                 for i in 0..rows {
                     for d in 0..s {
                         rec_sum[i] += *row_rec.add(i * s + d) as f64;
                     }
                 }
+                if let Some(pe) = per_elem {
+                    for i in 0..rows {
+                        let to = pe.add((start + i) * dim);
+                        for d in 0..s {
+                            let from = io.elem.add((i * s + d) * dim);
+                            for j in 0..dim {
+                                *to.add(j) += *from.add(j);
+                            }
+                        }
+                    }
+                }
                 done += s;
+            }
+            if let Some(pe) = per_elem {
+                let inv = 1.0 / samples as f32;
+                for j in 0..rows * dim {
+                    *pe.add(start * dim + j) *= inv;
+                }
             }
             if vae {
                 self.plan.latent.kl(&lb, rows, None);
@@ -109,7 +143,7 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(rows_per_chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             for i in 0..rows {
                 max[i] = f64::NEG_INFINITY;
                 sum[i] = 0.0;
@@ -121,23 +155,14 @@ impl Model {
                 let s = (k - done).min(draws);
                 rng.fill_normal(core::slice::from_raw_parts_mut(b.eps, rows * s * lat));
                 self.plan.latent.reparameterize(&b, rows, s);
+                self.repeat_condition(rows, s);
                 self.decode_rows(rows * s);
-                self.plan.likelihood.reconstruction(self.recon_io(), rows, s, None);
+                self.plan.likelihood.reconstruction(self.recon_io(), rows, s, Scale::None);
                 for i in 0..rows {
-                    let lv = b.logvar.add(i * lat);
-                    let mut half_sum_lv = 0.0f32;
-                    for q in 0..lat {
-                        half_sum_lv += 0.5 * *lv.add(q);
-                    }
+                    let half_lv = self.plan.latent.half_sum_logvar(&b, i);
                     for d in 0..s {
                         let r = i * s + d;
-                        let (z, e) = (b.z.add(r * lat), b.eps.add(r * lat));
-                        // log p(z) − log q(z|x) = −½Σz² + ½Σε² + ½Σ lv
-                        let mut t = 0.0f32;
-                        for q in 0..lat {
-                            t += 0.5 * (*e.add(q) * *e.add(q) - *z.add(q) * *z.add(q));
-                        }
-                        let logw = (-*row_rec.add(r) + t + half_sum_lv) as f64;
+                        let logw = self.plan.latent.log_weight(&b, r, *row_rec.add(r), half_lv);
                         sum_logw[i] += logw;
                         if logw > max[i] {
                             sum[i] = sum[i] * exp_f64_nonpos(max[i] - logw) + 1.0;
@@ -169,7 +194,7 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             self.encode_rows(rows);
             core::ptr::copy_nonoverlapping(b.mean, mean_out.add(start * lat), rows * lat);
             if self.plan.vae() {
@@ -187,7 +212,7 @@ impl Model {
         let o = self.buf(self.plan.bufs.out);
         self.decode_rows(rows);
         if !logits {
-            self.plan.likelihood.link(o, rows * dim);
+            self.plan.likelihood.link(o, rows);
         }
         core::ptr::copy_nonoverlapping(o, out, rows * dim);
     }
@@ -204,6 +229,7 @@ impl Model {
         while start < n {
             let rows = (n - start).min(chunk);
             core::ptr::copy_nonoverlapping(z.add(start * lat), zb, rows * lat);
+            self.gather_condition(core::ptr::null(), start, rows, true)?;
             self.decode_into(rows, out.add(start * dim), logits);
             start += rows;
         }
@@ -221,9 +247,10 @@ impl Model {
         let mut start = 0;
         while start < n {
             let rows = (n - start).min(chunk);
-            self.gather_x(src, start, rows);
+            self.gather_x(src, start, rows)?;
             self.encode_rows(rows);
             core::ptr::copy_nonoverlapping(b.mean, b.z, rows * lat);
+            self.repeat_condition(rows, 1);
             self.decode_into(rows, out.add(start * dim), false);
             start += rows;
         }
@@ -242,6 +269,7 @@ impl Model {
         while start < n {
             let rows = (n - start).min(chunk);
             rng.fill_normal(core::slice::from_raw_parts_mut(zb, rows * lat));
+            self.gather_condition(core::ptr::null(), start, rows, true)?;
             self.decode_into(rows, out.add(start * dim), false);
             start += rows;
         }

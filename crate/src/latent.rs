@@ -4,9 +4,17 @@
 //! the code itself.
 
 use crate::act::Activation;
-use crate::math::{self, Real};
+use crate::math::{self, exp_f64_nonpos, ln_f64, Real};
 use crate::ops::Dense;
 use crate::simd::lanes;
+
+/// How the prior enters the gradient: the ELBO's analytic KL term (weighted by β / rows), or the
+/// importance-weighted bound's per-draw terms, each decoder row weighted by its normalised weight / rows.
+#[derive(Clone, Copy)]
+pub enum Prior {
+    Kl(f32),
+    Weights(*const f32),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Latent {
@@ -26,6 +34,8 @@ pub struct LatentBufs {
     pub eps: *mut f32,
     pub z: *mut f32,
     pub row_kl: *mut f32,
+    /// The condition rows the heads read (null unless the condition joins at the heads).
+    pub cond: *const f32,
 }
 
 impl Latent {
@@ -47,10 +57,10 @@ impl Latent {
     pub unsafe fn forward(&self, params: *const f32, h: *const f32, rows: usize, b: &LatentBufs, scratch: *mut f32) {
         match self {
             Latent::Gaussian { mean, logvar } => {
-                mean.forward(params, h, rows, b.mean, None, scratch);
-                logvar.forward(params, h, rows, b.logvar, None, scratch);
+                mean.forward(params, h, b.cond, rows, b.mean, None, scratch);
+                logvar.forward(params, h, b.cond, rows, b.logvar, None, scratch);
             }
-            Latent::Code(code) => code.forward(params, h, rows, b.mean, None, scratch),
+            Latent::Code(code) => code.forward(params, h, b.cond, rows, b.mean, None, scratch),
         }
     }
 
@@ -103,14 +113,62 @@ impl Latent {
         }
     }
 
-    /// From dL/dz (rows·samples × dim, in `dz`): the heads' parameter gradients (with the KL term's, weighted by
-    /// `kl_scale` = β / rows) and, with `dx`, dL/dh into dx times the derivative of the activation below.
+    /// ½ Σ lv of row i: the log q(z|x) normaliser the importance weights need.
+    pub unsafe fn half_sum_logvar(&self, b: &LatentBufs, i: usize) -> f32 {
+        let lat = self.dim();
+        let lv = b.logvar.add(i * lat);
+        let mut s = 0.0f32;
+        for q in 0..lat {
+            s += 0.5 * *lv.add(q);
+        }
+        s
+    }
+
+    /// log w for decoder row r of data row i (Burda et al.): log p(x|z) + log p(z) − log q(z|x) =
+    /// −rec_r − ½Σz² + ½Σε² + ½Σ lv, with `half_lv` = ½Σ lv of row i (the ½·L·ln 2π of p and q cancel).
+    ///
+    /// # Safety
+    /// `reparameterize` has filled z for row r.
+    pub unsafe fn log_weight(&self, b: &LatentBufs, r: usize, rec: f32, half_lv: f32) -> f64 {
+        let lat = self.dim();
+        let (z, e) = (b.z.add(r * lat), b.eps.add(r * lat));
+        let mut t = 0.0f32;
+        for q in 0..lat {
+            t += 0.5 * (*e.add(q) * *e.add(q) - *z.add(q) * *z.add(q));
+        }
+        (-rec + t + half_lv) as f64
+    }
+
+    /// The importance-weighted objective of rows·samples draws: Σ_i L_k(i) with L_k(i) = log (1/k) Σ_s w_is (a
+    /// log-sum-exp in f64), and each decoder row's gradient scale w̃_is / rows (its normalised weight) into `scale`.
+    ///
+    /// # Safety
+    /// `row_rec` holds the reconstruction term of every decoder row; `scale` rows·samples floats.
+    pub unsafe fn importance_weights(&self, b: &LatentBufs, rows: usize, samples: usize, row_rec: *const f32, scale: *mut f32) -> f64 {
+        let mut total = 0.0f64;
+        for i in 0..rows {
+            let half_lv = self.half_sum_logvar(b, i);
+            // (log w is recomputed in each pass: O(latent) per draw, and the same value every time.)
+            let lw = |s: usize| self.log_weight(b, i * samples + s, *row_rec.add(i * samples + s), half_lv);
+            let max = (0..samples).map(|s| lw(s)).fold(f64::NEG_INFINITY, |m, v| if v > m { v } else { m });
+            let sum: f64 = (0..samples).map(|s| exp_f64_nonpos(lw(s) - max)).sum();
+            for s in 0..samples {
+                *scale.add(i * samples + s) = (exp_f64_nonpos(lw(s) - max) / sum / rows as f64) as f32;
+            }
+            total += max + ln_f64(sum) - ln_f64(samples as f64);
+        }
+        total
+    }
+
+    /// From dL/dz (rows·samples × dim, in `dz`): the heads' parameter gradients (with the prior's: the KL term's,
+    /// weighted by β / rows, or the importance-weighted bound's) and, with `dx`, dL/dh into dx times the
+    /// derivative of the activation below.
     ///
     /// # Safety
     /// As `forward`; dz holds rows·samples rows; dx does not alias dz.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn backward(
-        &self, params: *const f32, grads: *mut f32, h: *const f32, rows: usize, samples: usize, kl_scale: f32,
+        &self, params: *const f32, grads: *mut f32, h: *const f32, rows: usize, samples: usize, prior: Prior,
         b: &LatentBufs, dz: *const f32, dx: Option<(*mut f32, Option<Activation>)>, scratch: *mut f32,
     ) {
         match self {
@@ -118,27 +176,39 @@ impl Latent {
                 let lat = mean.fan_out;
                 for i in 0..rows {
                     for k in 0..lat {
-                        let (mut gm, mut gl) = (0.0f32, 0.0f32);
+                        let (mut gm, mut gl, mut gc) = (0.0f32, 0.0f32, 0.0f32);
                         for smp in 0..samples {
                             let r = i * samples + smp;
-                            let d = *dz.add(r * lat + k);
+                            let mut d = *dz.add(r * lat + k);
+                            if let Prior::Weights(c) = prior {
+                                // −log w's prior and entropy terms: ∂/∂z of ½z² (times the row's weight), and the
+                                // −½ of ½Σ lv below.
+                                let c = *c.add(r);
+                                d += c * *b.z.add(r * lat + k);
+                                gc += c;
+                            }
                             gm += d;
                             gl += d * *b.eps.add(r * lat + k);
                         }
                         *b.dmean.add(i * lat + k) = gm;
-                        *b.dlogvar.add(i * lat + k) = gl * (0.5 * *b.std.add(i * lat + k));
+                        *b.dlogvar.add(i * lat + k) = match prior {
+                            Prior::Kl(_) => gl * (0.5 * *b.std.add(i * lat + k)),
+                            Prior::Weights(_) => gl * (0.5 * *b.std.add(i * lat + k)) - 0.5 * gc,
+                        };
                     }
                 }
-                self.kl(b, rows, Some(kl_scale));
-                mean.param_grads(grads, h, b.dmean, rows, scratch);
-                logvar.param_grads(grads, h, b.dlogvar, rows, scratch);
+                if let Prior::Kl(kl_scale) = prior {
+                    self.kl(b, rows, Some(kl_scale));
+                }
+                mean.param_grads(grads, h, b.cond, b.dmean, rows, scratch);
+                logvar.param_grads(grads, h, b.cond, b.dlogvar, rows, scratch);
                 if let Some((dx, below)) = dx {
                     mean.input_grad(params, b.dmean, rows, dx, false, None, scratch);
                     logvar.input_grad(params, b.dlogvar, rows, dx, true, below, scratch);
                 }
             }
             Latent::Code(code) => {
-                code.param_grads(grads, h, dz, rows, scratch);
+                code.param_grads(grads, h, b.cond, dz, rows, scratch);
                 if let Some((dx, below)) = dx {
                     code.input_grad(params, dz, rows, dx, false, below, scratch);
                 }

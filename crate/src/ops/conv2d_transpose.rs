@@ -5,11 +5,12 @@
 //!   forward   a = col2im(x·Wᵀ) + b
 //!   backward  d cols = im2col(da),  dW = d colsᵀ·x,  db = Σ da,  dx = d cols·W
 
-use super::matmul::{self, Fused, Product};
+use super::matmul;
 use super::windows::{Then, Windows};
 use super::{ConvSpec, Padding, Reason, Shape};
 use crate::act::Activation;
-use crate::gemm::Op;
+use crate::gemm::{self, Op};
+use crate::par;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Conv2dTranspose {
@@ -83,45 +84,91 @@ impl Conv2dTranspose {
         self.win.cols_len()
     }
 
-    /// a = col2im(x·Wᵀ) + b; with `act`, h = act(a).
+    /// a = col2im(x·Wᵀ) + b; with `act`, h = act(a). A few images at a time, each computing its windows' columns and
+    /// gathering them into its output while they are in cache; images split across threads.
     ///
     /// # Safety
     /// x is rows × (hs·ws·channels), a rows × out_len, cols rows × cols_len.
     pub unsafe fn forward(&self, params: *const f32, x: *const f32, rows: usize, a: *mut f32, act: Option<Activation>, cols: *mut f32, scratch: *mut f32) {
-        let patch = self.win.patch();
-        let p = Product {
-            op: Op::NT, m: rows * self.win.hs * self.win.ws, n: patch, k: self.channels, a: x, lda: self.channels,
-            b: params.add(self.w), ldb: self.channels, c: cols, ldc: patch, accumulate: false,
-        };
-        matmul::run(p, Fused::None, scratch);
-        self.win.col2im(cols, rows, a, Some(params.add(self.b)), act.map_or(Then::None, Then::Act));
+        struct Task {
+            op: Conv2dTranspose,
+            params: *const f32,
+            x: *const f32,
+            rows: usize,
+            a: *mut f32,
+            then: Then,
+            cols: *mut f32,
+            scratch: *mut f32,
+        }
+        let t = Task { op: *self, params, x, rows, a, then: act.map_or(Then::None, Then::Act), cols, scratch };
+        let macs = self.win.hs * self.win.ws * self.win.patch() * self.channels;
+        par::run(&t, par::parts(rows * macs, 1 << 17), |t, p| {
+            let (r0, r1) = p.range(t.rows, 1);
+            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
+            let win = &t.op.win;
+            let (small, patch, ch) = (win.hs * win.ws, win.patch(), t.op.channels);
+            // Images per chunk: their columns stay within about 256 KiB.
+            let chunk = (65_536 / win.cols_len().max(1)).max(1);
+            let mut r = r0;
+            while r < r1 {
+                let n = (r1 - r).min(chunk);
+                gemm::gemm(Op::NT, n * small, patch, ch, t.x.add(r * small * ch), ch, t.params.add(t.op.w), ch,
+                    t.cols.add(r * win.cols_len()), patch, false, scratch);
+                win.col2im_images(t.cols, r, r + n, t.a, Some(t.params.add(t.op.b)), t.then);
+                r += n;
+            }
+        });
     }
 
     /// Parameter gradients from the input x and dL/da, and, with `dx`, the input gradient (times the derivative of
-    /// the activation below, if any).
+    /// the activation below, if any). Chunk by chunk of images (`Windows::chunk_images`, whole chunks per thread):
+    /// d cols = im2col(da) stays in cache for dx = d cols·W and the chunk's share d colsᵀ·x of dW, which lands in
+    /// `partials` and is summed over the chunks in order (so the bits do not depend on the threads).
     ///
     /// # Safety
-    /// As `forward`; dx is rows × (hs·ws·channels).
+    /// As `forward`; dx is rows × (hs·ws·channels); partials holds ceil(rows / chunk) × the weights' values.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn backward(
         &self, params: *const f32, grads: *mut f32, x: *const f32, da: *const f32, rows: usize,
-        dx: Option<(*mut f32, Option<Activation>)>, cols: *mut f32, scratch: *mut f32,
+        dx: Option<(*mut f32, Option<Activation>)>, cols: *mut f32, partials: *mut f32, scratch: *mut f32,
     ) {
-        let patch = self.win.patch();
-        let m = rows * self.win.hs * self.win.ws;
-        self.win.im2col(da, rows, cols);
-        let p = Product {
-            op: Op::TN, m: patch, n: self.channels, k: m, a: cols, lda: patch, b: x, ldb: self.channels,
-            c: grads.add(self.w), ldc: self.channels, accumulate: false,
-        };
-        matmul::run(p, Fused::None, scratch);
         matmul::bias_grad(da, rows * self.win.hb * self.win.wb, self.win.ch, grads.add(self.b));
-        if let Some((dx, below)) = dx {
-            let p = Product {
-                op: Op::NN, m, n: self.channels, k: patch, a: cols, lda: patch, b: params.add(self.w), ldb: self.channels,
-                c: dx, ldc: self.channels, accumulate: false,
-            };
-            matmul::run(p, Fused::ActGrad { below }, scratch);
+        struct Task {
+            op: Conv2dTranspose,
+            params: *const f32,
+            x: *const f32,
+            da: *const f32,
+            rows: usize,
+            dx: Option<(*mut f32, Option<Activation>)>,
+            cols: *mut f32,
+            partials: *mut f32,
+            scratch: *mut f32,
         }
+        let chunk = self.win.chunk_images();
+        let chunks = (rows + chunk - 1) / chunk;
+        let t = Task { op: *self, params, x, da, rows, dx, cols, partials, scratch };
+        let macs = 3 * self.win.hs * self.win.ws * self.win.patch() * self.channels;
+        par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
+            let win = &t.op.win;
+            let (small, patch, ch, weights) = (win.hs * win.ws, win.patch(), t.op.channels, win.patch() * t.op.channels);
+            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
+            let chunk = win.chunk_images();
+            let (c0, c1) = p.range((t.rows + chunk - 1) / chunk, 1);
+            for c in c0..c1 {
+                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.rows));
+                let (n, dq) = ((r1 - r0) * small, t.cols.add(r0 * win.cols_len()));
+                win.im2col_images(t.da, r0, r1, t.cols);
+                if let Some((dx, below)) = t.dx {
+                    let at = r0 * small * ch;
+                    gemm::gemm(Op::NN, n, ch, patch, dq, patch, t.params.add(t.op.w), ch, dx.add(at), ch, false, scratch);
+                    if let Some(act) = below {
+                        act.backward_at(dx, at, n * ch);
+                    }
+                }
+                gemm::gemm(Op::TN, patch, ch, n, dq, patch, t.x.add(r0 * small * ch), ch, t.partials.add(c * weights), ch, false, scratch);
+            }
+        });
+        matmul::sum_partials(partials, chunks, self.win.patch() * self.channels, grads.add(self.w));
     }
+
 }

@@ -6,7 +6,8 @@
 use crate::act::Activation;
 use crate::gemm::{Block, Gemm, Op};
 use crate::par;
-use crate::simd::F32x4;
+use crate::math::Real;
+use crate::simd::{lanes, F32x4};
 
 /// Work fused onto the product.
 #[derive(Clone, Copy)]
@@ -14,6 +15,8 @@ pub enum Fused {
     None,
     /// Before the product C ← bias (broadcast over rows); after it, with an activation, h = act(C).
     Bias { bias: *const f32, act: Option<Activation> },
+    /// After the product (accumulated onto C), with an activation, h = act(C).
+    Act { act: Option<Activation> },
     /// After the product, with the activation of the layer below, C ← C · act'(a).
     ActGrad { below: Option<Activation> },
     /// Beside dW = Aᵀ·B, the bias gradient: column sums of B (the output gradient) into `bias_grad`.
@@ -54,13 +57,17 @@ pub unsafe fn run(p: Product, fused: Fused, scratch: *mut f32) {
     par::run(&t, t.g.parts(), |t, p| {
         let (g, blk) = (&t.g, t.g.block(p.index, p.count));
         if let Fused::Bias { bias, .. } = t.fused {
+            let (from, n) = (bias.add(blk.j0), blk.j1 - blk.j0);
             for r in blk.i0..blk.i1 {
-                core::ptr::copy_nonoverlapping(bias.add(blk.j0), g.c.add(r * g.ldc + blk.j0), blk.j1 - blk.j0);
+                let to = g.c.add(r * g.ldc + blk.j0);
+                lanes!(n, |T, i| {
+                    T::load(from.add(i)).store(to.add(i));
+                });
             }
         }
         g.run_block(blk, p.thread);
         match t.fused {
-            Fused::Bias { act: Some(act), .. } => for_block(blk, g.ldc, |o, n| act.forward_at(o, n)),
+            Fused::Bias { act: Some(act), .. } | Fused::Act { act: Some(act) } => for_block(blk, g.ldc, |o, n| act.forward_at(o, n)),
             Fused::ActGrad { below: Some(act) } => for_block(blk, g.ldc, |o, n| act.backward_at(g.c, o, n)),
             Fused::BiasGrad { bias_grad } => {
                 // By its own column split (dW may be split by rows): each column is summed over rows in order.
@@ -112,5 +119,27 @@ pub unsafe fn bias_grad(m: *const f32, rows: usize, cols: usize, out: *mut f32) 
     par::run(&Task { m, rows, cols, out }, par::parts(rows * cols, par::PARALLEL_MIN_ELEMENTS), |t, p| {
         let (j0, j1) = p.range(t.cols, 4);
         column_sums(t.m.add(j0), t.rows, t.cols, j1 - j0, t.out.add(j0))
+    });
+}
+
+/// out[j] = Σ_c partials[c·n + j] for j < n, each sum over c in order (weight gradients summed from per-chunk
+/// parts, so that the order does not depend on the threads); split across threads by j.
+pub unsafe fn sum_partials(partials: *const f32, chunks: usize, n: usize, out: *mut f32) {
+    struct Task {
+        partials: *const f32,
+        chunks: usize,
+        n: usize,
+        out: *mut f32,
+    }
+    par::run(&Task { partials, chunks, n, out }, par::parts(chunks * n, par::PARALLEL_MIN_ELEMENTS), |t, p| {
+        let (j0, j1) = p.range(t.n, 4);
+        let o = t.out.add(j0);
+        lanes!(j1 - j0, |T, j| {
+            let mut s = T::load(t.partials.add(j0 + j));
+            for c in 1..t.chunks {
+                s = s.add(T::load(t.partials.add(c * t.n + j0 + j)));
+            }
+            s.store(o.add(j));
+        });
     });
 }

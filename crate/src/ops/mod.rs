@@ -114,11 +114,14 @@ pub enum Op {
 pub struct Io {
     pub params: *const f32,
     pub grads: *mut f32,
-    /// The layer's input (rows × its input length).
+    /// The layer's input (rows × its input length), and the condition rows (null for an unconditional model).
     pub x: *const f32,
+    pub cond: *const f32,
     pub rows: usize,
-    /// The convolution scratch (rows × cols_len) and the calling thread's GEMM scratch.
+    /// The convolution scratch (rows × cols_len), the per-chunk weight gradients (see `partials_len`) and the
+    /// calling thread's GEMM scratch.
     pub cols: *mut f32,
+    pub partials: *mut f32,
     pub scratch: *mut f32,
 }
 
@@ -129,7 +132,7 @@ impl Op {
     /// Buffers as `Io` and the layer's shapes say.
     pub unsafe fn forward(&self, io: Io, a: *mut f32, act: Option<Activation>) {
         match self {
-            Op::Dense(d) => d.forward(io.params, io.x, io.rows, a, act, io.scratch),
+            Op::Dense(d) => d.forward(io.params, io.x, io.cond, io.rows, a, act, io.scratch),
             Op::Conv2d(c) => c.forward(io.params, io.x, io.rows, a, act, io.cols, io.scratch),
             Op::Conv2dTranspose(c) => c.forward(io.params, io.x, io.rows, a, act, io.cols, io.scratch),
             Op::View => {}
@@ -144,15 +147,27 @@ impl Op {
     pub unsafe fn backward(&self, io: Io, da: *const f32, dx: Option<(*mut f32, Option<Activation>)>) {
         match self {
             Op::Dense(d) => {
-                d.param_grads(io.grads, io.x, da, io.rows, io.scratch);
+                d.param_grads(io.grads, io.x, io.cond, da, io.rows, io.scratch);
                 if let Some((dx, below)) = dx {
                     d.input_grad(io.params, da, io.rows, dx, false, below, io.scratch);
                 }
             }
-            Op::Conv2d(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.scratch),
-            Op::Conv2dTranspose(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.scratch),
+            Op::Conv2d(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.partials, io.scratch),
+            Op::Conv2dTranspose(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.partials, io.scratch),
             Op::View => {}
         }
+    }
+
+    /// Per-chunk weight gradients of a convolution, per data row and fixed: ceil(rows / chunk) chunks of the weights'
+    /// values fit in rows·per_row + fixed.
+    pub fn partials_len(&self) -> (usize, usize) {
+        let (win, weights) = match self {
+            Op::Conv2d(c) => (c.win, c.win.patch().saturating_mul(c.filters)),
+            Op::Conv2dTranspose(c) => (c.win, c.win.patch().saturating_mul(c.channels)),
+            _ => return (0, 0),
+        };
+        let chunk = win.chunk_images();
+        ((weights + chunk - 1) / chunk, weights)
     }
 
     /// Convolution scratch per data row.
@@ -168,7 +183,7 @@ impl Op {
     /// fan-out), or None for a view.
     pub fn params(&self) -> Option<LayerParams> {
         match *self {
-            Op::Dense(d) => Some(LayerParams { w: d.w, shape: [d.fan_in, d.fan_out, 0, 0], rank: 2, b: d.b, bias: d.fan_out, fan_in: d.fan_in, fan_out: d.fan_out }),
+            Op::Dense(d) => Some(LayerParams { w: d.w, shape: [d.weight_rows(), d.fan_out, 0, 0], rank: 2, b: d.b, bias: d.fan_out, fan_in: d.weight_rows(), fan_out: d.fan_out }),
             Op::Conv2d(c) => {
                 let (fan_in, fan_out) = c.fans();
                 Some(LayerParams { w: c.w, shape: c.weight_shape(), rank: 4, b: c.b, bias: c.filters, fan_in, fan_out })

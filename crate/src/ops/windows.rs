@@ -100,12 +100,12 @@ impl Windows {
                 let src = image.add(iy as usize * self.wb * ch);
                 if all_inside {
                     // The kw taps are kw neighbouring pixels: one contiguous run.
-                    core::ptr::copy_nonoverlapping(src.add(x0 as usize * ch), row, kw * ch);
+                    copy(src.add(x0 as usize * ch), row, kw * ch);
                     continue;
                 }
                 for kx in 0..kw {
                     if inside(kx) {
-                        core::ptr::copy_nonoverlapping(src.add((x0 + kx as isize) as usize * ch), row.add(kx * ch), ch);
+                        copy(src.add((x0 + kx as isize) as usize * ch), row.add(kx * ch), ch);
                     } else {
                         zero(row.add(kx * ch), ch);
                     }
@@ -138,36 +138,82 @@ impl Windows {
         });
     }
 
+    /// Images per chunk when a convolution works image by image: about 1 MiB of columns. Fixed by the layer alone,
+    /// so results do not depend on the thread count.
+    pub fn chunk_images(&self) -> usize {
+        (262_144 / self.cols_len().max(1)).max(1)
+    }
+
+    /// `im2col` for images [r0, r1) on the calling thread.
+    ///
+    /// # Safety
+    /// As `im2col`.
+    pub unsafe fn im2col_images(&self, big: *const f32, r0: usize, r1: usize, cols: *mut f32) {
+        for r in r0..r1 {
+            for oy in 0..self.hs {
+                self.im2col_row(big, r, oy, cols);
+            }
+        }
+    }
+
+    /// `col2im` for images [r0, r1) on the calling thread.
+    ///
+    /// # Safety
+    /// As `col2im`.
+    pub unsafe fn col2im_images(&self, cols: *const f32, r0: usize, r1: usize, big: *mut f32, init: Option<*const f32>, then: Then) {
+        for r in r0..r1 {
+            for iy in 0..self.hb {
+                self.col2im_row(cols, r, iy, big, init, then);
+            }
+        }
+    }
+
     /// The big row `iy` of image `r`.
     unsafe fn col2im_row(&self, cols: *const f32, r: usize, iy: usize, big: *mut f32, init: Option<*const f32>, then: Then) {
-        let (ch, patch) = (self.ch, self.patch());
-        // Window rows oy and taps ky with oy·sh + ky − pt = iy.
+        let (ch, patch, kw) = (self.ch, self.patch(), self.kw);
+        // The window rows covering this big row, once for the row: taps ky ≡ iy + pt (mod sh) with
+        // oy = (iy + pt − ky) / sh inside the small grid, in ascending ky.
         let ty = iy + self.pt;
+        let mut taps = [(0usize, 0usize); super::MAX_KERNEL + 1];
+        let mut n = 0;
+        let mut ky = ty % self.sh;
+        while ky < self.kh && ky <= ty {
+            let oy = (ty - ky) / self.sh;
+            if oy < self.hs {
+                taps[n] = (ky, oy);
+                n += 1;
+            }
+            ky += self.sh;
+        }
+        let image = cols.add(r * self.hs * self.ws * patch);
         for ix in 0..self.wb {
             let o = ((r * self.hb + iy) * self.wb + ix) * ch;
             let out = big.add(o);
             match init {
-                Some(b) => core::ptr::copy_nonoverlapping(b, out, ch),
+                Some(b) => copy(b, out, ch),
                 None => zero(out, ch),
             }
+            // Columns likewise: kx ≡ ix + pl (mod sw), and ox falls by one as kx rises by sw.
             let tx = ix + self.pl;
-            let mut ky = ty % self.sh;
-            while ky < self.kh && ky <= ty {
-                let oy = (ty - ky) / self.sh;
-                if oy < self.hs {
-                    let mut kx = tx % self.sw;
-                    while kx < self.kw && kx <= tx {
-                        let ox = (tx - kx) / self.sw;
-                        if ox < self.ws {
-                            let src = cols.add(((r * self.hs + oy) * self.ws + ox) * patch + (ky * self.kw + kx) * ch);
+            let kx0 = tx % self.sw;
+            let ox0 = (tx - kx0) / self.sw;
+            for &(ky, oy) in &taps[..n] {
+                let row = image.add(oy * self.ws * patch + ky * kw * ch);
+                let (mut kx, mut ox) = (kx0, ox0);
+                while kx < kw && kx <= tx {
+                    if ox < self.ws {
+                        let src = row.add(ox * patch + kx * ch);
+                        if ch == 1 {
+                            *out += *src;
+                        } else {
                             lanes!(ch, |T, c| {
                                 T::load(out.add(c)).add(T::load(src.add(c))).store(out.add(c));
                             });
                         }
-                        kx += self.sw;
                     }
+                    kx += self.sw;
+                    ox = ox.wrapping_sub(1);
                 }
-                ky += self.sh;
             }
             match then {
                 Then::None => {}
@@ -178,8 +224,18 @@ impl Windows {
     }
 }
 
+/// n floats from `from` to `to` (four lanes at a time: the single-memory build has no bulk memory instructions).
+#[inline(always)]
+unsafe fn copy(from: *const f32, to: *mut f32, n: usize) {
+    lanes!(n, |T, i| {
+        T::load(from.add(i)).store(to.add(i));
+    });
+}
+
 unsafe fn zero(p: *mut f32, n: usize) {
-    core::ptr::write_bytes(p, 0, n);
+    lanes!(n, |T, i| {
+        T::splat(0.0).store(p.add(i));
+    });
 }
 
 #[cfg(test)]

@@ -1,0 +1,141 @@
+// Models of tables: a parsed CSV's schema gives the model its input size and each column its likelihood (or loss),
+// travels in the model file, guards against rows encoded another way, and turns outputs and scores back into the
+// table's columns.
+import { describe, expect, it } from 'vitest';
+import { Autoencoder, VAE, decodeRows, parseCsv, schemaLikelihood, schemaLoss } from '../ts/index';
+import type { TableSchema } from '../ts/index';
+
+/**
+ * A table whose columns depend on each other: `size` drives `weight` (numeric), `large` (binary: size > 0) and
+ * `colour` (categorical, by the sign of size and a small numeric `noise`). Deterministic.
+ */
+function table(rows: number): string {
+  const lines = ['size,weight,large,colour,noise'];
+  let s = 12345;
+  const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let i = 0; i < rows; i++) {
+    const size = (u() - 0.5) * 4;
+    const weight = 3 * size + 10 + (u() - 0.5) * 0.2;
+    const colour = size < -0.7 ? 'red' : size < 0.7 ? 'green' : 'blue';
+    lines.push(`${size.toFixed(4)},${weight.toFixed(4)},${size > 0 ? 'yes' : 'no'},${colour},${((u() - 0.5) * 0.1).toFixed(4)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('a table schema in a model', () => {
+  const parsed = parseCsv(table(600));
+  const schema = parsed.schema;
+
+  it('maps columns to likelihood and loss groups: numeric, binary, categorical; neighbours of one kind joined', () => {
+    expect(schema.columns.map((c) => [c.name, c.kind, c.width])).toEqual([
+      ['size', 'numeric', 1], ['weight', 'numeric', 1], ['large', 'binary', 1], ['colour', 'categorical', 3], ['noise', 'numeric', 1],
+    ]);
+    expect(schemaLikelihood(schema)).toEqual([
+      { type: 'gaussian', width: 2, variance: 'learned' }, { type: 'bernoulli', width: 1 }, { type: 'categorical', width: 3 },
+      { type: 'gaussian', width: 1, variance: 'learned' },
+    ]);
+    expect(schemaLoss(schema)).toEqual([{ type: 'mse', width: 2 }, { type: 'bce', width: 1 }, { type: 'categorical', width: 3 }, { type: 'mse', width: 1 }]);
+    // A categorical column with one level (always 1) is Bernoulli: a softmax over one value has nothing to learn.
+    const one = parseCsv('a,b\n1,x\n2,x\n3,x\n', { columns: { b: 'categorical' } }).schema;
+    expect(schemaLikelihood(one)).toEqual([{ type: 'gaussian', width: 1, variance: 'learned' }, { type: 'bernoulli', width: 1 }]);
+  });
+
+  it('VAE.create({ schema }): input size and likelihood from it; a clash or a bad schema is refused, naming it', async () => {
+    const vae = await VAE.create({ schema, latentDim: 2, encoder: [8], seed: 1 });
+    expect(vae.config.inputDim).toBe(7);
+    expect(vae.config.likelihood).toEqual(schemaLikelihood(schema));
+    expect(vae.schema).toEqual(schema);
+    expect(vae.tensors.find((t) => t.name === 'decoder.logVar')?.shape).toEqual([3]);
+    vae.dispose();
+    // The model keeps its own copy.
+    const copy = JSON.parse(JSON.stringify(schema)) as TableSchema;
+    const own = await VAE.create({ schema: copy, latentDim: 2, encoder: [8] });
+    (copy.columns[0] as { mean: number }).mean = 99;
+    expect(own.schema!.columns[0]).toEqual(schema.columns[0]);
+    own.dispose();
+    await expect(VAE.create({ schema, inputDim: 5, latentDim: 2 })).rejects.toThrow("VAE.create: inputDim must be left out or 7, the schema's width, got 5");
+    await expect(VAE.create({ schema, inputShape: [7, 1, 1], latentDim: 2 })).rejects.toThrow(/inputShape must be left out with a schema: a table's rows are flat \(7 values\)/);
+    await expect(VAE.create({ schema: { ...schema, width: 9 }, latentDim: 2 })).rejects.toThrow('VAE.create: schema has width 9 but its columns add up to 7');
+    await expect(VAE.create({ schema, latentDim: 2, likelihood: [{ type: 'gaussian', width: 6 }] })).rejects.toThrow(/widths summing to the 7 values of a row \(they sum to 6\)/);
+    // An explicit likelihood of the right width overrides the schema's.
+    const plain = await VAE.create({ schema, latentDim: 2, likelihood: 'gaussian' });
+    expect(plain.config.likelihood).toBe('gaussian');
+    plain.dispose();
+  });
+
+  it('trains, learns the columns, and the file keeps the schema: a loaded model gives the same outputs', async () => {
+    const vae = await VAE.create({ schema, latentDim: 2, encoder: [32], decoder: [32], seed: 3, threads: 1 });
+    const history = await vae.fit(parsed, { epochs: 100, batchSize: 50, optimizer: { name: 'adam', learningRate: 3e-3 } });
+    // Nats per row. Columns modelled independently cost about 3 × 1.42 (standardised Gaussians) + ln 2 + ln 3 = 6.05;
+    // the links (weight, large and colour follow size) are worth more than 3 nats of that.
+    expect(history[0]!.loss).toBeGreaterThan(5.5);
+    expect(history[history.length - 1]!.loss).toBeLessThan(3);
+    const back = await VAE.load(vae.save());
+    expect(back.schema).toEqual(schema);
+    expect(back.config.likelihood).toEqual(vae.config.likelihood);
+    const x = parsed.data.subarray(0, 20 * 7);
+    expect(back.reconstruct(x)).toEqual(vae.reconstruct(x));
+    // Reconstructions in original units: weight ≈ 3·size + 10 and the colour follows size, as in the data.
+    const rows = vae.toRows(vae.reconstruct(parseCsv(table(600), { schema })));
+    const truth = decodeRows(schema, parsed.data).rows;
+    let colourRight = 0;
+    let weightError = 0;
+    rows.rows.forEach((r, i) => {
+      colourRight += r.colour === truth[i]!.colour ? 1 : 0;
+      weightError += Math.abs((r.weight as number) - (truth[i]!.weight as number));
+    });
+    expect(colourRight / rows.rows.length).toBeGreaterThan(0.97);
+    expect(weightError / rows.rows.length).toBeLessThan(0.4); // weight's sd is about 3.5
+    expect(rows.probabilities.colour!.length).toBe(600 * 3);
+    vae.dispose();
+    back.dispose();
+  }, 60_000);
+
+  it('rows encoded with another schema are refused before anything runs; toRows needs a schema', async () => {
+    const vae = await VAE.create({ schema, latentDim: 2, encoder: [8], seed: 1 });
+    const before = vae.getWeights();
+    const other = parseCsv(table(600).replace('size,weight', 'length,weight'));
+    await expect(vae.fit(other, { epochs: 1 })).rejects.toThrow(/VAE\.fit: data was encoded with another schema than the model's \(columns length \(numeric\), weight \(numeric\), .*; the model's: size \(numeric\), .*\); parse it with parseCsv\(text, \{ schema: model.schema \}\)/);
+    expect(() => vae.score(other)).toThrow(/VAE\.score: x was encoded with another schema/);
+    expect(vae.getWeights()).toEqual(before);
+    const image = await VAE.create({ inputDim: 4, latentDim: 1 });
+    expect(() => image.toRows(new Float32Array(4))).toThrow(/VAE\.toRows: this model has no table schema/);
+    image.dispose();
+    vae.dispose();
+  });
+
+  it('scores per column: shares sum to the reconstruction term, and a broken row points at its column', async () => {
+    const vae = await VAE.create({ schema, latentDim: 2, encoder: [32], decoder: [32], seed: 3, threads: 1 });
+    await vae.fit(parsed, { epochs: 100, batchSize: 50, optimizer: { name: 'adam', learningRate: 3e-3 } });
+    // Row 0 as it is, and with its colour changed to one that contradicts its size.
+    const normal = parseCsv(table(1), { schema });
+    const colour = decodeRows(schema, normal.data).rows[0]!.colour;
+    const wrong = colour === 'red' ? 'blue' : 'red';
+    const lines = table(1).trim().split('\n');
+    const broken = parseCsv(`${lines[0]}\n${lines[1]!.replace(`,${colour},`, `,${wrong},`)}\n`, { schema });
+    const s = vae.score(new Float32Array([...normal.data, ...broken.data]), { method: 'reconstruction', samples: 64, seed: 1 });
+    expect(s.columns).toEqual(['size', 'weight', 'large', 'colour', 'noise']);
+    expect(s.perColumn.length).toBe(2 * 5);
+    for (let r = 0; r < 2; r++) {
+      const sum = s.perColumn.subarray(r * 5, r * 5 + 5).reduce((a, b) => a + b, 0);
+      expect(sum).toBeCloseTo(s.scores[r]!, 3);
+    }
+    expect(s.scores[1]! - s.scores[0]!).toBeGreaterThan(2);
+    const top = [...s.perColumn.subarray(5, 10)].map((v, j) => [v - s.perColumn[j]!, j] as const).sort((a, b) => b[0] - a[0])[0]![1];
+    expect(s.columns![top]).toBe('colour');
+    vae.dispose();
+  }, 60_000);
+
+  it('an autoencoder of a table: losses from the schema, saved with it', async () => {
+    const ae = await Autoencoder.create({ schema, latentDim: 2, encoder: [16], seed: 2 });
+    expect(ae.config.loss).toEqual(schemaLoss(schema));
+    await ae.fit(parsed, { epochs: 2, batchSize: 100 });
+    const back = await Autoencoder.load(ae.save());
+    expect(back.schema).toEqual(schema);
+    const s = back.score(parsed.data.subarray(0, 3 * 7));
+    expect(s.columns).toHaveLength(5);
+    expect(back.toRows(back.reconstruct(parsed.data.subarray(0, 7))).rows[0]).toHaveProperty('colour');
+    ae.dispose();
+    back.dispose();
+  });
+});
