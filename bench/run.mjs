@@ -287,6 +287,9 @@ lines.push('', '## Where a default training step goes (batch 128, one thread)', 
   '| | batch 1 | batch 256 |', '|---|---|---|',
   `| encode | ${fmt(p((r) => r.inference['encode@1']))} | ${fmt(p((r) => r.inference['encode@256']))} |`,
   `| decode | ${fmt(p((r) => r.inference['decode@1']))} | ${fmt(p((r) => r.inference['decode@256']))} |`,
+  `| encode into the caller's arrays (\`{ out }\`) | ${fmt(p((r) => r.inference['encodeOut@1']))} | |`,
+  `| decode into the caller's array (\`{ out }\`) | ${fmt(p((r) => r.inference['decodeOut@1']))} | |`,
+  '', `The importance-weighted bound \`logLikelihood(x, { samples: 1000 })\` on 20 rows: ${fmt(p((r) => r.lkGflops), 1)} GFLOP/s of its products, ${(100 * p((r) => r.lkGflops).median / peak.median).toFixed(0)}% of the peak above.`,
   '', `wasm memory after training the default model on 41,000 MNIST rows held as bytes: ${fmt(p((r) => r.wasmMemoryMiB), 1)} MiB, of which the data is ${(320 * 128 * 784 / 2 ** 20).toFixed(1)} MiB.`,
   '');
 writeFileSync(here + 'RESULTS.md', lines.join('\n'));
