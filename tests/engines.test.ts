@@ -10,7 +10,9 @@ import { type BrowserName, launch, type LaunchOptions, onFirstUse, root, runScri
 import { MNIST_ROWS } from './engines/workload.mjs';
 import { MNIST_DIR, mnist } from './helpers';
 
-type Workload = 'trainMnist' | 'refusedStep';
+type Workload = 'trainMnist' | 'trainConv' | 'trainConditional' | 'refusedStep';
+/** The trainings every engine repeats, on one thread and on two: dense, convolutional, conditional (IWAE). */
+const TRAININGS = ['trainMnist', 'trainConv', 'trainConditional'] as const;
 interface Engine {
   run(workload: Workload, threads: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
@@ -24,10 +26,12 @@ const reference: Record<string, Record<string, unknown>> = {};
 beforeAll(async () => {
   expect(existsSync(`${root}dist/index.js`), 'dist/ is missing: npm run build').toBe(true);
   server = await serve(root, { isolated: true, routes: { '/mnist.bin': mnist('train-images-idx3-ubyte', MNIST_ROWS) } });
-  reference.one = await runScript('node', RUN, ['trainMnist', '1', IMAGES]);
-  reference.two = await runScript('node', RUN, ['trainMnist', '2', IMAGES]);
+  for (const w of TRAININGS) {
+    reference[`${w}/1`] = await runScript('node', RUN, [w, '1', IMAGES]);
+    reference[`${w}/2`] = await runScript('node', RUN, [w, '2', IMAGES]);
+  }
   reference.refused = await runScript('node', RUN, ['refusedStep', '1', IMAGES]);
-}, 120_000);
+}, 240_000);
 
 afterAll(async () => {
   await server?.close();
@@ -70,14 +74,24 @@ const ENGINES: { name: string; start: () => Engine | Promise<Engine>; twoThreads
 ];
 
 describe('Node, the reference', () => {
-  it('one and two threads give the same bits; the refused step leaves the model as it was', () => {
-    expect(reference.one).toMatchObject({ threads: 1, note: null });
-    expect(reference.two).toEqual({ ...reference.one, threads: 2 });
-    expect(reference.one!.loss).toBeGreaterThan(100); // nats per image after 16 steps, from ~543 at the start
-    expect(reference.one!.loss).toBeLessThan(450);
+  it.each(TRAININGS)('%s: one and two threads give the same bits, and the model learned', (w) => {
+    expect(reference[`${w}/1`]).toMatchObject({ threads: 1, note: null });
+    expect(reference[`${w}/2`]).toEqual({ ...reference[`${w}/1`], threads: 2 });
+    // Nats per image: Bernoulli MNIST starts near 543 (p = ½ everywhere) and drops within a few steps.
+    const { loss, valLoss } = reference[`${w}/1`] as { loss: number; valLoss: number };
+    expect(loss).toBeGreaterThan(100);
+    expect(valLoss).toBeLessThan(loss);
+    if (w === 'trainMnist') expect(loss).toBeLessThan(450); // after 16 steps, from ~543 at the start
+  });
+
+  it('the refused step leaves the model as it was', () => {
     expect(reference.refused).toMatchObject({ unchanged: true, lossFinite: false });
     expect(reference.refused!.error).toMatch(/^VAE\.fit: the loss or a gradient became NaN or infinite at epoch 1, batch 1; that update was not applied/);
     expect(reference.refused!.nanGradients).toBeGreaterThan(1000); // NaN really flowed through the kernels
+  });
+
+  it('the three trainings are different models (a workload that ignored its layers would repeat a hash)', () => {
+    expect(new Set(TRAININGS.map((w) => reference[`${w}/1`]!.weights)).size).toBe(3);
   });
 });
 
@@ -85,14 +99,15 @@ describe.each(ENGINES)('$name', ({ start, twoThreads }) => {
   const engine = onFirstUse(async () => start());
   afterAll(() => engine.close());
 
-  it('one thread: the same weights, saved file and losses as Node', async () => {
-    expect(await (await engine()).run('trainMnist', 1)).toEqual(reference.one);
+  it.each(TRAININGS)('%s, one thread: the same weights, saved file and losses as Node', async (w) => {
+    expect(await (await engine()).run(w, 1)).toEqual(reference[`${w}/1`]);
   }, 90_000);
 
-  it('two threads: worker threads on shared memory, the same bits', async () => {
-    const expected = twoThreads ? { ...reference.two, threads: twoThreads.threads, note: expect.stringMatching(twoThreads.note) } : reference.two;
-    expect(await (await engine()).run('trainMnist', 2)).toEqual(expected);
-  });
+  it.each(TRAININGS)('%s, two threads: worker threads on shared memory, the same bits', async (w) => {
+    const two = reference[`${w}/2`]!;
+    const expected = twoThreads ? { ...two, threads: twoThreads.threads, note: expect.stringMatching(twoThreads.note) } : two;
+    expect(await (await engine()).run(w, 2)).toEqual(expected);
+  }, 90_000);
 
   it('a step whose loss and gradients are NaN is refused and leaves the model byte-identical to Node\'s', async () => {
     expect(await (await engine()).run('refusedStep', twoThreads?.threads ?? 2)).toEqual(reference.refused);

@@ -42,11 +42,59 @@ export function weightsHash(model) {
  */
 export async function trainMnist(lib, images, threads) {
   const model = await lib.VAE.create({ inputDim: PIXELS, latentDim: 20, encoder: [400], seed: 5, threads });
+  return trained(model, () => model.fit(images.subarray(0, TRAIN_ROWS * PIXELS), {
+    epochs: 1, batchSize: 128, samples: 2, binarize: 'dynamic',
+    validationData: images.subarray(TRAIN_ROWS * PIXELS, MNIST_ROWS * PIXELS),
+  }));
+}
+
+/**
+ * A small convolutional VAE (conv2d 8 filters 3×3 stride 2 'same', flatten, dense 16, latent 2; dense 7·7·8,
+ * reshape, conv2dTranspose 8 filters stride 2, output conv2dTranspose stride 2: the conv layers' window gathers,
+ * their fused chunked tasks and weight-gradient partials) trained for 8 steps of 64 MNIST images, then validated.
+ * @param {Lib} lib
+ * @param {Uint8Array} images at least MNIST_ROWS rows of 784 bytes
+ * @param {number} threads
+ */
+export async function trainConv(lib, images, threads) {
+  const same = /** @type {const} */ ({ kernelSize: 3, strides: 2, padding: 'same' });
+  const model = await lib.VAE.create({
+    inputShape: [28, 28, 1], latentDim: 2, seed: 9, threads,
+    encoder: [{ type: 'conv2d', filters: 8, ...same }, { type: 'flatten' }, { type: 'dense', units: 16 }],
+    decoder: [{ type: 'dense', units: 7 * 7 * 8 }, { type: 'reshape', targetShape: [7, 7, 8] }, { type: 'conv2dTranspose', filters: 8, ...same }],
+    output: { type: 'conv2dTranspose', ...same },
+  });
+  return trained(model, () => model.fit(images.subarray(0, 512 * PIXELS), {
+    epochs: 1, batchSize: 64, binarize: 'dynamic', validationData: images.subarray(TRAIN_ROWS * PIXELS, (TRAIN_ROWS + 128) * PIXELS),
+  }));
+}
+
+/**
+ * A conditional VAE (784-64-4 with a 10-value one-hot condition joining encoder[0] and decoder[0]) trained with the
+ * importance-weighted objective (k = 3: the log-sum-exp in f64 and the normalised weights' gradient) for 8 steps
+ * of 64 images, then validated. The labels are made from the row number, so every engine gets the same ones.
+ * @param {Lib} lib
+ * @param {Uint8Array} images at least MNIST_ROWS rows of 784 bytes
+ * @param {number} threads
+ */
+export async function trainConditional(lib, images, threads) {
+  const model = await lib.VAE.create({ inputDim: PIXELS, latentDim: 4, encoder: [64], conditionDim: 10, seed: 13, threads });
+  /** @type {(from: number, n: number) => Float32Array} */
+  const labels = (from, n) => lib.oneHot(Array.from({ length: n }, (_, i) => ((from + i) * 7) % 10), 10);
+  return trained(model, () => model.fit(images.subarray(0, 512 * PIXELS), {
+    epochs: 1, batchSize: 64, objective: 'iwae', samples: 3, condition: labels(0, 512),
+    validationData: images.subarray(TRAIN_ROWS * PIXELS, (TRAIN_ROWS + 128) * PIXELS), validationCondition: labels(TRAIN_ROWS, 128),
+  }));
+}
+
+/**
+ * Runs `fit` on the model and returns what the engines compare (as trainMnist does), then disposes of the model.
+ * @param {Model} model
+ * @param {() => Promise<{ loss: number, valLoss?: number }[]>} fit
+ */
+async function trained(model, fit) {
   try {
-    const [log] = await model.fit(images.subarray(0, TRAIN_ROWS * PIXELS), {
-      epochs: 1, batchSize: 128, samples: 2, binarize: 'dynamic',
-      validationData: images.subarray(TRAIN_ROWS * PIXELS, MNIST_ROWS * PIXELS),
-    });
+    const [log] = await fit();
     return {
       weights: await weightsHash(model), saved: await sha256(model.save()), loss: log?.loss, valLoss: log?.valLoss,
       threads: model.threads, note: model.threadsNote ?? null,
