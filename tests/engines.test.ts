@@ -10,7 +10,7 @@ import { type BrowserName, launch, type LaunchOptions, onFirstUse, root, runScri
 import { MNIST_ROWS } from './engines/workload.mjs';
 import { MNIST_DIR, mnist } from './helpers';
 
-type Workload = 'trainMnist' | 'trainConv' | 'trainConditional' | 'refusedStep';
+type Workload = 'trainMnist' | 'trainConv' | 'trainConditional' | 'refusedStep' | 'skippedSteps';
 /** The trainings every engine repeats, on one thread and on two: dense, convolutional, conditional (IWAE). */
 const TRAININGS = ['trainMnist', 'trainConv', 'trainConditional'] as const;
 interface Engine {
@@ -31,6 +31,7 @@ beforeAll(async () => {
     reference[`${w}/2`] = await runScript('node', RUN, [w, '2', IMAGES]);
   }
   reference.refused = await runScript('node', RUN, ['refusedStep', '1', IMAGES]);
+  reference.skipped = await runScript('node', RUN, ['skippedSteps', '1', IMAGES]);
 }, 240_000);
 
 afterAll(async () => {
@@ -90,6 +91,12 @@ describe('Node, the reference', () => {
     expect(reference.refused!.nanGradients).toBeGreaterThan(1000); // NaN really flowed through the kernels
   });
 
+  it('onNonFinite: \'skip\' skips exactly the overflowing batches and applies the finite ones', () => {
+    expect(reference.skipped).toMatchObject({ skipped: 2 });
+    expect(Number.isFinite(reference.skipped!.loss)).toBe(true);
+    expect(reference.skipped!.weights).not.toBe(reference.skipped!.set); // the black batches were applied
+  });
+
   it('the three trainings are different models (a workload that ignored its layers would repeat a hash)', () => {
     expect(new Set(TRAININGS.map((w) => reference[`${w}/1`]!.weights)).size).toBe(3);
   });
@@ -111,5 +118,9 @@ describe.each(ENGINES)('$name', ({ start, twoThreads }) => {
 
   it('a step whose loss and gradients are NaN is refused and leaves the model byte-identical to Node\'s', async () => {
     expect(await (await engine()).run('refusedStep', twoThreads?.threads ?? 2)).toEqual(reference.refused);
+  });
+
+  it('onNonFinite: \'skip\' on the conv model skips the same batches and leaves the same weights and file as Node', async () => {
+    expect(await (await engine()).run('skippedSteps', twoThreads?.threads ?? 2)).toEqual(reference.skipped);
   });
 });

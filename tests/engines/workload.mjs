@@ -57,16 +57,25 @@ export async function trainMnist(lib, images, threads) {
  * @param {number} threads
  */
 export async function trainConv(lib, images, threads) {
+  const model = await convModel(lib, threads);
+  return trained(model, () => model.fit(images.subarray(0, 512 * PIXELS), {
+    epochs: 1, batchSize: 64, binarize: 'dynamic', validationData: images.subarray(TRAIN_ROWS * PIXELS, (TRAIN_ROWS + 128) * PIXELS),
+  }));
+}
+
+/**
+ * trainConv's model, untrained.
+ * @param {Lib} lib
+ * @param {number} threads
+ */
+function convModel(lib, threads) {
   const same = /** @type {const} */ ({ kernelSize: 3, strides: 2, padding: 'same' });
-  const model = await lib.VAE.create({
+  return lib.VAE.create({
     inputShape: [28, 28, 1], latentDim: 2, seed: 9, threads,
     encoder: [{ type: 'conv2d', filters: 8, ...same }, { type: 'flatten' }, { type: 'dense', units: 16 }],
     decoder: [{ type: 'dense', units: 7 * 7 * 8 }, { type: 'reshape', targetShape: [7, 7, 8] }, { type: 'conv2dTranspose', filters: 8, ...same }],
     output: { type: 'conv2dTranspose', ...same },
   });
-  return trained(model, () => model.fit(images.subarray(0, 512 * PIXELS), {
-    epochs: 1, batchSize: 64, binarize: 'dynamic', validationData: images.subarray(TRAIN_ROWS * PIXELS, (TRAIN_ROWS + 128) * PIXELS),
-  }));
 }
 
 /**
@@ -138,6 +147,37 @@ export async function refusedStep(lib, images, threads) {
       lossFinite: Number.isFinite(grads.loss), nanGradients: Object.values(grads.gradients).reduce((n, g) => n + g.filter(Number.isNaN).length, 0),
       weights: set, saved: await sha256(model.save()),
     };
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Steps skipped with onNonFinite: 'skip' on trainConv's model: after 2 ordinary steps its first convolution's
+ * weights are scaled by 1e37 (finite), so a batch of real images overflows and ∞ − ∞ makes NaN in the products and
+ * the elementwise kernels (exp's clamp is f32x4.min/max, whose NaN payloads differ between engines), while a batch
+ * of black images (the convolution sees only zeros) stays finite. Of 4 unshuffled batches (images, black, images,
+ * black) fit must skip the 1st and 3rd and apply the others; the weights and the saved file (optimizer state, RNG
+ * streams) after them are compared across engines.
+ * @param {Lib} lib
+ * @param {Uint8Array} images
+ * @param {number} threads
+ */
+export async function skippedSteps(lib, images, threads) {
+  const model = await convModel(lib, threads);
+  try {
+    await model.fit(images.subarray(0, 128 * PIXELS), { epochs: 1, batchSize: 64 });
+    const weights = model.getWeights();
+    const first = weights['encoder.0.weight'];
+    if (!first) throw new Error('no tensor encoder.0.weight');
+    first.data = first.data.map((v) => v * 1e37);
+    model.setWeights(weights);
+    const set = await weightsHash(model);
+    const data = new Uint8Array(256 * PIXELS);
+    data.set(images.subarray(128 * PIXELS, 192 * PIXELS), 0);
+    data.set(images.subarray(192 * PIXELS, 256 * PIXELS), 128 * PIXELS);
+    const [log] = await model.fit(data, { epochs: 1, batchSize: 64, shuffle: false, onNonFinite: 'skip' });
+    return { skipped: log?.skippedBatches, loss: log?.loss, set, weights: await weightsHash(model), saved: await sha256(model.save()) };
   } finally {
     model.dispose();
   }
