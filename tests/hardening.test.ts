@@ -73,6 +73,37 @@ describe('hostile files', () => {
     expect(core.liveAllocations()).toBe(live);
     m.dispose();
   });
+
+  it('an optimizer state that training never writes (NaN, a negative square) is refused: it would put NaN in the weights', async () => {
+    const x = new TestRandom(3).uniforms(64 * 4);
+    const finite = (m: VAE) => Object.values(m.getWeights()).every((t) => t.data.every(Number.isFinite));
+    for (const name of ['adam', 'adagrad'] as const) {
+      const m = await VAE.create({ inputDim: 4, latentDim: 2, encoder: [3], seed: 1 });
+      await m.fit(x, { epochs: 1, batchSize: 16, optimizer: { name } });
+      const [slots, n] = decodeSafetensors(m.save()).tensors['optimizer.state']!.shape as [number, number];
+      expect(slots).toBe(name === 'adam' ? 2 : 1);
+      const squares = name === 'adam' ? n : 0; // [slots, parameters]: Adam's m then v; Adagrad's sums of squares
+      const forge = (i: number, v: number) => {
+        const file = decodeSafetensors(m.save());
+        file.tensors['optimizer.state']!.data[i] = v;
+        const meta: Record<string, string> = { ...file.metadata };
+        meta.checksum = checksum(file.tensors, meta);
+        return encodeSafetensors(file.tensors, meta);
+      };
+      await expect(VAE.load(forge(squares + 1, NaN)), name).rejects.toThrow(/optimizer state has NaN at index \d+, which training never writes \(NaN\); the file is damaged/);
+      await expect(VAE.load(forge(squares + 2, -0.5)), name).rejects.toThrow(/optimizer state has -0\.5 at index \d+, which training never writes \(a negative sum of squares\)/);
+      if (name === 'adam') await expect(VAE.load(forge(1, NaN))).rejects.toThrow(/optimizer state has NaN at index 1,/);
+      // What training can write loads and trains on with finite weights: a negative first moment, an overflowed square.
+      for (const [i, v] of [[1, -0.5], [squares + 1, Infinity]] as const) {
+        if (name === 'adagrad' && i === 1) continue;
+        const ok = await VAE.load(forge(i, v));
+        await ok.fit(x, { epochs: 1, batchSize: 16, optimizer: { name } });
+        expect(finite(ok), `${name} [${i}] = ${v}`).toBe(true);
+        ok.dispose();
+      }
+      m.dispose();
+    }
+  });
 });
 
 describe('property-based: any call returns a correct result or throws a documented error', () => {
