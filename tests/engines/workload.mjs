@@ -127,12 +127,7 @@ export async function refusedStep(lib, images, threads) {
   try {
     const train = images.subarray(0, 512 * PIXELS);
     await model.fit(train, { epochs: 1, batchSize: 128 });
-    const weights = model.getWeights();
-    const first = weights['encoder.0.weight'];
-    if (!first) throw new Error('no tensor encoder.0.weight');
-    first.data = first.data.map((v) => v * 1e37);
-    model.setWeights(weights);
-    const set = await weightsHash(model);
+    const set = await overflowFirstLayer(model);
     const stateBefore = await optimizerStateHash(lib, model);
     const eps = new Float32Array(8 * 20);
     const grads = model.lossAndGradients(images.subarray(0, 8 * PIXELS), { epsilon: eps });
@@ -167,12 +162,7 @@ export async function skippedSteps(lib, images, threads) {
   const model = await convModel(lib, threads);
   try {
     await model.fit(images.subarray(0, 128 * PIXELS), { epochs: 1, batchSize: 64 });
-    const weights = model.getWeights();
-    const first = weights['encoder.0.weight'];
-    if (!first) throw new Error('no tensor encoder.0.weight');
-    first.data = first.data.map((v) => v * 1e37);
-    model.setWeights(weights);
-    const set = await weightsHash(model);
+    const set = await overflowFirstLayer(model);
     const data = new Uint8Array(256 * PIXELS);
     data.set(images.subarray(128 * PIXELS, 192 * PIXELS), 0);
     data.set(images.subarray(192 * PIXELS, 256 * PIXELS), 128 * PIXELS);
@@ -181,6 +171,20 @@ export async function skippedSteps(lib, images, threads) {
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Scales the model's first layer's weights by 1e37 (still finite, so setWeights takes them; the next forward pass
+ * on non-zero inputs overflows) and returns the weights' hash.
+ * @param {Model} model
+ */
+async function overflowFirstLayer(model) {
+  const weights = model.getWeights();
+  const first = weights['encoder.0.weight'];
+  if (!first) throw new Error('no tensor encoder.0.weight');
+  first.data = first.data.map((v) => v * 1e37);
+  model.setWeights(weights);
+  return weightsHash(model);
 }
 
 /**
