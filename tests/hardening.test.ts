@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Autoencoder, VAE, decodeSafetensors, encodeSafetensors, init } from '../ts/index';
 import { checksum } from '../ts/model';
 import type { Core } from '../ts/core/wasm';
-import type { Activation } from '../ts/types';
+import type { Activation, OptimizerConfig } from '../ts/types';
 import { weightBytes as bytesOf } from './helpers';
 import { TestRandom } from './oracle';
 
@@ -36,6 +36,30 @@ describe('divergence', () => {
     expect(Object.values(a.getWeights()).every((t) => t.data.every(Number.isFinite))).toBe(true);
     await expect(a.fit(x.subarray(50, 100), { batchSize: 10, onNonFinite: 'skip' })).rejects.toThrow(/every batch of epoch 1/);
     await expect(a.fit(x, { onNonFinite: 'ignore' as never })).rejects.toThrow(/onNonFinite must be one of "throw", "skip"/);
+    a.dispose();
+  });
+
+  it('optimizer settings that float32 turns into 1, 0 or ∞ are refused before the first step (each put NaN in the weights)', async () => {
+    const y = x.subarray(0, 50);
+    const a = await VAE.create(cfg);
+    const before = bytesOf(a);
+    const refused: [OptimizerConfig, RegExp][] = [
+      [{ name: 'adam', beta2: 0.99999999 }, /optimizer\.beta2 must be a number in \[0, 1\) that stays below 1 \(at most 0\.99999994\) in float32/],
+      [{ name: 'adam', beta1: 0.99999999 }, /optimizer\.beta1 must be/],
+      [{ name: 'adam', epsilon: 1e-50 }, /optimizer\.epsilon must be a number > 0 that stays above 0 and finite/],
+      [{ name: 'adagrad', epsilon: 1e-50 }, /optimizer\.epsilon must be/],
+      [{ name: 'sgd', learningRate: 1e39 }, /optimizer\.learningRate must be/],
+      [{ name: 'adam', weightDecay: 1e39 }, /optimizer\.weightDecay must be a number ≥ 0 that stays finite/],
+    ];
+    for (const [optimizer, message] of refused) await expect(a.fit(y, { batchSize: 10, optimizer })).rejects.toThrow(message);
+    expect(bytesOf(a).equals(before)).toBe(true);
+    // The extremes that float32 keeps train with finite weights.
+    for (const optimizer of [{ name: 'adam', beta2: 0.99999994 }, { name: 'adam', epsilon: 1e-45 }] as OptimizerConfig[]) {
+      const b = await VAE.create(cfg);
+      await b.fit(y, { batchSize: 10, optimizer });
+      expect(Object.values(b.getWeights()).every((t) => t.data.every(Number.isFinite)), JSON.stringify(optimizer)).toBe(true);
+      b.dispose();
+    }
     a.dispose();
   });
 });
