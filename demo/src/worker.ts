@@ -20,6 +20,14 @@ let speed = 0;
 /** A conditional model's class for what it draws, and the training rows' conditions (oneHot of their labels). */
 let digit = 0;
 let trainCondition: Float32Array | undefined;
+/**
+ * A conditional model's twin, holding a copy of its latest weights, that computes what the page draws. vae-wasm's
+ * fit binds the training rows' conditions once for the whole fit, and any call with a condition (encode, decode,
+ * elbo…) unbinds them when it returns, so calling the trained model from onBatchEnd, or from a message handled while
+ * fit yields, would make its next step fail ("the core rejected an argument").
+ */
+let twin: VAE | undefined;
+let twinStep = -1;
 /** The table model (a CSV's rows), apart from the image model. */
 let tableVae: VAE | undefined;
 
@@ -67,8 +75,27 @@ function picked(n: number): { condition?: Float32Array } {
   return conditional() ? { condition: oneHot(new Uint8Array(n).fill(digit), CLASSES) } : {};
 }
 
+/** The model to draw with: the trained one, or a conditional model's twin with the same weights. */
+function viewer(): VAE {
+  if (!twin) return vae!;
+  if (twinStep !== step) {
+    twin.setWeights(vae!.getWeights());
+    twinStep = step;
+  }
+  return twin;
+}
+
+/** Frees the image model and its twin. */
+function drop(): void {
+  vae?.dispose();
+  vae = undefined;
+  twin?.dispose();
+  twin = undefined;
+  twinStep = -1;
+}
+
 function views(): Views {
-  const m = vae!;
+  const m = viewer();
   const t = test ?? train!;
   const shown = Math.min(SHOWN, t.rows);
   const originals = rows(t, 0, shown);
@@ -120,7 +147,7 @@ function sendProgress(): void {
 
 function validate(): void {
   if (!test || !vae) return;
-  const e = vae.elbo(test.images, { samples: 1, seed: 1, ...labelled(test, 0, test.rows) });
+  const e = viewer().elbo(test.images, { samples: 1, seed: 1, ...labelled(test, 0, test.rows) });
   validationPoints.push({ step, loss: -e.elbo, reconstruction: e.reconstruction, kl: e.kl });
 }
 
@@ -145,13 +172,14 @@ function checkLabels(): void {
 async function create(s: Settings): Promise<void> {
   await stop();
   if (s.conditional) checkLabels();
-  vae?.dispose();
-  vae = undefined;
+  drop();
   settings = s;
-  vae = await VAE.create({
+  const config = {
     ...layers(s, train!.cols), latentDim: s.latent, activation: s.activation, likelihood: s.likelihood, seed: s.seed,
     ...(s.conditional ? { conditionDim: CLASSES } : {}),
-  });
+  };
+  vae = await VAE.create(config);
+  if (s.conditional) twin = await VAE.create({ ...config, threads: 1 });
   trainCondition = s.conditional ? oneHot(train!.labels!, CLASSES) : undefined;
   step = 0;
   epoch = 0;
@@ -242,8 +270,7 @@ function ready(name: string): void {
 const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) => Promise<void> | void } = {
   data: async (m) => {
     await stop();
-    vae?.dispose();
-    vae = undefined;
+    drop();
     train = m.train;
     test = m.test;
     ready(m.name);
@@ -267,6 +294,7 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
   },
   load: async (m) => {
     await stop();
+    const copy = m.bytes.slice();
     const loaded = await VAE.load(m.bytes);
     if (loaded.config.inputDim !== train!.cols) {
       loaded.dispose();
@@ -283,8 +311,12 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
       loaded.dispose();
       throw e;
     }
-    vae?.dispose();
+    drop();
     vae = loaded;
+    if (isConditional) {
+      twin = await VAE.load(copy);
+      await twin.setThreads(1);
+    }
     const c = loaded.config;
     settings = {
       arch: c.encoder.some((l) => typeof l === 'object' && l.type === 'conv2d') ? 'conv' : 'mlp',
@@ -304,7 +336,7 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
     if (vae) sendViews();
   },
   decode: (m) => {
-    if (vae) post({ type: 'decoded', image: vae.decode(m.z, picked(1)), z: m.z, ...(conditional() ? { digit } : {}) });
+    if (vae) post({ type: 'decoded', image: viewer().decode(m.z, picked(1)), z: m.z, ...(conditional() ? { digit } : {}) });
   },
   class: (m) => {
     digit = m.digit;
