@@ -279,4 +279,47 @@ describe("the demo's own data in Chromium", () => {
     expect(consoleErrors).toEqual([]);
     await page.screenshot({ path: join(ROOT, 'artifacts/demo-cvae.png'), fullPage: true });
   }, 90_000);
+
+  it("Fashion-MNIST's images and labels (Debian's gzipped IDX files) through the file picker train a conditional VAE; wrong or missing labels are clear errors", async () => {
+    const dir = '/usr/share/datasets/fashion-mnist';
+    const images = join(dir, 't10k-images-idx3-ubyte.gz');
+    const labels = join(dir, 't10k-labels-idx1-ubyte.gz');
+    expect(existsSync(images) && existsSync(labels), `${dir} is missing: apt-get install -y dataset-fashion-mnist`).toBe(true);
+    await page.goto(`${base}/?seed=1&batch=100`);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.ready, undefined, { timeout: 30_000 });
+    const errors = async () => (await demo(page)).errors;
+    const status = () => page.locator('#status').textContent();
+
+    // The images alone: a conditional VAE asks for their labels.
+    await page.locator('#file').setInputFiles(images);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
+    await page.locator('input[name=conditional]').check();
+    await page.locator('#train').click();
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.errors.length > 0, undefined, { timeout: 20_000 });
+    expect(await status()).toBe('Error: a conditional VAE needs the images\' labels: open the label file (IDX, e.g. train-labels-idx1-ubyte) after the images, or untick "conditional"');
+
+    // A label file of another length: named, with both counts.
+    const short = join(files, 'five-labels.idx');
+    writeFileSync(short, Buffer.from([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5]));
+    await page.locator('#file').setInputFiles(short);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.errors.length > 1, undefined, { timeout: 20_000 });
+    expect(await status()).toBe('Error: five-labels.idx has 5 labels, but the images are 10,000; open the label file that belongs to them');
+
+    // Both files at once (the picker takes several): images, then labels; then a CVAE trains and draws the class picked.
+    await page.locator('#file').setInputFiles([labels, images]);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('t10k-labels-idx1-ubyte.gz: labels'), undefined, { timeout: 20_000 });
+    expect(await status()).toBe('t10k-labels-idx1-ubyte.gz: labels for the 9,000 training and 1,000 test images; tick "conditional" and press Train for a conditional VAE.');
+    await page.locator('#train').click();
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, { timeout: 30_000 });
+    await page.locator('#pause').click();
+    expect(await status()).toMatch(/^A VAE 784-400-20 conditional on the label \(CVAE\)/);
+    await page.locator('#classes button').nth(3).click();
+    await page.waitForFunction(() => {
+      const x = (window as unknown as { __demo: Demo }).__demo;
+      return x.digit === 3 && x.slid?.digit === 3;
+    }, undefined, { timeout: 20_000 });
+    expect(await inked(page, 'samples')).toBeGreaterThan(0.05);
+    expect(await errors()).toHaveLength(2);
+    expect(consoleErrors).toEqual([]);
+  }, 90_000);
 });

@@ -393,6 +393,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'ready':
       side = m.side;
       cols = m.cols;
+      buildClasses(false, undefined);
       status(`${m.name}: ${m.trainRows.toLocaleString()} training and ${m.testRows.toLocaleString()} test images of ${m.cols} values. Choose settings and press Train.`);
       // Only for the bundled data on arrival: the model kept last time, or a run the URL asks for.
       if (!demo.ready) {
