@@ -29,7 +29,7 @@ interface Table {
   quantile: number; threshold: number; bins: number[]; top: { row: number; score: number; columns: string[] }[]; done: boolean; errors: string[];
 }
 interface Demo {
-  ready: boolean; done: boolean; step: number; threads: number; errors: string[]; table: Table;
+  ready: boolean; done: boolean; step: number; threads: number; errors: string[]; restored: boolean; table: Table;
   digit?: number; samples?: number[]; slid?: { z: number[]; image: number[]; digit?: number };
 }
 const demo = (p: Page) => p.evaluate(() => {
@@ -72,7 +72,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'vae-demo-data-')), {
-    executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 1400 },
+    executablePath: CHROMIUM, headless: true, acceptDownloads: true, viewport: { width: 1280, height: 1400 },
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   page = await context.newPage();
@@ -322,4 +322,28 @@ describe("the demo's own data in Chromium", () => {
     expect(await errors()).toHaveLength(2);
     expect(consoleErrors).toEqual([]);
   }, 90_000);
+
+  it('Save keeps that conditional VAE; after a reload it is restored with its class picker and draws the same samples for the class', async () => {
+    const before = await demo(page);
+    expect(before.digit).toBe(3);
+    await Promise.all([page.waitForEvent('download'), page.locator('#save').click()]);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('Saved'));
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => {
+      const x = (window as unknown as { __demo: Demo }).__demo;
+      return x.restored && x.digit === 0 && x.slid?.digit === 0;
+    }, undefined, { timeout: 30_000 });
+    expect(await page.locator('input[name=conditional]').isChecked()).toBe(true);
+    expect(await page.locator('#classes').isVisible()).toBe(true);
+    await page.locator('#classes button').nth(3).click();
+    await page.waitForFunction(() => {
+      const x = (window as unknown as { __demo: Demo }).__demo;
+      return x.digit === 3 && x.slid?.digit === 3;
+    }, undefined, { timeout: 20_000 });
+    const after = await demo(page);
+    expect(after.samples).toHaveLength(32 * 784);
+    expect(after.samples).toEqual(before.samples);
+    expect(after.errors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  }, 60_000);
 });

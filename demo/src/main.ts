@@ -109,16 +109,21 @@ function drawImages(canvas: HTMLCanvasElement, data: Float32Array, n: number, pe
   ctx.putImageData(img, 0, 0);
 }
 
-function drawLoss(): void {
-  const canvas = $<HTMLCanvasElement>('loss');
+/** A chart canvas sized to its CSS width at the screen's pixel density, cleared; drawn in CSS pixels. */
+function chart(id: string, cssH: number): { ctx: CanvasRenderingContext2D; cssW: number; cssH: number } {
+  const canvas = $<HTMLCanvasElement>(id);
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || 720;
-  const cssH = 260;
   canvas.width = Math.round(cssW * dpr);
   canvas.height = Math.round(cssH * dpr);
   const ctx = canvas.getContext('2d')!;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, cssW, cssH);
+  return { ctx, cssW, cssH };
+}
+
+function drawLoss(): void {
+  const { ctx, cssW, cssH } = chart('loss', 260);
   if (trainSeries.length === 0) return;
   // Smoothed training curves (exponential moving average) and validation points.
   const smooth = (key: keyof LossPoint) => {
@@ -293,17 +298,9 @@ function pickClass(d: number): void {
 /** Histogram of the scores (counts in 30 equal bins), with the threshold as a line; bars above it in its colour. */
 function drawHistogram(): void {
   const t = demo.table;
-  const canvas = $<HTMLCanvasElement>('histogram');
-  canvas.hidden = t.scores.length === 0;
+  $<HTMLCanvasElement>('histogram').hidden = t.scores.length === 0;
   if (t.scores.length === 0) return;
-  const dpr = window.devicePixelRatio || 1;
-  const cssW = canvas.clientWidth || 720;
-  const cssH = 220;
-  canvas.width = Math.round(cssW * dpr);
-  canvas.height = Math.round(cssH * dpr);
-  const ctx = canvas.getContext('2d')!;
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, cssW, cssH);
+  const { ctx, cssW, cssH } = chart('histogram', 220);
   const BINS = 30;
   let lo = Infinity;
   let hi = -Infinity;
