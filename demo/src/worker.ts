@@ -1,6 +1,6 @@
 // The training worker: owns the data and the model, trains in steps, and sends the page what it draws. Everything
 // numeric happens in vae-wasm's core (with its own worker threads when the page is cross-origin isolated).
-import { VAE, convLayers, idxImages, loadIdx, oneHot, parseCsv } from 'vae-wasm';
+import { VAE, convLayers, idxImages, loadIdx, oneHot, parseCsv, type TableSchema } from 'vae-wasm';
 import type { ColumnInfo, Dataset, FromWorker, LossPoint, Settings, TableSettings, ToWorker, Views } from './protocol';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -64,16 +64,15 @@ function probit(p: number): number {
 const conditional = () => (vae?.config.conditionDim ?? 0) > 0;
 const CLASSES = 10;
 
-/** A conditional model's condition for rows `from`… of `d` (their labels, one-hot); nothing for a plain VAE. */
-function labelled(d: Dataset, from: number, n: number, picks?: number[]): { condition?: Float32Array } {
-  if (!conditional()) return {};
-  return { condition: oneHot(picks ? picks.map((i) => d.labels![i]!) : d.labels!.subarray(from, from + n), CLASSES) };
+/** A conditional model's condition for rows of these labels (one-hot); nothing for a plain VAE. */
+function given(labels: () => ArrayLike<number>): { condition?: Float32Array } {
+  return conditional() ? { condition: oneHot(labels(), CLASSES) } : {};
 }
 
-/** A conditional model's condition for `n` rows of the picked class; nothing for a plain VAE. */
-function picked(n: number): { condition?: Float32Array } {
-  return conditional() ? { condition: oneHot(new Uint8Array(n).fill(digit), CLASSES) } : {};
-}
+/** The first `n` rows' labels of `d`, as their condition. */
+const labelled = (d: Dataset, n: number) => given(() => d.labels!.subarray(0, n));
+/** `n` rows of the picked class, as their condition. */
+const picked = (n: number) => given(() => new Uint8Array(n).fill(digit));
 
 /** The model to draw with: the trained one, or a conditional model's twin with the same weights. */
 function viewer(): VAE {
@@ -104,7 +103,7 @@ function views(): Views {
   pair.set(rows(t, selected.a, 1));
   pair.set(rows(t, selected.b, 1), t.cols);
   // A and B are encoded with their own labels, q(z | x, c); everything drawn is decoded under the picked class.
-  const { mean } = m.encode(pair, labelled(t, 0, 2, [selected.a, selected.b]));
+  const { mean } = m.encode(pair, given(() => [t.labels![selected.a]!, t.labels![selected.b]!]));
   const za = mean.subarray(0, latent);
   const zb = mean.subarray(latent, 2 * latent);
   const steps = 10;
@@ -113,7 +112,7 @@ function views(): Views {
   const v: Views = {
     step,
     originals,
-    reconstructions: m.reconstruct(originals, labelled(t, 0, shown)),
+    reconstructions: m.reconstruct(originals, labelled(t, shown)),
     samples: m.sample(32, { seed: 7, ...picked(32) }),
     interpolation: m.decode(path, picked(steps)),
     code: Float32Array.from(za),
@@ -129,7 +128,7 @@ function views(): Views {
     }
     v.manifold = { grid: GRID, images: m.decode(grid, picked(GRID * GRID)), extent: probit(1 - 0.5 / GRID) };
     const n = Math.min(CODES, t.rows);
-    v.codes = { z: m.encode(rows(t, 0, n), labelled(t, 0, n)).mean, labels: t.labels?.slice(0, n) };
+    v.codes = { z: m.encode(rows(t, 0, n), labelled(t, n)).mean, labels: t.labels?.slice(0, n) };
   }
   return v;
 }
@@ -147,7 +146,7 @@ function sendProgress(): void {
 
 function validate(): void {
   if (!test || !vae) return;
-  const e = viewer().elbo(test.images, { samples: 1, seed: 1, ...labelled(test, 0, test.rows) });
+  const e = viewer().elbo(test.images, { samples: 1, seed: 1, ...labelled(test, test.rows) });
   validationPoints.push({ step, loss: -e.elbo, reconstruction: e.reconstruction, kl: e.kl });
 }
 
@@ -367,7 +366,7 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
 };
 
 /** What parseCsv inferred for each encoded column, as the page lists it. */
-function describeColumns(schema: ReturnType<typeof parseCsv>['schema']): ColumnInfo[] {
+function describeColumns(schema: TableSchema): ColumnInfo[] {
   const g = (x: number) => Number(x.toPrecision(4)).toString();
   return schema.columns.map((c) => c.kind === 'numeric' ? { name: c.name, kind: c.kind, detail: `mean ${g(c.mean)}, sd ${g(c.sd)}` }
     : c.kind === 'binary' ? { name: c.name, kind: c.kind, detail: `${c.levels[0]} → 0, ${c.levels[1]} → 1`, levels: [...c.levels] }
