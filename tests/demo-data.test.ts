@@ -175,6 +175,10 @@ describe("the demo's own data in Chromium", () => {
     expect(Number(cells[0]![1])).toBe(Number(Math.max(...t.scores).toFixed(3)));
     expect(t.errors).toEqual([]);
     expect(consoleErrors).toEqual([]);
+    // The panel with its table fits a phone-width screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 1400 });
     mkdirSync(join(ROOT, 'artifacts'), { recursive: true });
     await page.locator('#table-panel').screenshot({ path: join(ROOT, 'artifacts/demo-table.png') });
   }, 90_000);
