@@ -89,7 +89,7 @@ export function onFirstUse(start) {
  * @property {<A = undefined>(fn: (arg: A) => unknown, arg?: A, timeoutMs?: number) => Promise<void>} waitFor until `fn` returns something truthy in the page
  * @property {(selector: string, options?: { nth?: number, shift?: boolean }) => Promise<void>} click a real mouse click on the nth match, with Shift held if asked
  * @property {(selector: string, key: string) => Promise<void>} press focuses the element and presses a key
- * @property {(selector: string, path: string) => Promise<void>} setFiles picks a file in an `<input type="file">`
+ * @property {(selector: string, path: string | string[]) => Promise<void>} setFiles picks a file (or several) in an `<input type="file">`
  * @property {(width: number, height: number) => Promise<void>} viewport
  * @property {(path: string) => Promise<void>} screenshot of the whole page, as PNG
  * @property {(start: () => Promise<unknown>) => Promise<{ name: string, bytes: Buffer }>} download the file that `start` makes the page download
@@ -251,7 +251,7 @@ async function launchFirefox({ viewport = { width: 1280, height: 720 } }) {
           },
           setFiles: async (selector, path) => {
             const el = /** @type {import('puppeteer-core').ElementHandle<HTMLInputElement>} */ (await nthMatch(selector, 0));
-            await el.uploadFile(path);
+            await el.uploadFile(...(Array.isArray(path) ? path : [path]));
           },
           viewport: (width, height) => page.setViewport({ width, height }),
           screenshot: async (path) => { await page.screenshot({ path: /** @type {`${string}.png`} */ (path), fullPage: true }); },
