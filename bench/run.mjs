@@ -2,9 +2,10 @@
 // `npm run bench`: vae-wasm (one thread, and every core) beside TensorFlow.js (wasm and cpu backends, which run
 // one thread under Node) on the same models, one process per measurement, rounds interleaved so machine noise hits
 // every contender alike. Writes
-// bench/RESULTS.md and bench/results.json. Options: --rounds N (default 3), --quick (fewer steps).
+// bench/RESULTS.md and bench/results.json. Options: --rounds N (default 3), --quick (fewer steps), --only threads
+// (just the thread-pool scenarios: their section of RESULTS.md is rewritten, the rest kept).
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 
 const rounds = Number(process.argv.includes('--rounds') ? process.argv[process.argv.indexOf('--rounds') + 1] : 3);
@@ -13,6 +14,8 @@ const here = new URL('.', import.meta.url).pathname;
 const scale = quick ? 0.25 : 1;
 const steps = (n) => String(Math.max(4, Math.round(n * scale)));
 const cores = Math.min(os.availableParallelism?.() ?? os.cpus().length, 64);
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+if (only !== undefined && only !== 'threads') throw new Error(`--only: expected 'threads', got ${only}`);
 
 const jobs = [
   { key: 'kernels', script: 'kernels.mjs', args: [] },
@@ -55,6 +58,37 @@ for (let cpu = pinnedCores - 1; cpu >= 0; cpu--) {
 // lower it; the thread pool cannot beat it.
 jobs.splice(4, 0, { key: 'vae-wasm-copies/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'], copies: cores });
 
+// The thread pool when the cores are not ours alone: as many trainings as cores at once, each with the default
+// setting (threads: 'auto', one thread per core), against the same number of one-thread trainings (above); one
+// training beside a busy core (a busy loop pinned to core 0 with taskset), with one thread and with every core; and
+// the fork-join round trip alone.
+const busyCore = os.platform() === 'linux' && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const threadJobs = [
+  { key: 'vae-wasm-copies-auto/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--threads', 'auto'], copies: cores },
+  ...(busyCore ? [
+    { key: 'vae-wasm-busy/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20'], busy: true },
+    { key: 'vae-wasm-mt-busy/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)], busy: true },
+  ] : []),
+  { key: 'forkjoin', script: 'forkjoin.mjs', args: [] },
+];
+jobs.splice(5, 0, ...threadJobs);
+if (only === 'threads') {
+  const keep = new Set(['vae-wasm/default', 'vae-wasm-mt/default', 'vae-wasm-copies/default', ...threadJobs.map((j) => j.key)]);
+  for (let i = jobs.length - 1; i >= 0; i--) if (!keep.has(jobs[i].key)) jobs.splice(i, 1);
+}
+
+/** A busy loop pinned to core 0 while `fn` runs (another program keeping one core busy). */
+async function besideBusyCore(fn) {
+  const busy = spawn('taskset', ['-c', '0', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    return await fn();
+  } finally {
+    busy.kill('SIGKILL');
+    await new Promise((r) => busy.once('exit', r));
+  }
+}
+
 /** Runs `copies` processes at once; resolves to their exit statuses and outputs. */
 function runConcurrently(argv, copies) {
   return Promise.all(Array.from({ length: copies }, () => new Promise((resolve) => {
@@ -74,7 +108,8 @@ for (let r = 1; r <= rounds; r++) {
     process.stderr.write(`round ${r}/${rounds}: ${job.key} ... `);
     const argv = [process.execPath, here + job.script, ...job.args];
     if (job.pin !== undefined) argv.unshift('taskset', '-c', String(job.pin));
-    const runs = job.copies ? await runConcurrently(argv, job.copies) : [spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' })];
+    const once = () => (job.copies ? runConcurrently(argv, job.copies) : runConcurrently(argv, 1));
+    const runs = job.busy ? await besideBusyCore(once) : await once();
     const bad = runs.find((p) => p.status !== 0);
     if (bad) {
       process.stderr.write(`failed\n${bad.stderr}\n`);
@@ -83,7 +118,7 @@ for (let r = 1; r <= rounds; r++) {
     const each = runs.map((p) => JSON.parse(p.stdout.trim().split('\n').pop()));
     const res = each.length === 1 ? each[0] : { ...each[0], copies: each.length, samplesPerSecond: each.reduce((a, r) => a + r.samplesPerSecond, 0) };
     results[job.key].push(res);
-    process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `${res.refused ?? res.missing}\n`);
+    process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : res.roundTripUs !== undefined ? `round trip ${res.roundTripUs.toFixed(1)} µs\n` : res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `${res.refused ?? res.missing}\n`);
   }
 }
 
@@ -91,16 +126,55 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const stat = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
 const fmt = (s, d = 0) => `${s.median.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})`;
 
-const peak = stat(results.kernels.map((k) => k.peakGflops));
-const gemm = results.kernels[0].gemm.map((g, i) => ({ name: g.name, gflops: stat(results.kernels.map((k) => k.gemm[i].gflops)) }));
+const command = `npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+
+// ---- the thread pool when the cores are busy ----
+const trainKeys = Object.keys(results).filter((k) => !['kernels', 'profile', 'forkjoin'].includes(k));
 const train = {};
-for (const key of Object.keys(results).filter((k) => k !== 'kernels' && k !== 'profile')) {
+for (const key of trainKeys) {
+  // Contenders that refused or are missing (TensorFlow.js wasm on the conv VAE, PyTorch not installed) have no rate.
   const rates = results[key].map((x) => x.samplesPerSecond).filter((x) => x !== undefined);
   if (rates.length > 0) train[key] = stat(rates);
 }
+const threadLines = (() => {
+  const one = train['vae-wasm/default'];
+  const mt = train['vae-wasm-mt/default'];
+  const copies = train['vae-wasm-copies/default'];
+  const auto = train['vae-wasm-copies-auto/default'];
+  const fj = (f) => stat(results['vae-wasm-mt/default'].map((r) => f(r.forkJoin)));
+  const rt = (f) => stat(results.forkjoin.map(f));
+  const l = [
+    '## Threads when the cores are not ours alone', '',
+    `Command: \`${command}\` — ${rounds} rounds, interleaved; median (min–max). Machine: ${cpu}, ${os.cpus().length} logical cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Default configuration (784-400-20, batch 128, Adam), samples/s through the public API.`, '',
+    '| situation | threads: 1 | threads: 2 | ratio | goal |', '|---|---|---|---|---|',
+    `| alone | ${fmt(one)} | ${fmt(mt)} | ${(mt.median / one.median).toFixed(2)}× | ≥ 1.85× |`,
+    `| ${cores} trainings at once (${cores} processes; total) | ${fmt(copies)} | ${fmt(auto)} (threads: 'auto') | ${(100 * auto.median / copies.median).toFixed(0)}% | ≥ 90% |`,
+  ];
+  if (train['vae-wasm-busy/default']) {
+    const b1 = train['vae-wasm-busy/default'];
+    const b2 = train['vae-wasm-mt-busy/default'];
+    l.push(`| beside a busy core (a busy loop pinned to core 0) | ${fmt(b1)} | ${fmt(b2)} | ${(b2.median / b1.median).toFixed(2)}× | ≥ 1.0× |`);
+  }
+  l.push('', `Fork-join, ${cores} threads alone (counters of the core, per training step): ${fmt(fj((f) => f.tasksPerStep), 1)} tasks split across the threads and ${fmt(fj((f) => f.serialTasksPerStep), 1)} run on the caller alone; chunks computed by the caller ${fmt(fj((f) => f.callerChunksPerStep), 1)}, by the worker ${fmt(fj((f) => f.workerChunksPerStep), 1)}; the caller waited for a worker's chunk after its last claim in ${fmt(fj((f) => f.waitsPerStep), 1)} tasks, ${fmt(fj((f) => f.waitMsPerStep * 1000), 0)} µs per step in all (asleep in ${fmt(fj((f) => f.sleepsPerStep), 2)}); sleeping workers were woken in ${fmt(fj((f) => f.wakesPerStep), 2)} tasks per step.`,
+    `Fork-join round trip (bench/forkjoin.mjs): a task of 2 parts of ${fmt(rt((r) => r.partUs), 0)} µs each takes ${fmt(rt((r) => r.twoThreadsUs), 1)} µs on 2 threads, ${fmt(rt((r) => r.roundTripUs), 1)} µs more than half of one thread's ${fmt(rt((r) => r.oneThreadUs), 1)} µs. Publishing and claiming an empty task: ${fmt(rt((r) => r.emptyUs), 2)} µs; ${fmt(rt((r) => r.emptyAsleepUs), 1)} µs when the worker sleeps (the caller's wake-up call; it does not wait for the worker). Per step: ${fj((f) => f.tasksPerStep).median.toFixed(0)} tasks × ${rt((r) => r.roundTripUs).median.toFixed(1)} µs = ${(fj((f) => f.tasksPerStep).median * rt((r) => r.roundTripUs).median).toFixed(0)} µs of round trips, plus the waits above, in a ${(128e6 / mt.median).toFixed(0)} µs step.`, '');
+  return l;
+})();
+if (only === 'threads') {
+  const path = here + 'RESULTS.md';
+  const old = readFileSync(path, 'utf8');
+  const start = old.indexOf('## Threads when the cores are not ours alone');
+  const end = start < 0 ? -1 : old.indexOf('\n## ', start + 1);
+  const kept = start < 0 ? old.trimEnd() + '\n\n' : old.slice(0, start) + (end < 0 ? '' : old.slice(end + 1));
+  const at = kept.indexOf('## In the browser');
+  const text = at < 0 ? kept + threadLines.join('\n') : kept.slice(0, at) + threadLines.join('\n') + '\n' + kept.slice(at);
+  writeFileSync(path, text);
+  console.log(threadLines.join('\n'));
+  process.exit(0);
+}
 
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const command = `npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
+const peak = stat(results.kernels.map((k) => k.peakGflops));
+const gemm = results.kernels[0].gemm.map((g, i) => ({ name: g.name, gflops: stat(results.kernels.map((k) => k.gemm[i].gflops)) }));
 const lines = [
   '# Benchmark results',
   '',
@@ -129,6 +203,7 @@ if (pinnedCores > 0) {
   const each = Array.from({ length: pinnedCores }, (_, cpu) => train[`vae-wasm-core${cpu}/default`]);
   lines.push('', `Each core alone (one thread pinned with \`taskset\`, default configuration): ${each.map((s, cpu) => `core ${cpu} ${fmt(s)}`).join(', ')} samples/s.`);
 }
+lines.push('', ...threadLines.slice(0, -1));
 const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim() || 'Chromium';
 lines.push('', '## In the browser (one thread)', '',
   `${chromiumVersion} (headless, driven by playwright-core), the same training through the built package in a page:`,

@@ -80,7 +80,9 @@ function report(runs: Run[], date: string): string {
     '| epoch | vae-wasm conv test | PyTorch conv test | difference | vae-wasm conv train | PyTorch train | MLP 784-400-2 test |',
     '|---|---|---|---|---|---|---|',
     ...conv.history.map((e, i) => `| ${e.epoch} | ${e.valLoss!.toFixed(2)} | ${PYTORCH_TEST[i]!.toFixed(2)} | ${diffs[i]! >= 0 ? '+' : ''}${diffs[i]!.toFixed(2)} | ${e.loss.toFixed(2)} | ${PYTORCH_TRAIN[i]!.toFixed(2)} | ${get('mnist', 'mlp').history[i]!.valLoss!.toFixed(2)} |`),
-    '', `Largest test difference to PyTorch: ${worst.toFixed(2)} nats (bar: within 1 nat at every epoch: ${worst < 1 ? 'met' : 'NOT met'}).`, '',
+    '', `Largest test difference to PyTorch: ${worst.toFixed(2)} nats (bar: within 1 nat at every epoch: ${worst < 1 ? 'met' : 'NOT met'}).` +
+      ' PyTorch\'s seed-1 run stalls near 187 nats in its first epochs; how much either library varies with the seed is in' +
+      ' [conv-vae-seeds](conv-vae-seeds.md).', '',
     'Test loss per epoch (y from 140 to 200 nats, grid every 10; x: epochs 1–10). Blue: vae-wasm conv; orange: PyTorch conv; green: vae-wasm MLP.', '',
     '![test loss per epoch](images/conv-vae-mnist-test-loss.png)', '',
     '## Both datasets, both models, after 10 epochs', '',

@@ -287,6 +287,32 @@ describe('inference API', () => {
     expect(() => vae.decode(new Float32Array(4))).toThrow(/not a whole number of rows of 3 \(latentDim\)/);
     vae.dispose();
   });
+
+  it('out: results written into the caller\'s arrays, the same values; a wrong array is refused first', async () => {
+    const vae = await VAE.create(small);
+    const x = unitData(2, 12);
+    const want = vae.encode(x);
+    const out = { mean: new Float32Array(6).fill(9), logVar: new Float32Array(6).fill(9) };
+    expect(vae.encode(x, { out })).toBe(out);
+    expect(out).toEqual(want);
+    const probs = new Float32Array(24);
+    expect(vae.decode(want.mean, { out: probs })).toBe(probs);
+    expect(probs).toEqual(vae.decode(want.mean));
+    const rec = new Float32Array(24);
+    expect(vae.reconstruct(x, { out: rec })).toBe(rec);
+    expect(rec).toEqual(vae.reconstruct(x));
+    expect(() => vae.decode(want.mean, { out: new Float32Array(23) })).toThrow('VAE.decode: options.out must be a Float32Array of 24 values (the result\'s size), got Float32Array(23)');
+    expect(() => vae.encode(x, { out: { mean: out.mean, logVar: out.mean } })).toThrow(/VAE\.encode: options\.out must be two different arrays/);
+    expect(() => vae.reconstruct(x, { out: new Float64Array(24) as never })).toThrow(/options\.out must be a Float32Array of 24 values/);
+    vae.dispose();
+    const ae = await Autoencoder.create(small);
+    const code = new Float32Array(6);
+    expect(ae.encode(x, { out: code })).toBe(code);
+    expect(code).toEqual(ae.encode(x));
+    const dec = new Float32Array(24);
+    expect(ae.decode(code, { out: dec })).toEqual(ae.decode(code));
+    ae.dispose();
+  });
 });
 
 describe('lifetime', () => {

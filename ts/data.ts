@@ -96,11 +96,18 @@ export function toMatrix(where: string, what: string, input: unknown, cols: numb
       }
       data = Float32Array.from(rows as number[]);
     } else {
-      const out = new Float32Array(rows.length * cols);
+      // Rows of bytes (Uint8Array / Uint8ClampedArray: 0–255, as a flat Uint8Array) stay bytes; any other rows are
+      // values as given. A mix would make the same number mean two things, so it is refused.
+      const isBytes = (r: unknown) => r instanceof Uint8Array || r instanceof Uint8ClampedArray;
+      const bytes = rows.length > 0 && isBytes(rows[0]);
+      const out = bytes ? new Uint8Array(rows.length * cols) : new Float32Array(rows.length * cols);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
         if (!(Array.isArray(row) || ArrayBuffer.isView(row)) || (row as ArrayLike<number>).length !== cols) {
           throw new TypeError(`${where}: ${what}[${i}] must be a row of ${cols} numbers (${colsName}), got ${describe(row)}`);
+        }
+        if (isBytes(row) !== bytes) {
+          throw new TypeError(`${where}: ${what}[0] is a row of bytes (0–255) but ${what}[${i}] is ${describe(row)}; give every row as bytes or every row as values`);
         }
         out.set(row as ArrayLike<number>, i * cols);
       }

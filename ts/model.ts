@@ -600,35 +600,57 @@ export abstract class BaseModel {
     }));
   }
 
-  /** decoder outputs for codes (rows × latentDim). */
-  protected decodeImpl(where: string, z: Float32Array, logits: boolean, condition?: unknown): Float32Array {
+  /**
+   * The caller's array for an output of `length` floats (`out` option: no allocation per call, for one-row calls in
+   * a loop), checked; undefined when none was given.
+   */
+  protected outArray(where: string, what: string, out: unknown, length: number): Float32Array | undefined {
+    if (out === undefined) return undefined;
+    if (!(out instanceof Float32Array) || out.length !== length) fail(where, what, out, `a Float32Array of ${length} values (the result's size)`);
+    return out;
+  }
+
+  /** `view` (in wasm memory) copied into `out`, or into a new array. */
+  protected static result(view: Float32Array, out: Float32Array | undefined): Float32Array {
+    if (!out) return view.slice();
+    out.set(view);
+    return out;
+  }
+
+  /** decoder outputs for codes (rows × latentDim), into `out` if given. */
+  protected decodeImpl(where: string, z: Float32Array, logits: boolean, condition?: unknown, out?: unknown): Float32Array {
     const core = this.core;
     const h = this.handle;
     const { inputDim, latentDim } = this;
     const n = z.length / latentDim;
     const c = this.conditionOf(where, 'options.condition', condition, n);
+    const into = this.outArray(where, 'options.out', out, n * inputDim);
     return this.withCondition(c, () => core.scoped((alloc) => {
       const zp = alloc(z.byteLength);
       core.f32(zp, z.length).set(z);
-      const out = alloc(n * inputDim * 4);
-      core.check(core.x.vae_model_decode(h, zp, n, out, logits ? 1 : 0), where);
-      return core.f32(out, n * inputDim).slice();
+      const op = alloc(n * inputDim * 4);
+      core.check(core.x.vae_model_decode(h, zp, n, op, logits ? 1 : 0), where);
+      return BaseModel.result(core.f32(op, n * inputDim), into);
     }));
   }
 
-  /** decode(encode(x)) without noise: probabilities (Bernoulli/BCE) or means, rows × inputDim. */
-  reconstruct(x: DataInput, options: { condition?: DataInput } = {}): Float32Array {
+  /**
+   * decode(encode(x)) without noise: probabilities (Bernoulli/BCE) or means, rows × inputDim (into `options.out`,
+   * a Float32Array of that size, if given).
+   */
+  reconstruct(x: DataInput, options: { condition?: DataInput; out?: Float32Array } = {}): Float32Array {
     const where = `${this.className}.reconstruct`;
     checkObject(where, 'options', options);
-    checkKeys(where, options, ['condition']);
+    checkKeys(where, options, ['condition', 'out']);
     const m = this.matrix('reconstruct', 'x', x);
     const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const dim = this.inputDim;
+    const into = this.outArray(where, 'options.out', options.out, m.rows * dim);
     return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const out = alloc(m.rows * dim * 4);
       this.core.check(this.core.x.vae_model_reconstruct(h, p, m.dtype, m.rows, out), where);
-      return this.core.f32(out, m.rows * dim).slice();
+      return BaseModel.result(this.core.f32(out, m.rows * dim), into);
     }));
   }
 

@@ -129,17 +129,23 @@ export interface ModelLayout {
   input: CoreShape;
 }
 
+/** Our tensor name (layer prefix, then weight or bias) → the PyTorch module's name for that layer, from `names`. */
+function pytorchName(where: string, name: string, names: Record<string, string>): { prefix: string; part: 'weight' | 'bias'; theirs: string } {
+  const dot = name.lastIndexOf('.');
+  const [prefix, part] = [name.slice(0, dot), name.slice(dot + 1)];
+  const theirs = names[prefix];
+  if (theirs === undefined || (part !== 'weight' && part !== 'bias')) {
+    throw new Error(`${where}: no PyTorch name for our ${JSON.stringify(name)}; give options.names a name for ${JSON.stringify(prefix)}`);
+  }
+  return { prefix, part, theirs };
+}
+
 /** Our weights → a PyTorch state dict under `names`, as safetensors bytes. */
 export function encodePyTorch(where: string, weights: Record<string, NamedTensor>, layout: ModelLayout, names: Record<string, string>): Uint8Array {
   const conv = conversions(layout.layers, layout.input);
   const out: Record<string, NamedTensor> = {};
   for (const t of layout.tensors) {
-    const dot = t.name.lastIndexOf('.');
-    const [prefix, part] = [t.name.slice(0, dot), t.name.slice(dot + 1)];
-    const theirs = names[prefix];
-    if (theirs === undefined || (part !== 'weight' && part !== 'bias')) {
-      throw new Error(`${where}: no PyTorch name for ${JSON.stringify(t.name)}; give options.names a name for ${JSON.stringify(prefix)}`);
-    }
+    const { prefix, part, theirs } = pytorchName(where, t.name, names);
     const c = conv.get(prefix)!;
     const w = weights[t.name]!;
     if (part === 'bias') out[`${theirs}.bias`] = { shape: [...w.shape], data: convertBias(w.data, c, false) };
@@ -156,12 +162,7 @@ export function decodePyTorchInto(where: string, bytes: Uint8Array, layout: Mode
   const used = new Set<string>();
   const out: Record<string, NamedTensor> = {};
   for (const t of layout.tensors) {
-    const dot = t.name.lastIndexOf('.');
-    const [prefix, part] = [t.name.slice(0, dot), t.name.slice(dot + 1)];
-    const theirs = names[prefix];
-    if (theirs === undefined || (part !== 'weight' && part !== 'bias')) {
-      throw new Error(`${where}: no PyTorch name for our ${JSON.stringify(t.name)}; give options.names a name for ${JSON.stringify(prefix)}`);
-    }
+    const { prefix, part, theirs } = pytorchName(where, t.name, names);
     const key = `${theirs}.${part}`;
     const src = tensors[key];
     if (!src) throw new Error(`${where}: the file has no tensor ${JSON.stringify(key)} (for our ${t.name}); it has ${Object.keys(tensors).map((k) => JSON.stringify(k)).join(', ')}`);

@@ -6,7 +6,7 @@
  *   other numeric typed array or `number[]` (values as given; for a Bernoulli likelihood or `bce` loss they must lie
  *   in [0, 1]), a flat `Uint8Array` or `Uint8ClampedArray` (0–255, scaled by 1/255 inside the core; a canvas's `ImageData.data` is RGBA, 4 values per pixel: take one
  *   channel for grey images), an array of rows
- *   (`number[][]`), or an object holding one of those with its shape: `{ data, rows, cols }` (what `idxImages`
+ *   (`number[][]`, typed-array rows; rows that are `Uint8Array`s are bytes, scaled as a flat one), or an object holding one of those with its shape: `{ data, rows, cols }` (what `idxImages`
  *   returns) or `{ data, shape }` (what `loadIdx` returns; the dimensions after the first multiply to dim).
  * - Weight matrices are stored **in × out** (the layer computes `y = x · W + b`). PyTorch's `nn.Linear` stores
  *   out × in; the interop functions transpose.

@@ -109,19 +109,28 @@ export class VAE extends BaseModel {
     return l === 'gaussian' || (Array.isArray(l) && l.some((g) => g.type === 'gaussian')) ? { ...rest, variance } : rest;
   }
 
-  /** Parameters of q(z|x) (with a conditional model, q(z|x, c)): mean and log-variance, each rows × latentDim. */
-  encode(x: DataInput, options: { condition?: DataInput } = {}): { mean: Float32Array; logVar: Float32Array } {
-    checkObject('VAE.encode', 'options', options);
-    checkKeys('VAE.encode', options, ['condition']);
+  /**
+   * Parameters of q(z|x) (with a conditional model, q(z|x, c)): mean and log-variance, each rows × latentDim
+   * (into `options.out`'s two Float32Arrays of that size, if given: no allocation per call).
+   */
+  encode(x: DataInput, options: { condition?: DataInput; out?: { mean: Float32Array; logVar: Float32Array } } = {}): { mean: Float32Array; logVar: Float32Array } {
+    const where = 'VAE.encode';
+    checkObject(where, 'options', options);
+    checkKeys(where, options, ['condition', 'out']);
     const m = this.matrix('encode', 'x', x);
-    const c = this.conditionOf('VAE.encode', 'options.condition', options.condition, m.rows);
+    const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const n = m.rows * this.config.latentDim;
+    if (options.out !== undefined) checkObject(where, 'options.out', options.out);
+    const into = options.out === undefined ? undefined
+      : { mean: this.outArray(where, 'options.out.mean', options.out.mean, n)!, logVar: this.outArray(where, 'options.out.logVar', options.out.logVar, n)! };
+    if (into && into.mean === into.logVar) fail(where, 'options.out', options.out, 'two different arrays for mean and logVar');
     return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const mean = alloc(n * 4);
       const logVar = alloc(n * 4);
-      this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, mean, logVar), 'VAE.encode');
-      return { mean: this.core.f32(mean, n).slice(), logVar: this.core.f32(logVar, n).slice() };
+      this.core.check(this.core.x.vae_model_encode(h, p, m.dtype, m.rows, mean, logVar), where);
+      const r = { mean: VAE.result(this.core.f32(mean, n), into?.mean), logVar: VAE.result(this.core.f32(logVar, n), into?.logVar) };
+      return options.out ?? r;
     }));
   }
 
@@ -129,11 +138,11 @@ export class VAE extends BaseModel {
    * Decoder outputs for codes z (rows × latentDim): Bernoulli probabilities σ(logits) or Gaussian means;
    * raw logits with `{ logits: true }`.
    */
-  decode(z: DataInput, options: { logits?: boolean; condition?: DataInput } = {}): Float32Array {
+  decode(z: DataInput, options: { logits?: boolean; condition?: DataInput; out?: Float32Array } = {}): Float32Array {
     checkObject('VAE.decode', 'options', options);
-    checkKeys('VAE.decode', options, ['logits', 'condition']);
+    checkKeys('VAE.decode', options, ['logits', 'condition', 'out']);
     const codes = toCodes('VAE.decode', 'z', z, this.config.latentDim);
-    return this.decodeImpl('VAE.decode', codes, options.logits === true, options.condition);
+    return this.decodeImpl('VAE.decode', codes, options.logits === true, options.condition, options.out);
   }
 
   /**

@@ -14,7 +14,7 @@ use crate::rng::Pcg32;
 use crate::simd::F32x4;
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
-pub const ABI_VERSION: u32 = 7;
+pub const ABI_VERSION: u32 = 8;
 
 static mut LAST_STATUS: i32 = 0;
 
@@ -402,7 +402,10 @@ pub unsafe extern "C" fn vae_model_evaluate(
     } else {
         let mut aux = m.aux;
         let r = m.evaluate(src, n, samples, &mut aux, per_row, per_elem);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         r
     };
     match r {
@@ -435,7 +438,10 @@ pub unsafe extern "C" fn vae_model_log_likelihood(
     } else {
         let mut aux = m.aux;
         let r = m.log_likelihood(src, n, k, &mut aux, out_lk, out_elbo);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         code(r)
     }
 }
@@ -473,7 +479,10 @@ pub unsafe extern "C" fn vae_model_sample(m: *mut Model, n: usize, seed: u32, us
     } else {
         let mut aux = m.aux;
         let r = m.sample(n, &mut aux, out);
-        m.aux = aux;
+        // A call a worker's failure abandoned leaves the stream where it was.
+        if !crate::par::failed() {
+            m.aux = aux;
+        }
         code(r)
     }
 }
@@ -662,8 +671,58 @@ pub unsafe extern "C" fn vae_model_set_threads(m: *mut Model, threads: u32) {
     (*m).threads = (threads as usize).clamp(1, crate::par::MAX_THREADS);
 }
 
-/// Test hook: worker `id` traps the next time it runs part of a task.
+/// Test hook: worker `id` traps in the next chunk it claims of a task whose context type name contains the
+/// `filter_len` bytes at `filter` (any task when 0): at the chunk's start (`at` 0), after computing the first half of
+/// its outputs (1), or after computing all of it, before acknowledging it (2). Id 0 disarms.
 #[no_mangle]
-pub extern "C" fn vae_threads_inject_fault(id: u32) {
-    crate::par::inject_fault(id);
+pub unsafe extern "C" fn vae_threads_inject_fault(id: u32, at: u32, filter: *const u8, filter_len: usize) {
+    let filter = if filter_len == 0 { &[][..] } else { core::slice::from_raw_parts(filter, filter_len) };
+    crate::par::inject_fault(id, at, filter);
+}
+
+/// Test hook: 1 while an injected fault has not fired yet; the task type where the last one fired, NUL-terminated.
+#[no_mangle]
+pub extern "C" fn vae_threads_fault_armed() -> u32 {
+    crate::par::fault_armed() as u32
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn vae_threads_fault_site() -> *const u8 {
+    core::ptr::addr_of!(crate::par::FAULT_SITE) as *const u8
+}
+
+/// Test hook: worker `id` sleeps `ms` milliseconds once, after reading its next task and before claiming any of it
+/// (`at` 0), or inside the next chunk it claims (1). `CONTROL.delayed` is 1 while it sleeps.
+#[no_mangle]
+pub extern "C" fn vae_threads_inject_delay(id: u32, at: u32, ms: f32) {
+    crate::par::inject_delay(id, at, ms);
+}
+
+/// Fork-join counters (see `crate::par::stats`) as `n` ≤ their number f64s into `out`; with `reset`, zeroes them.
+#[no_mangle]
+pub unsafe extern "C" fn vae_threads_stats(out: *mut f64, n: usize, reset: u32) -> usize {
+    use crate::par::stats;
+    let n = n.min(stats::N);
+    for i in 0..n {
+        *out.add(i) = stats::get(i) as f64;
+    }
+    if reset != 0 {
+        stats::reset();
+    }
+    n
+}
+
+/// For the benchmark: `reps` tasks of `parts` parts on `threads` threads, each part a loop of `work` dependent
+/// steps (0: nothing), to time the fork-join round trip against the same parts on one thread.
+#[no_mangle]
+pub extern "C" fn vae_threads_empty_tasks(threads: u32, parts: u32, reps: u32, work: u32) {
+    crate::par::use_threads(threads as usize);
+    for _ in 0..reps {
+        crate::par::run(&work, parts as usize, |&work, _| {
+            let mut x = 0u32;
+            for i in 0..work {
+                unsafe { core::ptr::write_volatile(&mut x, core::ptr::read_volatile(&x).wrapping_add(i)) };
+            }
+        });
+    }
 }

@@ -257,6 +257,12 @@ pub unsafe fn gemm(
         }
         return;
     }
+    if op == Op::NN && m < MR {
+        // A few rows times a matrix (inference on one row, a batch of 1-3): packing B would cost more than the
+        // product, so B is read where it lies.
+        few_rows(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        return;
+    }
     // The cost of each orientation in floats written by packing, plus the kernel's idle edge lanes (an idle lane
     // costs about 1/8 of a float written) and, for Cᵀ, its tiles' transposes (measured: about 7% of the kernel's
     // time, i.e. 1/57 of a float per multiply-add).
@@ -267,6 +273,71 @@ pub unsafe fn gemm(
     let cost = |m: u64, n: u64| 4 * m * k64 * a_packs(m, n) + k64 * n + (blocks(m, MR) * MR as u64 * blocks(n, NR) * NR as u64 - m * n) * k64 / 8;
     let transposed = cost(n64, m64) + m64 * n64 * k64 / 57 < cost(m64, n64);
     oriented(transposed, op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch);
+}
+
+/// C (+)= A·B for m < MR rows of A, B row-major and unpacked: each row's columns in blocks of 4·V, V = 8 / rows,
+/// so eight vector sums are in flight whatever m is; then blocks of 4 columns, then single columns. Each C element
+/// is the same sequential sum over k as [`gemm_scalar`]'s.
+#[allow(clippy::too_many_arguments)]
+unsafe fn few_rows(m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    let mut j = match m {
+        1 => row_block::<1, 8>(0, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        2 => row_block::<2, 4>(0, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        _ => row_block::<3, 2>(0, n, k, a, lda, b, ldb, c, ldc, accumulate),
+    };
+    j = match m {
+        1 => row_block::<1, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        2 => row_block::<2, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
+        _ => row_block::<3, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
+    };
+    for i in 0..m {
+        for jj in j..n {
+            let mut s = if accumulate { *c.add(i * ldc + jj) } else { 0.0 };
+            for p in 0..k {
+                s += *a.add(i * lda + p) * *b.add(p * ldb + jj);
+            }
+            *c.add(i * ldc + jj) = s;
+        }
+    }
+}
+
+/// Columns [j, …) of C's R rows in blocks of 4·V while whole blocks fit; returns the first column not done.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn row_block<const R: usize, const V: usize>(
+    mut j: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *const f32, ldb: usize, c: *mut f32, ldc: usize,
+    accumulate: bool,
+) -> usize {
+    while j + 4 * V <= n {
+        let mut acc = [[F32x4::zero(); V]; R];
+        if accumulate {
+            for (r, row) in acc.iter_mut().enumerate() {
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = F32x4::load(c.add(r * ldc + j + 4 * v));
+                }
+            }
+        }
+        for p in 0..k {
+            let bp = b.add(p * ldb + j);
+            let mut bv = [F32x4::zero(); V];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = F32x4::load(bp.add(4 * v));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = F32x4::splat(*a.add(r * lda + p));
+                for (v, x) in row.iter_mut().enumerate() {
+                    *x = x.add(av.mul(bv[v]));
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (v, x) in row.iter().enumerate() {
+                x.store(c.add(r * ldc + j + 4 * v));
+            }
+        }
+        j += 4 * V;
+    }
+    j
 }
 
 /// The product in the given orientation (see [`gemm`]); public for tests and the benchmark.
@@ -384,11 +455,15 @@ impl Tile {
 
 /// Products smaller than this many multiply-adds run on the calling thread: splitting them costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 17;
+/// Chunks per active thread of a split product. Each chunk packs its own copy of the operand it shares with the
+/// others (two chunks per thread measured 2–5% slower alone than one); the chunks are still claimed dynamically, so
+/// the caller computes a late worker's.
+const CHUNKS_PER_THREAD: usize = 1;
 
-/// One product C (+)= op(A)·op(B) to be split across the active threads (`crate::par`): by blocks of output
-/// columns, or of rows when C is too narrow to give every thread two column panels. Each thread computes whole C
-/// elements in the usual order, so the result is the same bits for any thread count. The caller runs the task
-/// (`crate::ops::matmul` adds its own work on each part's block of C, so that work stays in that thread's cache).
+/// One product C (+)= op(A)·op(B) to be split across the active threads (`crate::par`) in chunks of output rows or
+/// of output columns. Each chunk computes whole C elements in the usual order, so the result is the same bits for
+/// any thread count and whichever thread computes a chunk. The caller runs the task (`crate::ops::matmul` adds its
+/// own work on each part's block of C, so that work stays in that thread's cache).
 pub struct Gemm {
     pub op: Op,
     pub m: usize,
@@ -417,13 +492,16 @@ pub struct Block {
 impl Gemm {
     /// How many parts to split the product into (1 when it is too small to be worth splitting).
     pub fn parts(&self) -> usize {
-        crate::par::parts(self.m.saturating_mul(self.n).saturating_mul(self.k), PARALLEL_MIN_MACS)
+        let macs = self.m.saturating_mul(self.n).saturating_mul(self.k);
+        crate::par::chunks(macs, PARALLEL_MIN_MACS, CHUNKS_PER_THREAD)
     }
 
-    /// The block of C that part `part` of `parts` computes.
+    /// The block of C that part `part` of `parts` computes: a range of rows or of columns, whichever makes the
+    /// chunks repack less. A chunk of columns packs all of op(A) (m·k values, each broadcast to four lanes), a
+    /// chunk of rows all of op(B) (k·n): rows when n < 4m. The choice depends on the shape alone, so part 2p of 2·parts
+    /// is a prefix of part p of parts (the test hook that fails a worker halfway through a chunk relies on it).
     pub fn block(&self, part: usize, parts: usize) -> Block {
-        let by_rows = (self.n + NR - 1) / NR < 2 * parts;
-        if by_rows {
+        if self.n < 4 * self.m {
             let (i0, i1) = crate::par::split(self.m, MR, part, parts);
             Block { i0, i1, j0: 0, j1: self.n }
         } else {
@@ -463,7 +541,7 @@ mod tests {
     fn packed_matches_scalar_twin_bitwise_on_awkward_shapes() {
         let mut rng = Pcg32::new(3, 0);
         let mut scratch = vec![0.0f32; SCRATCH];
-        let shapes = [(1, 1, 1), (3, 5, 7), (8, 8, 8), (9, 17, 300), (130, 20, 33), (17, 530, 260), (128, 40, 400)];
+        let shapes = [(1, 1, 1), (3, 5, 7), (8, 8, 8), (9, 17, 300), (130, 20, 33), (17, 530, 260), (128, 40, 400), (1, 400, 784), (1, 37, 5), (2, 45, 300), (3, 70, 9), (2, 3, 2)];
         for &(m, n, k) in &shapes {
             for op in [Op::NN, Op::NT, Op::TN] {
                 for &accumulate in &[false, true] {

@@ -31,13 +31,19 @@ pub struct Workspace {
 
 pub struct Model {
     pub plan: Plan,
-    /// params, then grads (one allocation).
+    /// The parameters (in `block`, or in `spare` after an odd number of out-of-place steps) and the gradients.
     pub params: *mut f32,
     pub grads: *mut f32,
     pub opt: Option<OptConfig>,
-    /// Optimizer state: `opt.kind.slots()` buffers of n_params each (one allocation).
+    /// Optimizer state: `opt.kind.slots()` buffers of n_params each (`state_block`, or in `spare`).
     opt_state: *mut f32,
     opt_state_kind: Option<OptKind>,
+    /// The allocations: params then grads; the optimizer state; and, once a step ran its update on several
+    /// threads, a spare copy of params and state that the update writes and that is swapped in only when the step
+    /// succeeded (see `train_step`).
+    block: *mut f32,
+    state_block: *mut f32,
+    spare: *mut f32,
     /// Optimizer steps taken with the current optimizer state.
     pub step: u64,
     /// Training stream: shuffling, ε, binarisation.
@@ -67,6 +73,9 @@ impl Model {
             opt: None,
             opt_state: core::ptr::null_mut(),
             opt_state_kind: None,
+            block: params,
+            state_block: core::ptr::null_mut(),
+            spare: core::ptr::null_mut(),
             step: 0,
             rng: Pcg32::new(seed, 1),
             aux: Pcg32::new(seed, 2),
@@ -122,11 +131,14 @@ impl Model {
 
     /// Frees everything the model owns (not the model struct itself).
     pub fn release(&mut self) {
-        mem::free(self.params as *mut u8);
+        mem::free(self.block as *mut u8);
+        self.block = core::ptr::null_mut();
         self.params = core::ptr::null_mut();
         self.grads = core::ptr::null_mut();
-        if !self.opt_state.is_null() {
-            mem::free(self.opt_state as *mut u8);
+        self.drop_spare();
+        if !self.state_block.is_null() {
+            mem::free(self.state_block as *mut u8);
+            self.state_block = core::ptr::null_mut();
             self.opt_state = core::ptr::null_mut();
         }
         if !self.ws.base.is_null() {
@@ -196,10 +208,12 @@ impl Model {
         if p.is_null() {
             return Err(status::OUT_OF_MEMORY);
         }
-        if !self.opt_state.is_null() {
-            mem::free(self.opt_state as *mut u8);
+        self.drop_spare();
+        if !self.state_block.is_null() {
+            mem::free(self.state_block as *mut u8);
         }
         unsafe { core::ptr::write_bytes(p, 0, n) };
+        self.state_block = p;
         self.opt_state = p;
         self.opt_state_kind = Some(kind);
         self.opt = None;
@@ -222,5 +236,49 @@ impl Model {
             unsafe { core::ptr::write_bytes(self.opt_state, 0, self.n_params() * kind.slots()) };
         }
         self.step = 0;
+    }
+
+    // ---- out-of-place optimizer steps --------------------------------------------------------------------------
+
+    /// Where an out-of-place update writes: the parameter and state buffers not in use now (the spare pair,
+    /// allocated on first use, or the original ones once the spare is in use). None if memory runs out.
+    pub fn standby(&mut self) -> Option<(*mut f32, *mut f32)> {
+        let n = self.n_params();
+        let slots = self.opt_state().1;
+        if self.params != self.block {
+            return Some((self.block, self.state_block));
+        }
+        if self.spare.is_null() {
+            self.spare = mem::alloc_f32(n.checked_mul(1 + slots)?);
+            if self.spare.is_null() {
+                return None;
+            }
+        }
+        Some((self.spare, unsafe { self.spare.add(n) }))
+    }
+
+    /// Makes the standby buffers (just written by a successful update) the model's parameters and state.
+    pub fn swap_in_standby(&mut self) {
+        let (p, s) = self.standby().unwrap_or((self.params, self.opt_state));
+        self.params = p;
+        self.opt_state = s;
+    }
+
+    /// Frees the spare pair, first moving the parameters and state back to the original buffers if they live in it.
+    fn drop_spare(&mut self) {
+        if self.spare.is_null() {
+            return;
+        }
+        if self.params != self.block && !self.block.is_null() {
+            let n = self.n_params();
+            unsafe {
+                core::ptr::copy_nonoverlapping(self.params, self.block, n);
+                core::ptr::copy_nonoverlapping(self.opt_state, self.state_block, n * self.opt_state().1);
+            }
+            self.params = self.block;
+            self.opt_state = self.state_block;
+        }
+        mem::free(self.spare as *mut u8);
+        self.spare = core::ptr::null_mut();
     }
 }

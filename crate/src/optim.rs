@@ -43,31 +43,54 @@ pub struct OptConfig {
     pub weight_decay: f32,
 }
 
-/// Applies one update. `t` is the 1-based step number (Adam's bias correction; SGD's first-step rule).
+/// A parameter vector and its optimizer state slots (`s2` is only read for Adam).
+#[derive(Clone, Copy)]
+pub struct Slots {
+    pub theta: *mut f32,
+    pub s1: *mut f32,
+    pub s2: *mut f32,
+}
+
+impl Slots {
+    unsafe fn at(self, i: usize) -> Slots {
+        Slots { theta: self.theta.add(i), s1: self.s1.add(i), s2: self.s2.add(i) }
+    }
+}
+
+/// Applies one update in place. `t` is the 1-based step number (Adam's bias correction; SGD's first-step rule).
 ///
 /// # Safety
 /// θ, g and each state slot address n floats; `s2` is only read for Adam.
 pub unsafe fn update(cfg: &OptConfig, t: u64, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
+    let s = Slots { theta, s1, s2 };
+    update_into(cfg, t, s, g, s, n)
+}
+
+/// Applies one update reading θ and the state from `from` and writing them to `to` (the same buffers, or
+/// disjoint ones: the arithmetic is the same, so are the bits).
+///
+/// # Safety
+/// As [`update`] for both; `to` is either `from` or disjoint from it and from `g`.
+pub unsafe fn update_into(cfg: &OptConfig, t: u64, from: Slots, g: *const f32, to: Slots, n: usize) {
     struct Task<'a> {
         cfg: &'a OptConfig,
         k: Coeffs,
-        theta: *mut f32,
+        from: Slots,
         g: *const f32,
-        s1: *mut f32,
-        s2: *mut f32,
+        to: Slots,
         n: usize,
     }
-    let task = Task { cfg, k: Coeffs::new(cfg, t), theta, g, s1, s2, n };
+    let task = Task { cfg, k: Coeffs::new(cfg, t), from, g, to, n };
     // Split into element ranges across threads: every parameter is updated by exactly the same arithmetic.
     crate::par::run(&task, crate::par::parts(n, crate::par::PARALLEL_MIN_ELEMENTS), |t, p| {
         let (i0, i1) = p.range(t.n, 4);
-        update_range(t.cfg, &t.k, t.theta.add(i0), t.g.add(i0), t.s1.add(i0), t.s2.add(i0), i1 - i0)
+        update_range(t.cfg, &t.k, t.from.at(i0), t.g.add(i0), t.to.at(i0), i1 - i0)
     });
 }
 
-unsafe fn update_range(cfg: &OptConfig, k: &Coeffs, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32, n: usize) {
+unsafe fn update_range(cfg: &OptConfig, k: &Coeffs, from: Slots, g: *const f32, to: Slots, n: usize) {
     lanes!(n, |T, i| {
-        step::<T>(cfg.kind, k, theta.add(i), g.add(i), s1.add(i), s2.add(i));
+        step::<T>(cfg.kind, k, from.at(i), g.add(i), to.at(i));
     });
 }
 
@@ -104,29 +127,29 @@ impl Coeffs {
 }
 
 #[inline(always)]
-unsafe fn step<T: Real>(kind: OptKind, k: &Coeffs, theta: *mut f32, g: *const f32, s1: *mut f32, s2: *mut f32) {
+unsafe fn step<T: Real>(kind: OptKind, k: &Coeffs, from: Slots, g: *const f32, to: Slots) {
     let sp = T::splat;
-    let th = T::load(theta);
+    let th = T::load(from.theta);
     let gg = T::load(g).add(th.mul(sp(k.wd)));
     match kind {
         OptKind::Sgd => {
-            let v = if k.momentum == 0.0 || k.first { gg } else { T::load(s1).mul(sp(k.momentum)).add(gg) };
-            v.store(s1);
-            th.sub(v.mul(sp(k.lr))).store(theta);
+            let v = if k.momentum == 0.0 || k.first { gg } else { T::load(from.s1).mul(sp(k.momentum)).add(gg) };
+            v.store(to.s1);
+            th.sub(v.mul(sp(k.lr))).store(to.theta);
         }
         OptKind::Adam => {
-            let m = T::load(s1).mul(sp(k.beta1)).add(gg.mul(sp(1.0 - k.beta1)));
-            let v = T::load(s2).mul(sp(k.beta2)).add(gg.mul(gg).mul(sp(1.0 - k.beta2)));
-            m.store(s1);
-            v.store(s2);
+            let m = T::load(from.s1).mul(sp(k.beta1)).add(gg.mul(sp(1.0 - k.beta1)));
+            let v = T::load(from.s2).mul(sp(k.beta2)).add(gg.mul(gg).mul(sp(1.0 - k.beta2)));
+            m.store(to.s1);
+            v.store(to.s2);
             let denom = v.sqrt().div(sp(k.adam_sqrt_bc2)).add(sp(k.eps));
-            th.sub(m.div(denom).mul(sp(k.adam_step))).store(theta);
+            th.sub(m.div(denom).mul(sp(k.adam_step))).store(to.theta);
         }
         OptKind::Adagrad => {
-            let s = T::load(s1).add(gg.mul(gg));
-            s.store(s1);
+            let s = T::load(from.s1).add(gg.mul(gg));
+            s.store(to.s1);
             let denom = s.sqrt().add(sp(k.eps));
-            th.sub(gg.div(denom).mul(sp(k.lr))).store(theta);
+            th.sub(gg.div(denom).mul(sp(k.lr))).store(to.theta);
         }
     }
 }
@@ -188,6 +211,35 @@ mod tests {
         let th = run(cfg, 1, &[0.0; 6]);
         for x in th {
             assert!((x - 0.95).abs() < 1e-7);
+        }
+    }
+
+    #[test]
+    fn out_of_place_gives_the_same_bits_and_leaves_the_source() {
+        let n = 37;
+        let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+        for kind in [OptKind::Sgd, OptKind::Adam, OptKind::Adagrad] {
+            let mut cfg = base(kind);
+            cfg.momentum = 0.5;
+            cfg.weight_decay = 0.01;
+            let init = |k: f32| (0..n).map(|i| k + i as f32 * 0.01).collect::<Vec<f32>>();
+            let (mut th, mut s1, mut s2) = (init(1.0), init(0.1), init(0.2));
+            let (th0, s10, s20) = (th.clone(), s1.clone(), s2.clone());
+            let (mut th2, mut s12, mut s22) = (vec![0.0f32; n], vec![0.0f32; n], vec![0.0f32; n]);
+            unsafe {
+                let from = Slots { theta: th.as_mut_ptr(), s1: s1.as_mut_ptr(), s2: s2.as_mut_ptr() };
+                let to = Slots { theta: th2.as_mut_ptr(), s1: s12.as_mut_ptr(), s2: s22.as_mut_ptr() };
+                update_into(&cfg, 2, from, g.as_ptr(), to, n);
+            }
+            assert!(th == th0 && s1 == s10 && s2 == s20, "{kind:?}: the source was written");
+            unsafe { update(&cfg, 2, th.as_mut_ptr(), g.as_ptr(), s1.as_mut_ptr(), s2.as_mut_ptr(), n) };
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&th), bits(&th2), "{kind:?}");
+            assert_eq!(bits(&s1), bits(&s12), "{kind:?}");
+            if kind == OptKind::Adam {
+                assert_eq!(bits(&s2), bits(&s22));
+            }
+            assert_ne!(bits(&th), bits(&th0));
         }
     }
 

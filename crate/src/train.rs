@@ -126,18 +126,39 @@ impl Model {
             self.rng.fill_normal(core::slice::from_raw_parts_mut(self.buf(self.plan.bufs.eps), n));
         }
         let stats = self.forward_backward(batch, samples, beta, objective, true);
+        let n = self.n_params();
+        let finite = stats.loss.is_finite() && all_finite(self.grads, n);
         if par::failed() {
             self.rng = rng_before;
             return Err(status::WORKER_FAILED);
         }
-        let n = self.n_params();
-        if !stats.loss.is_finite() || !all_finite(self.grads, n) {
+        if !finite {
             return Err(status::NON_FINITE);
         }
+        // All or nothing: an update split across threads reads the parameters and state and writes the spare pair,
+        // which becomes the model's only if no worker failed; on one thread it runs in place.
         let (st, slots) = self.opt_state();
-        let s2 = if slots > 1 { st.add(n) } else { st };
+        let at = |p: *mut f32| if slots > 1 { p.add(n) } else { p };
+        let from = optim::Slots { theta: self.params, s1: st, s2: at(st) };
+        let threads = par::active();
+        let standby = if par::parts(n, par::PARALLEL_MIN_ELEMENTS) > 1 { self.standby() } else { None };
+        let to = match standby {
+            Some((theta, s1)) => optim::Slots { theta, s1, s2: at(s1) },
+            None => {
+                par::use_threads(1);
+                from
+            }
+        };
+        optim::update_into(&opt, self.step + 1, from, self.grads, to, n);
+        par::use_threads(threads);
+        if par::failed() {
+            self.rng = rng_before;
+            return Err(status::WORKER_FAILED);
+        }
+        if standby.is_some() {
+            self.swap_in_standby();
+        }
         self.step += 1;
-        optim::update(&opt, self.step, self.params, self.grads, st, s2, n);
         Ok((stats, beta))
     }
 

@@ -292,7 +292,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       demo.losses.push(...m.train.map((p) => p.loss));
       demo.validation.push(...m.validation);
       demo.step = m.step;
-      running = m.running;
+      // Not `running = m.running`: a progress message posted before the worker saw a Pause would undo it.
       $('step').textContent = m.step.toLocaleString();
       $('epoch').textContent = String(m.epoch);
       $('speed').textContent = m.samplesPerSecond ? Math.round(m.samplesPerSecond).toLocaleString() : '–';

@@ -58,7 +58,7 @@ export interface Views {
 export type FromWorker =
   | { type: 'ready'; name: string; trainRows: number; testRows: number; cols: number; side: number }
   | { type: 'model'; settings: Settings; threads: number; threadsNote?: string; parameters: number }
-  | { type: 'progress'; step: number; epoch: number; train: LossPoint[]; validation: LossPoint[]; samplesPerSecond: number; running: boolean }
+  | { type: 'progress'; step: number; epoch: number; train: LossPoint[]; validation: LossPoint[]; samplesPerSecond: number }
   | { type: 'views'; views: Views }
   | { type: 'decoded'; image: Float32Array }
   | { type: 'saved'; bytes: Uint8Array }

@@ -92,7 +92,7 @@ function sendViews(): void {
 }
 
 function sendProgress(): void {
-  post({ type: 'progress', step, epoch, train: trainPoints, validation: validationPoints, samplesPerSecond: speed, running: running !== undefined });
+  post({ type: 'progress', step, epoch, train: trainPoints, validation: validationPoints, samplesPerSecond: speed });
   trainPoints = [];
   validationPoints = [];
 }

@@ -7,7 +7,7 @@
 import type { WasmMemory } from './wasm';
 
 /** Must equal `ABI_VERSION` in crate/src/ffi.rs. */
-export const ABI_VERSION = 7;
+export const ABI_VERSION = 8;
 
 type Ptr = number;
 
@@ -63,7 +63,12 @@ export interface CoreExports {
   vae_threads_shutdown(): void;
   vae_thread_work(id: number, seen: number, spins: number): number;
   vae_model_set_threads(m: Ptr, threads: number): void;
-  vae_threads_inject_fault(id: number): void;
+  vae_threads_inject_fault(id: number, at?: number, filter?: Ptr, filterLen?: number): void;
+  vae_threads_fault_armed(): number;
+  vae_threads_fault_site(): Ptr;
+  vae_threads_inject_delay(id: number, at: number, ms: number): void;
+  vae_threads_stats(out: Ptr, n: number, reset: number): number;
+  vae_threads_empty_tasks(threads: number, parts: number, reps: number, work: number): void;
 }
 
 export const Status = {

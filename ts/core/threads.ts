@@ -6,24 +6,31 @@
  *
  * Lifecycle: the pool starts on first need (a model or `fit` asking for more than one thread), grows by restarting,
  * and stops 0.2 s after the last model that used it is disposed. Node workers are `unref`ed, so they never keep a process
- * alive. A worker that throws (a trap in the core) marks the shared control block, so the call that was running
- * fails with a clear error instead of waiting forever; the pool is then shut down and restarts on next use.
+ * alive. A worker that throws (a trap in the core) marks the shared control block and gives up the chunk it held,
+ * so the call that was running fails with a clear error instead of waiting forever (and leaves the model as it
+ * was); the pool is then shut down and restarts on next use.
  */
 import type { Core } from './wasm';
 
-/** Word indices in the control block (`Control` in crate/src/par.rs). */
+/** Word indices in the control block (`Control` and `word` in crate/src/par.rs). */
 const GENERATION = 0;
-const PENDING = 1;
+const DONE = 1;
 const STOP = 2;
 const FAILED = 3;
 const SLEEPERS = 4;
-const CONTROL_WORDS = 5;
+const HOLDING = 32;
+const CONTROL_WORDS = HOLDING + 64;
 
 /** Shadow stack per worker: the parts a worker runs need a few KiB; the rest is headroom. */
 const STACK_BYTES = 256 * 1024;
-/** Idle polls of the generation word before a worker goes to sleep: about 1.4 ms on a Zen 5 core, longer than the
- * JavaScript between two training steps, so a worker wakes from sleep (50–200 µs in a VM) only after a pause. */
-const SPINS = 1 << 20;
+/**
+ * Idle polls of the task word before a worker goes to sleep: about 0.1 ms on a 4 GHz core, longer than most gaps
+ * between the tasks of a training step, much shorter than an operating system's time slice, so a worker burns little
+ * of a core its caller has lost (longer spins measured slower beside a busy core). A sleeping worker costs its
+ * caller only a wake-up call, and only for tasks long enough to profit from it: the caller never waits for a worker
+ * that has not started.
+ */
+const SPINS = 1 << 16;
 /** Bytes reserved for a failed worker's message. */
 const MESSAGE_BYTES = 512;
 
@@ -35,9 +42,16 @@ const WORKER_SOURCE = `'use strict';
 const port = typeof require === 'function' ? require('node:worker_threads').parentPort : null;
 const post = (m) => (port ? port.postMessage(m) : self.postMessage(m));
 const start = (s) => {
+  const all = new Int32Array(s.memory.buffer);
+  const env = {
+    memory: s.memory,
+    vae_thread_wake: (addr, count) => { Atomics.notify(all, addr >>> 2, count >>> 0); },
+    vae_thread_wait: (addr, expected, ms) => { Atomics.wait(all, addr >>> 2, expected | 0, ms); },
+    vae_thread_now: () => performance.now(),
+  };
   let x;
   try {
-    x = new WebAssembly.Instance(s.module, { env: { memory: s.memory, vae_thread_wake: () => {} } }).exports;
+    x = new WebAssembly.Instance(s.module, { env }).exports;
     x.__stack_pointer.value = s.stackTop;
   } catch (e) {
     post({ type: 'error', message: String(e) });
@@ -60,7 +74,12 @@ const start = (s) => {
       for (; n < text.length && n < ${MESSAGE_BYTES - 1}; n++) out[n] = text.charCodeAt(n) & 0x7f;
       out[n] = 0;
       Atomics.compareExchange(w, ${FAILED}, 0, s.id); // the first failure is the one reported
-      Atomics.sub(w, ${PENDING}, 1); // acknowledge the task, so the coordinating thread does not wait forever
+      // A worker that dies inside a chunk never finishes it: count it as done (failed) so the caller stops waiting.
+      if (Atomics.load(w, ${HOLDING} + s.id) !== 0) {
+        Atomics.store(w, ${HOLDING} + s.id, 0);
+        Atomics.add(w, ${DONE}, 1);
+        Atomics.notify(w, ${DONE});
+      }
       post({ type: 'error', message: text });
       return;
     }

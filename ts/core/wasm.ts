@@ -149,8 +149,21 @@ async function instantiate(source: WasmSource | undefined): Promise<Core> {
   let x: CoreExports;
   if (shared) {
     const memory = sharedMemory();
-    const wake = (addr: number, count: number): void => { Atomics.notify(new Int32Array(memory.buffer), addr >>> 2, count >>> 0); };
-    const instance = await WebAssembly.instantiate(module, { env: { memory, vae_thread_wake: wake } });
+    let words = new Int32Array(memory.buffer);
+    const view = (): Int32Array => (words.buffer === memory.buffer ? words : (words = new Int32Array(memory.buffer)));
+    const wake = (addr: number, count: number): void => { Atomics.notify(view(), addr >>> 2, count >>> 0); };
+    // The caller sleeps while it waits for a worker's chunk; a browser's main thread may not block, and spins.
+    let mayBlock = true;
+    const wait = (addr: number, expected: number, ms: number): void => {
+      if (!mayBlock) return;
+      try {
+        Atomics.wait(view(), addr >>> 2, expected | 0, ms);
+      } catch {
+        mayBlock = false;
+      }
+    };
+    const env = { memory, vae_thread_wake: wake, vae_thread_wait: wait, vae_thread_now: () => performance.now() };
+    const instance = await WebAssembly.instantiate(module, { env });
     x = { ...(instance.exports as unknown as CoreExports), memory };
   } else {
     const instance = await WebAssembly.instantiate(module, {});

@@ -1,0 +1,44 @@
+// The fork-join round trip of the thread pool alone, through the shared-memory build. A task of 2 parts, each a
+// fixed loop of about `--part-us` microseconds, runs back to back on one thread (2 parts one after the other) and on
+// 2 threads (the parts side by side): the round trip is what 2 threads take beyond half of one thread's time. Also
+// a task of empty parts (publishing and claiming alone: the caller takes every part before the worker looks), and
+// the same when the worker sleeps (the caller then pays the wake-up call). Prints one JSON line, in microseconds.
+import { VAE, init } from '../dist/index.js';
+import { arg } from './mnist.mjs';
+
+const partUs = Number(arg('part-us', 50));
+const vae = await VAE.create({ inputDim: 4, latentDim: 2, threads: 2 }); // starts the pool
+if (vae.threads !== 2) throw new Error(`asked for 2 threads, got ${vae.threads}: ${vae.threadsNote}`);
+const core = await init();
+const x = core.x;
+/** Best of 7 of the mean time per task (µs). */
+function perTask(threads, parts, reps, work) {
+  x.vae_threads_empty_tasks(threads, parts, reps, work);
+  let best = Infinity;
+  for (let r = 0; r < 7; r++) {
+    const t0 = performance.now();
+    x.vae_threads_empty_tasks(threads, parts, reps, work);
+    best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  return best * 1000;
+}
+// Calibrate the loop: iterations per microsecond on one thread.
+const probe = 1 << 20;
+const perIter = perTask(1, 1, 20, probe) / probe;
+const work = Math.max(1, Math.round(partUs / perIter));
+const one = perTask(1, 2, 2000, work);
+const two = perTask(2, 2, 2000, work);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let asleep = 0;
+const n = 100;
+for (let i = 0; i < n; i++) {
+  await sleep(5); // the worker goes to sleep
+  const t0 = performance.now();
+  x.vae_threads_empty_tasks(2, 2, 1, 0);
+  asleep += performance.now() - t0;
+}
+console.log(JSON.stringify({
+  contender: 'forkjoin', partUs: one / 2, oneThreadUs: one, twoThreadsUs: two, roundTripUs: two - one / 2,
+  emptyUs: perTask(2, 2, 20000, 0), emptyAsleepUs: (asleep / n) * 1000,
+}));
+vae.dispose();
