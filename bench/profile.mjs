@@ -57,7 +57,22 @@ for (const rows of [1, 256]) {
   inference[`encode@${rows}`] = rate(() => vae.encode(xs), rows);
   inference[`decode@${rows}`] = rate(() => vae.decode(z), rows);
 }
+// Batch 1 into the caller's arrays ({ out }: no allocation per call).
+{
+  const x1 = images.subarray(0, 784);
+  const out = { mean: new Float32Array(20), logVar: new Float32Array(20) };
+  const dec = new Float32Array(784);
+  const z1 = new Float32Array(20).fill(0.1);
+  inference['encodeOut@1'] = rate(() => vae.encode(x1, { out }), 1);
+  inference['decodeOut@1'] = rate(() => vae.decode(z1, { out: dec }), 1);
+}
+// The importance-weighted bound L_k (k = 1000) on 20 rows: per draw the decoder's products, 2·(20·400 + 400·784)
+// FLOP, and per row the encoder's, 2·(784·400 + 400·40); in GFLOP/s, to compare with the kernels' peak.
+const lkRows = 20;
+const lkK = 1000;
+const lkPerSecond = rate(() => vae.logLikelihood(images.subarray(0, lkRows * 784), { samples: lkK }), 1);
+const lkGflops = (lkPerSecond * (lkRows * lkK * 2 * (20 * 400 + 400 * 784) + lkRows * 2 * (784 * 400 + 400 * 40))) / 1e9;
 const memoryBytes = core.memoryBytes();
 console.log(JSON.stringify({ contender: 'profile', stepMs, gemmMs, otherMs: stepMs - gemmMs, otherShare: (stepMs - gemmMs) / stepMs,
-  samplesPerSecond: batch / (stepMs / 1000), inference, wasmMemoryMiB: memoryBytes / 2 ** 20, datasetMiB: ((steps + 20) * batch * 784) / 2 ** 20 }));
+  samplesPerSecond: batch / (stepMs / 1000), inference, lkGflops, wasmMemoryMiB: memoryBytes / 2 ** 20, datasetMiB: ((steps + 20) * batch * 784) / 2 ** 20 }));
 vae.dispose();

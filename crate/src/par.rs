@@ -24,8 +24,10 @@
 //! help with it.
 //!
 //! How many chunks: [`parts`] gives one per `min` units, between one and [`CHUNKS_PER_THREAD`] per active thread. A
-//! product takes one per thread (`Gemm::parts`): each chunk repacks the operand it shares with the others, and two
-//! per thread measured 2–5% slower alone; its chunks are still claimed, so the caller takes a late worker's.
+//! product takes one per thread while the workers keep pace (`Gemm::parts`: each chunk repacks the operand it shares
+//! with the others, and two per thread measured 2–5% slower alone) and [`BEHIND_SPLIT`] per thread once they fall
+//! behind (`SPLIT`, decided from the caller's waits); its chunks are claimed either way, so the caller takes a late
+//! worker's.
 //!
 //! # The claim protocol, and why a late worker can never run a stale task or a chunk twice
 //!
@@ -183,6 +185,38 @@ static mut TASK_MS: [(usize, f64); 32] = [(0, 0.0); 32];
 /// armed (so that the fault can fire in short tasks too).
 const WAKE_MIN_MS: f64 = 0.2;
 
+/// Chunks per thread for products ([`product_split`]), adapted to whether the workers keep pace with the caller. One
+/// while they do: each chunk of a product repacks the operand it shares with the others, so fewer chunks cost less.
+/// [`BEHIND_SPLIT`] when they fall behind (a worker sharing its core with another program, or descheduled), so the
+/// caller claims most of the chunks instead of waiting for a slow worker's half. Decided from the last
+/// [`ADAPT_TASKS`] tasks (see `Control::adapt`); only how work is cut changes, never how an output is computed, so
+/// the bits do not. Touched only by the caller.
+static mut SPLIT: usize = 1;
+/// Chunks per thread for products while workers fall behind.
+pub const BEHIND_SPLIT: usize = 4;
+/// Tasks per decision.
+const ADAPT_TASKS: u32 = 32;
+/// Workers are behind when the caller, after claiming its last chunk, waited for theirs more than this fraction of
+/// the time it spent computing (alone, one chunk per thread: 10–17% measured, the workers' start-up latency).
+const BEHIND_WAIT: f64 = 0.4;
+/// With small chunks, workers keep pace again when they compute at least this fraction of their fair share.
+const PACE_SHARE: f64 = 0.8;
+
+#[derive(Clone, Copy)]
+struct Window {
+    tasks: u32,
+    compute_ms: f64,
+    wait_ms: f64,
+    chunks: u64,
+    worker_chunks: u64,
+}
+static mut WINDOW: Window = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, chunks: 0, worker_chunks: 0 };
+
+/// Chunks per active thread for a split product, now (see [`SPLIT`]).
+pub fn product_split() -> usize {
+    unsafe { SPLIT }
+}
+
 /// Threads the current call may use (set per model call by `use_threads`); touched only by the caller.
 static mut ACTIVE: usize = 1;
 /// GEMM packing scratch of each worker (index 0 unused: the caller passes its model's).
@@ -207,7 +241,9 @@ pub mod stats {
     pub const STALE: usize = 7;
     /// Tasks whose publication woke sleeping workers.
     pub const WAKES: usize = 8;
-    pub const N: usize = 9;
+    /// Decisions (one per `ADAPT_TASKS` tasks) that found the workers behind, so products were cut finer.
+    pub const BEHIND: usize = 9;
+    pub const N: usize = 10;
     const Z: AtomicU64 = AtomicU64::new(0);
     pub static COUNTERS: [AtomicU64; N] = [Z; N];
     #[inline]
@@ -434,9 +470,33 @@ impl Control {
             mine += 1;
         }
         stats::add(stats::CALLER_CHUNKS, mine as u64);
+        let t1 = sys::now_ms();
         self.join(parts as u32 - mine);
-        let ms = sys::now_ms() - t0;
+        let t2 = sys::now_ms();
+        Self::adapt(parts, mine as usize, t1 - t0, t2 - t1);
+        let ms = t2 - t0;
         *slot = (f as usize, if slot.0 == f as usize { 0.75 * slot.1 + 0.25 * ms } else { ms });
+    }
+
+    /// Adds one task to the window that decides [`SPLIT`]: `compute_ms` the caller's time until its last claim came
+    /// back empty, `wait_ms` its wait for the workers' chunks after that.
+    fn adapt(parts: usize, mine: usize, compute_ms: f64, wait_ms: f64) {
+        let w = unsafe { &mut WINDOW };
+        w.tasks += 1;
+        w.compute_ms += compute_ms;
+        w.wait_ms += wait_ms;
+        w.chunks += parts as u64;
+        w.worker_chunks += (parts - mine) as u64;
+        if w.tasks < ADAPT_TASKS {
+            return;
+        }
+        let threads = active() as f64;
+        let fair = (threads - 1.0) / threads;
+        let share = w.worker_chunks as f64 / w.chunks as f64;
+        let behind = if unsafe { SPLIT } == 1 { w.wait_ms > BEHIND_WAIT * w.compute_ms } else { share < PACE_SHARE * fair };
+        unsafe { SPLIT = if behind { BEHIND_SPLIT } else { 1 } };
+        stats::add(stats::BEHIND, behind as u64);
+        *w = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, chunks: 0, worker_chunks: 0 };
     }
 
     /// Test hook: while a fault is armed, the caller lets a worker claim the first chunk of each task (for up to a

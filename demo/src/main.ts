@@ -1,6 +1,6 @@
 // The page: controls, live views, files. Training runs in ./worker.ts, so the page never waits on it.
-import { downloadModel, idxImages, loadFromIndexedDB, loadIdx, readModelFile, saveToIndexedDB } from 'vae-wasm';
-import type { Dataset, FromWorker, LossPoint, Settings, ToWorker, Views } from './protocol';
+import { downloadModel, idxImages, idxLabels, loadFromIndexedDB, loadIdx, readModelFile, saveToIndexedDB, threshold } from 'vae-wasm';
+import type { ColumnInfo, Dataset, FromWorker, LossPoint, Settings, TableSettings, ToWorker, Views } from './protocol';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -18,6 +18,15 @@ const demo = {
   restored: false,
   clickLatencies: [] as number[],
   errors: [] as string[],
+  /** A conditional model: the class drawn, the samples under it, and the sliders' last decoded image. */
+  digit: undefined as number | undefined,
+  samples: undefined as number[] | undefined,
+  slid: undefined as { z: number[]; image: number[]; digit?: number } | undefined,
+  /** The CSV table: what was inferred, the scores, the threshold shown and the rows listed as most anomalous. */
+  table: {
+    name: '', columns: [] as ColumnInfo[], scores: [] as number[], names: [] as string[], quantile: 0.95, threshold: NaN,
+    bins: [] as number[], top: [] as { row: number; score: number; columns: string[] }[], done: false, errors: [] as string[],
+  },
   hash: () => request<string>('hash', { type: 'hash' }),
   save: () => save(),
 };
@@ -55,6 +64,15 @@ function settings(): Settings {
     arch: f.get('arch') as Settings['arch'], latent: Number(f.get('latent')), hidden: Number(f.get('hidden')), activation: f.get('activation') as Settings['activation'],
     likelihood: f.get('likelihood') as Settings['likelihood'], learningRate: Number(f.get('learningRate')), beta: Number(f.get('beta')),
     batch: Number(params.get('batch') ?? 100), seed: Number(params.get('seed') ?? 1), steps: Number(params.get('steps') ?? 0),
+    conditional: f.get('conditional') === 'on',
+  };
+}
+
+/** The table model: small dense layers (tables have few columns); URL parameters may override for links and tests. */
+function tableSettings(): TableSettings {
+  return {
+    epochs: Number($<HTMLSelectElement>('table-epochs').value), latent: Number(params.get('tableLatent') ?? 4), hidden: Number(params.get('tableHidden') ?? 32),
+    learningRate: Number(params.get('tableLearningRate') ?? 3e-3), batch: Number(params.get('tableBatch') ?? 32), seed: Number(params.get('seed') ?? 1),
   };
 }
 
@@ -91,16 +109,21 @@ function drawImages(canvas: HTMLCanvasElement, data: Float32Array, n: number, pe
   ctx.putImageData(img, 0, 0);
 }
 
-function drawLoss(): void {
-  const canvas = $<HTMLCanvasElement>('loss');
+/** A chart canvas sized to its CSS width at the screen's pixel density, cleared; drawn in CSS pixels. */
+function chart(id: string, cssH: number): { ctx: CanvasRenderingContext2D; cssW: number; cssH: number } {
+  const canvas = $<HTMLCanvasElement>(id);
   const dpr = window.devicePixelRatio || 1;
   const cssW = canvas.clientWidth || 720;
-  const cssH = 260;
   canvas.width = Math.round(cssW * dpr);
   canvas.height = Math.round(cssH * dpr);
   const ctx = canvas.getContext('2d')!;
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, cssW, cssH);
+  return { ctx, cssW, cssH };
+}
+
+function drawLoss(): void {
+  const { ctx, cssW, cssH } = chart('loss', 260);
   if (trainSeries.length === 0) return;
   // Smoothed training curves (exponential moving average) and validation points.
   const smooth = (key: keyof LossPoint) => {
@@ -245,6 +268,115 @@ function decodeSliders(): void {
   });
 }
 
+/** The 0–9 buttons of a conditional model: picking one redraws everything decoded under that class. */
+function buildClasses(show: boolean, current: number | undefined): void {
+  const holder = $('classes');
+  holder.hidden = $('classes-hint').hidden = !show;
+  $('samples-title').textContent = show ? `Samples from the prior, z ~ N(0, I), given the class ${current ?? 0}` : 'Samples from the prior, z ~ N(0, I)';
+  if (!show) return;
+  if (holder.childElementCount !== 10) {
+    holder.replaceChildren();
+    for (let d = 0; d < 10; d++) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = String(d);
+      b.setAttribute('aria-label', `draw class ${d}`);
+      b.addEventListener('click', () => pickClass(d));
+      holder.append(b);
+    }
+  }
+  [...holder.children].forEach((b, d) => b.setAttribute('aria-pressed', String(d === (current ?? 0))));
+}
+
+let digit = 0;
+function pickClass(d: number): void {
+  digit = d;
+  send({ type: 'class', digit: d });
+  buildClasses(true, d);
+}
+
+/** Histogram of the scores (counts in 30 equal bins), with the threshold as a line; bars above it in its colour. */
+function drawHistogram(): void {
+  const t = demo.table;
+  $<HTMLCanvasElement>('histogram').hidden = t.scores.length === 0;
+  if (t.scores.length === 0) return;
+  const { ctx, cssW, cssH } = chart('histogram', 220);
+  const BINS = 30;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of t.scores) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  const width = hi > lo ? (hi - lo) / BINS : 1;
+  const bins = new Array<number>(BINS).fill(0);
+  for (const v of t.scores) bins[Math.min(BINS - 1, Math.floor((v - lo) / width))]!++;
+  t.bins = bins;
+  const most = Math.max(...bins);
+  const L = 36, R = 10, T = 8, B = 22;
+  const X = (v: number) => L + ((v - lo) / (width * BINS)) * (cssW - L - R);
+  const Y = (n: number) => T + (1 - n / most) * (cssH - T - B);
+  const css = getComputedStyle(document.documentElement);
+  ctx.font = '11px system-ui, sans-serif';
+  ctx.fillStyle = css.getPropertyValue('--muted');
+  ctx.fillText(String(most), 4, T + 8);
+  ctx.fillText('0', 4, cssH - B);
+  ctx.fillText(`score ${lo.toFixed(1)}`, L, cssH - 6);
+  ctx.fillText(hi.toFixed(1), cssW - R - 30, cssH - 6);
+  bins.forEach((n, i) => {
+    const x0 = X(lo + i * width);
+    ctx.fillStyle = css.getPropertyValue(lo + i * width >= t.threshold ? '--rec' : '--loss');
+    ctx.fillRect(x0 + 0.5, Y(n), Math.max(1, X(lo + (i + 1) * width) - x0 - 1), Y(0) - Y(n));
+  });
+  ctx.strokeStyle = css.getPropertyValue('--rec');
+  ctx.lineWidth = 2;
+  ctx.setLineDash([5, 4]);
+  ctx.beginPath(); ctx.moveTo(X(t.threshold), T); ctx.lineTo(X(t.threshold), cssH - B); ctx.stroke();
+  ctx.setLineDash([]);
+}
+
+let perColumn: Float32Array = new Float32Array(0);
+/** The threshold for the chosen quantile (vae-wasm's threshold), the histogram, and the most anomalous rows. */
+function showScores(): void {
+  const t = demo.table;
+  if (t.scores.length === 0) return;
+  t.quantile = Number($<HTMLSelectElement>('quantile').value);
+  t.threshold = threshold(t.scores, { quantile: t.quantile });
+  const flagged = t.scores.filter((v) => v > t.threshold).length;
+  $('threshold').textContent = t.threshold.toFixed(3);
+  $('flagged').textContent = `the ${t.quantile} quantile of the ${t.scores.length.toLocaleString()} rows' scores; ${flagged} row${flagged === 1 ? '' : 's'} above it`;
+  $('threshold-line').hidden = false;
+  drawHistogram();
+  const cols = t.names.length;
+  t.top = [];
+  const order = [...t.scores.keys()].sort((a, b) => t.scores[b]! - t.scores[a]! || a - b).slice(0, 10);
+  const trs = order.map((r) => {
+    const shares = perColumn.subarray(r * cols, (r + 1) * cols);
+    const top = [...shares.keys()].sort((a, b) => shares[b]! - shares[a]! || a - b).slice(0, 3);
+    t.top.push({ row: r + 1, score: t.scores[r]!, columns: top.map((j) => t.names[j]!) });
+    const tr = document.createElement('tr');
+    tr.classList.toggle('flagged', t.scores[r]! > t.threshold);
+    for (const text of [String(r + 1), t.scores[r]!.toFixed(3), top.map((j) => `${t.names[j]} (${shares[j]!.toFixed(2)})`).join(', ')]) {
+      const td = document.createElement('td');
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $('top-rows').querySelector('tbody')!.replaceChildren(...trs);
+  $('top-rows').hidden = false;
+}
+
+function tableStatus(text: string, error = false): void {
+  const el = $('table-status');
+  el.textContent = text;
+  el.classList.toggle('error', error);
+  if (error) demo.table.errors.push(text);
+}
+
+function clearTable(): void {
+  Object.assign(demo.table, { columns: [], scores: [], names: [], bins: [], top: [], threshold: NaN, done: false });
+  $('table-columns').replaceChildren();
+  $<HTMLCanvasElement>('histogram').hidden = $('threshold-line').hidden = $('top-rows').hidden = true;
+}
+
 // ---- worker messages ----------------------------------------------------------------------------------------
 
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
@@ -258,6 +390,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     case 'ready':
       side = m.side;
       cols = m.cols;
+      buildClasses(false, undefined);
       status(`${m.name}: ${m.trainRows.toLocaleString()} training and ${m.testRows.toLocaleString()} test images of ${m.cols} values. Choose settings and press Train.`);
       // Only for the bundled data on arrival: the model kept last time, or a run the URL asks for.
       if (!demo.ready) {
@@ -277,10 +410,13 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       (f.elements.namedItem('latent') as HTMLSelectElement).value = String(m.settings.latent);
       (f.elements.namedItem('activation') as HTMLSelectElement).value = m.settings.activation;
       (f.elements.namedItem('likelihood') as HTMLSelectElement).value = m.settings.likelihood;
+      (f.elements.namedItem('conditional') as HTMLInputElement).checked = m.settings.conditional;
+      buildClasses(m.settings.conditional, digit);
       const hidden = f.elements.namedItem('hidden') as HTMLSelectElement;
       if (![...hidden.options].some((o) => o.value === String(m.settings.hidden))) hidden.add(new Option(String(m.settings.hidden)));
       hidden.value = String(m.settings.hidden);
-      const arch = m.settings.arch === 'conv' ? `convolutional VAE (keras.io) with latent size ${m.settings.latent}` : `VAE ${cols}-${m.settings.hidden}-${m.settings.latent}`;
+      const arch = (m.settings.arch === 'conv' ? `convolutional VAE (keras.io) with latent size ${m.settings.latent}` : `VAE ${cols}-${m.settings.hidden}-${m.settings.latent}`) +
+        (m.settings.conditional ? ' conditional on the label (CVAE)' : '');
       status(`A ${arch} (${m.parameters.toLocaleString()} parameters) on ${m.threads} thread${m.threads === 1 ? '' : 's'}` +
         (m.threadsNote ? ` — ${m.threadsNote}` : '') + '.');
       buttons();
@@ -301,6 +437,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'views': {
       const v = m.views;
+      buildClasses(v.digit !== undefined, v.digit);
+      demo.digit = v.digit;
+      demo.samples = Array.from(v.samples);
       const n = v.originals.length / cols;
       buildThumbs(v.originals, n);
       drawImages($('reconstructions'), v.reconstructions, n, n);
@@ -313,6 +452,42 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     }
     case 'decoded':
       drawImages($('slid'), m.image, 1, 1);
+      demo.slid = { z: Array.from(m.z), image: Array.from(m.image), ...(m.digit !== undefined ? { digit: m.digit } : {}) };
+      break;
+    case 'labelled':
+      status(`${m.name}: labels for the ${m.trainRows.toLocaleString()} training and ${m.testRows.toLocaleString()} test images; tick "conditional" and press Train for a conditional VAE.`);
+      break;
+    case 'tableSchema': {
+      clearTable();
+      demo.table.name = m.name;
+      demo.table.columns = m.columns;
+      const list = $('table-columns');
+      for (const c of m.columns) {
+        const li = document.createElement('li');
+        const kind = document.createElement('span');
+        kind.className = 'kind';
+        kind.textContent = `${c.kind} (${c.detail})`;
+        li.append(`${c.name}: `, kind);
+        list.append(li);
+      }
+      tableStatus(`${m.name}: ${m.rows.toLocaleString()} rows, ${m.columns.length} columns encoded into ${m.width} values per row${m.preamble ?? ''}` +
+        `${m.ignored.length ? `; not encoded: ${m.ignored.join(', ')}` : ''}${m.warnings.length ? `; ${m.warnings.join('; ')}` : ''}. Training…`);
+      break;
+    }
+    case 'tableProgress':
+      tableStatus(`${demo.table.name}: epoch ${m.epoch} of ${m.epochs}, −ELBO ${m.loss.toFixed(2)} nats per row`);
+      break;
+    case 'tableScores':
+      demo.table.scores = Array.from(m.scores);
+      demo.table.names = m.columns;
+      perColumn = m.perColumn;
+      tableStatus(`${demo.table.name}: a VAE ${m.columns.length} columns → ${tableSettings().hidden} → ${tableSettings().latent} (${m.parameters.toLocaleString()} parameters) trained in ${m.seconds.toFixed(1)} s; ` +
+        'each row scored by −ELBO (nats; higher = more anomalous).');
+      showScores();
+      demo.table.done = true;
+      break;
+    case 'tableError':
+      tableStatus(`Error: ${m.message}`, true);
       break;
     case 'saved':
       break;
@@ -367,7 +542,26 @@ async function restore(): Promise<void> {
   status('Restored the model you saved last time in this browser.');
 }
 
+/** Last held out of a user's IDX images (their label file is split the same way). */
+const testRowsOf = (rows: number) => Math.min(1000, Math.floor(rows / 10));
+
+const isTable = (file: File) => /\.(csv|tsv|txt)$/i.test(file.name) || /^text\//.test(file.type);
+
+/** A CSV file goes to the table panel: parsed, trained on and scored in the worker. */
+async function openTable(file: File): Promise<void> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  clearTable();
+  tableStatus(`Reading ${file.name}…`);
+  if (running) {
+    send({ type: 'pause' });
+    running = false;
+    buttons();
+  }
+  send({ type: 'table', name: file.name, bytes, settings: tableSettings() }, [bytes.buffer]);
+}
+
 async function openFile(file: File): Promise<void> {
+  if (isTable(file)) return openTable(file);
   const bytes = await readModelFile(file);
   const idx = (bytes[0] === 0 && bytes[1] === 0 && bytes[2]! >= 8) || (bytes[0] === 0x1f && bytes[1] === 0x8b);
   if (!idx) {
@@ -375,18 +569,41 @@ async function openFile(file: File): Promise<void> {
     send({ type: 'load', bytes }, [bytes.buffer]);
     return;
   }
-  const img = idxImages(loadIdx(bytes));
-  const testRows = Math.min(1000, Math.floor(img.rows / 10));
+  const array = loadIdx(bytes);
+  if (array.shape.length === 1) {
+    // A label file (MNIST's *-labels-idx1-ubyte) for the images opened before it.
+    const labels = idxLabels(array);
+    const testRows = testRowsOf(labels.length);
+    send({ type: 'labels', name: file.name, train: labels.slice(0, labels.length - testRows), test: labels.slice(labels.length - testRows) });
+    return;
+  }
+  const img = idxImages(array);
+  const testRows = testRowsOf(img.rows);
   const part = (from: number, n: number): Dataset => ({ images: img.data.slice(from * img.cols, (from + n) * img.cols), rows: n, cols: img.cols });
   hasModel = false;
   send({ type: 'data', name: `${file.name}`, train: part(0, img.rows - testRows), test: part(img.rows - testRows, testRows) });
   buttons();
 }
 
+/** Several files at once (images and their labels): images first, then labels, each in turn. */
+async function openFiles(files: File[]): Promise<void> {
+  const labelsLast = [...files].sort((a, b) => Number(/label/i.test(a.name)) - Number(/label/i.test(b.name)));
+  for (const f of labelsLast) await openFile(f).catch((err: Error) => status(`Could not open ${f.name}: ${err.message}`, true));
+}
+
 // URL parameters preset the form (e.g. ?latent=2&steps=2000&autostart=1), for links and tests.
 for (const el of [...$<HTMLFormElement>('settings').elements] as HTMLInputElement[]) {
   const v = params.get(el.name);
-  if (v !== null) el.value = v;
+  if (v !== null && el.type === 'checkbox') el.checked = v === '1' || v === 'on' || v === 'true';
+  else if (v !== null) el.value = v;
+}
+for (const id of ['quantile', 'table-epochs']) {
+  const v = params.get(id === 'quantile' ? 'quantile' : 'tableEpochs');
+  if (v !== null) {
+    const select = $<HTMLSelectElement>(id);
+    if (![...select.options].some((o) => o.value === v)) select.add(new Option(v));
+    select.value = v;
+  }
 }
 
 $('train').addEventListener('click', start);
@@ -398,9 +615,15 @@ $('pause').addEventListener('click', () => {
 $('reset').addEventListener('click', () => { clearCharts(); send({ type: 'reset' }); });
 $('save').addEventListener('click', () => { save().catch((e: Error) => status(`Saving failed: ${e.message}`, true)); });
 $<HTMLInputElement>('file').addEventListener('change', (e) => {
-  const f = (e.target as HTMLInputElement).files?.[0];
-  if (f) openFile(f).catch((err: Error) => status(`Could not open ${f.name}: ${err.message}`, true));
+  const input = e.target as HTMLInputElement;
+  void openFiles([...(input.files ?? [])]).then(() => { input.value = ''; });
 });
+$<HTMLInputElement>('csv').addEventListener('change', (e) => {
+  const input = e.target as HTMLInputElement;
+  const f = input.files?.[0];
+  if (f) openTable(f).catch((err: Error) => tableStatus(`Could not open ${f.name}: ${err.message}`, true)).finally(() => { input.value = ''; });
+});
+$('quantile').addEventListener('change', showScores);
 $('settings').addEventListener('input', () => {
   const f = new FormData($<HTMLFormElement>('settings'));
   $('beta-value').textContent = Number(f.get('beta')).toFixed(1);
@@ -412,10 +635,9 @@ document.addEventListener('dragleave', () => document.body.classList.remove('dra
 document.addEventListener('drop', (e) => {
   e.preventDefault();
   document.body.classList.remove('dragging');
-  const f = e.dataTransfer?.files[0];
-  if (f) openFile(f).catch((err: Error) => status(`Could not open ${f.name}: ${err.message}`, true));
+  void openFiles([...(e.dataTransfer?.files ?? [])]);
 });
 // Input latency: time from the browser's event timestamp to this handler (the UI must stay responsive).
 document.addEventListener('click', (e) => demo.clickLatencies.push(performance.now() - e.timeStamp), { capture: true });
-window.addEventListener('resize', () => requestAnimationFrame(drawLoss));
+window.addEventListener('resize', () => requestAnimationFrame(() => { drawLoss(); drawHistogram(); }));
 window.addEventListener('error', (e) => demo.errors.push(String(e.message)));

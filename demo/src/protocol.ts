@@ -13,6 +13,27 @@ export interface Settings {
   seed: number;
   /** Stop after this many steps (0: train until paused). */
   steps: number;
+  /** A conditional VAE (CVAE) on the images' labels: conditionDim 10, the condition oneHot(label, 10). */
+  conditional: boolean;
+}
+
+/** The table model: dense layers on the CSV's encoded rows, trained for `epochs`, then every row scored. */
+export interface TableSettings {
+  epochs: number;
+  latent: number;
+  hidden: number;
+  learningRate: number;
+  batch: number;
+  seed: number;
+}
+
+/** What parseCsv inferred for one column. */
+export interface ColumnInfo {
+  name: string;
+  kind: 'numeric' | 'binary' | 'categorical';
+  /** numeric: mean and sd; binary: the two levels; categorical: the levels. */
+  detail: string;
+  levels?: string[];
 }
 
 export interface Dataset {
@@ -32,7 +53,13 @@ export type ToWorker =
   | { type: 'load'; bytes: Uint8Array }
   | { type: 'select'; a: number; b: number }
   | { type: 'decode'; z: Float32Array }
-  | { type: 'hash' };
+  | { type: 'hash' }
+  /** A label file (IDX, one byte per image) for the images sent last, split as they were. */
+  | { type: 'labels'; name: string; train: Uint8Array; test: Uint8Array }
+  /** The class a conditional model draws (samples, interpolation, sliders, manifold). */
+  | { type: 'class'; digit: number }
+  /** A CSV file's bytes: parse (schema inferred), train a table VAE, score every row. */
+  | { type: 'table'; name: string; bytes: Uint8Array; settings: TableSettings };
 
 export interface LossPoint {
   step: number;
@@ -53,6 +80,8 @@ export interface Views {
   /** Interpolation between the selected test images a and b, and a's code for the sliders. */
   interpolation: Float32Array;
   code: Float32Array;
+  /** A conditional model: the class the samples, interpolation, manifold and sliders are drawn under. */
+  digit?: number;
 }
 
 export type FromWorker =
@@ -60,8 +89,14 @@ export type FromWorker =
   | { type: 'model'; settings: Settings; threads: number; threadsNote?: string; parameters: number }
   | { type: 'progress'; step: number; epoch: number; train: LossPoint[]; validation: LossPoint[]; samplesPerSecond: number }
   | { type: 'views'; views: Views }
-  | { type: 'decoded'; image: Float32Array }
+  | { type: 'decoded'; image: Float32Array; z: Float32Array; digit?: number }
   | { type: 'saved'; bytes: Uint8Array }
   | { type: 'hash'; hex: string }
   | { type: 'done'; step: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'labelled'; name: string; trainRows: number; testRows: number }
+  | { type: 'tableSchema'; name: string; rows: number; width: number; columns: ColumnInfo[]; ignored: string[]; warnings: string[]; preamble?: string }
+  | { type: 'tableProgress'; epoch: number; epochs: number; loss: number }
+  /** scores: one per row (−ELBO, higher = more anomalous); perColumn: rows × columns, each column's share. */
+  | { type: 'tableScores'; scores: Float32Array; perColumn: Float32Array; columns: string[]; parameters: number; seconds: number }
+  | { type: 'tableError'; message: string };

@@ -1,7 +1,7 @@
 // The training worker: owns the data and the model, trains in steps, and sends the page what it draws. Everything
 // numeric happens in vae-wasm's core (with its own worker threads when the page is cross-origin isolated).
-import { VAE, convLayers, idxImages, loadIdx } from 'vae-wasm';
-import type { Dataset, FromWorker, LossPoint, Settings, ToWorker, Views } from './protocol';
+import { VAE, convLayers, idxImages, loadIdx, oneHot, parseCsv, type TableSchema } from 'vae-wasm';
+import type { ColumnInfo, Dataset, FromWorker, LossPoint, Settings, TableSettings, ToWorker, Views } from './protocol';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -17,6 +17,11 @@ let trainPoints: LossPoint[] = [];
 let validationPoints: LossPoint[] = [];
 let selected = { a: 0, b: 1 };
 let speed = 0;
+/** A conditional model's class for what it draws, and the training rows' conditions (oneHot of their labels). */
+let digit = 0;
+let trainCondition: Float32Array | undefined;
+/** The table model (a CSV's rows), apart from the image model. */
+let tableVae: VAE | undefined;
 
 /** Test images shown beside their reconstructions, and test codes plotted for a 2-D latent space. */
 const SHOWN = 12;
@@ -48,6 +53,25 @@ function probit(p: number): number {
     (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
 }
 
+const conditional = () => (vae?.config.conditionDim ?? 0) > 0;
+const CLASSES = 10;
+
+/** A conditional model's condition for rows of these labels (one-hot); nothing for a plain VAE. */
+function given(labels: () => ArrayLike<number>): { condition?: Float32Array } {
+  return conditional() ? { condition: oneHot(labels(), CLASSES) } : {};
+}
+
+/** The first `n` rows' labels of `d`, as their condition. */
+const labelled = (d: Dataset, n: number) => given(() => d.labels!.subarray(0, n));
+/** `n` rows of the picked class, as their condition. */
+const picked = (n: number) => given(() => new Uint8Array(n).fill(digit));
+
+/** Frees the image model. */
+function drop(): void {
+  vae?.dispose();
+  vae = undefined;
+}
+
 function views(): Views {
   const m = vae!;
   const t = test ?? train!;
@@ -57,7 +81,8 @@ function views(): Views {
   const pair = new Float32Array(2 * t.cols);
   pair.set(rows(t, selected.a, 1));
   pair.set(rows(t, selected.b, 1), t.cols);
-  const { mean } = m.encode(pair);
+  // A and B are encoded with their own labels, q(z | x, c); everything drawn is decoded under the picked class.
+  const { mean } = m.encode(pair, given(() => [t.labels![selected.a]!, t.labels![selected.b]!]));
   const za = mean.subarray(0, latent);
   const zb = mean.subarray(latent, 2 * latent);
   const steps = 10;
@@ -66,10 +91,11 @@ function views(): Views {
   const v: Views = {
     step,
     originals,
-    reconstructions: m.reconstruct(originals),
-    samples: m.sample(32, { seed: 7 }),
-    interpolation: m.decode(path),
+    reconstructions: m.reconstruct(originals, labelled(t, shown)),
+    samples: m.sample(32, { seed: 7, ...picked(32) }),
+    interpolation: m.decode(path, picked(steps)),
     code: Float32Array.from(za),
+    ...(conditional() ? { digit } : {}),
   };
   if (latent === 2) {
     const grid = new Float32Array(GRID * GRID * 2);
@@ -79,9 +105,9 @@ function views(): Views {
         grid[(i * GRID + j) * 2 + 1] = probit(1 - (i + 0.5) / GRID);
       }
     }
-    v.manifold = { grid: GRID, images: m.decode(grid), extent: probit(1 - 0.5 / GRID) };
+    v.manifold = { grid: GRID, images: m.decode(grid, picked(GRID * GRID)), extent: probit(1 - 0.5 / GRID) };
     const n = Math.min(CODES, t.rows);
-    v.codes = { z: m.encode(rows(t, 0, n)).mean, labels: t.labels?.slice(0, n) };
+    v.codes = { z: m.encode(rows(t, 0, n), labelled(t, n)).mean, labels: t.labels?.slice(0, n) };
   }
   return v;
 }
@@ -99,7 +125,7 @@ function sendProgress(): void {
 
 function validate(): void {
   if (!test || !vae) return;
-  const e = vae.elbo(test.images, { samples: 1, seed: 1 });
+  const e = vae!.elbo(test.images, { samples: 1, seed: 1, ...labelled(test, test.rows) });
   validationPoints.push({ step, loss: -e.elbo, reconstruction: e.reconstruction, kl: e.kl });
 }
 
@@ -113,13 +139,25 @@ function layers(s: Settings, cols: number) {
   return convLayers([side, side, 1]);
 }
 
+/** A conditional model needs every image's label (train and test). */
+function checkLabels(): void {
+  const missing = [train, test].find((d) => d && d.labels === undefined);
+  if (missing) {
+    throw new Error('a conditional VAE needs the images\' labels: open the label file (IDX, e.g. train-labels-idx1-ubyte) after the images, or untick "conditional"');
+  }
+}
+
 async function create(s: Settings): Promise<void> {
   await stop();
-  vae?.dispose();
+  if (s.conditional) checkLabels();
+  drop();
   settings = s;
-  vae = await VAE.create({
+  const config = {
     ...layers(s, train!.cols), latentDim: s.latent, activation: s.activation, likelihood: s.likelihood, seed: s.seed,
-  });
+    ...(s.conditional ? { conditionDim: CLASSES } : {}),
+  };
+  vae = await VAE.create(config);
+  trainCondition = s.conditional ? oneHot(train!.labels!, CLASSES) : undefined;
   step = 0;
   epoch = 0;
   post({ type: 'model', settings: s, threads: vae.threads, threadsNote: vae.threadsNote, parameters: vae.parameterCount });
@@ -139,7 +177,7 @@ function start(): void {
     let windowSteps = 0;
     while (!ctrl.signal.aborted && (s.steps === 0 || step < s.steps)) {
       await m.fit(train.images, {
-        epochs: 1, batchSize: s.batch, klWeight: s.beta, signal: ctrl.signal,
+        epochs: 1, batchSize: s.batch, klWeight: s.beta, signal: ctrl.signal, ...(trainCondition ? { condition: trainCondition } : {}),
         optimizer: { name: 'adam', learningRate: s.learningRate },
         onBatchEnd: (b) => {
           step++;
@@ -209,8 +247,7 @@ function ready(name: string): void {
 const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) => Promise<void> | void } = {
   data: async (m) => {
     await stop();
-    vae?.dispose();
-    vae = undefined;
+    drop();
     train = m.train;
     test = m.test;
     ready(m.name);
@@ -239,14 +276,27 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
       loaded.dispose();
       throw new Error(`the model expects ${loaded.config.inputDim} values per image; the data has ${train!.cols}`);
     }
-    vae?.dispose();
+    const isConditional = (loaded.config.conditionDim ?? 0) > 0;
+    if (isConditional && loaded.config.conditionDim !== CLASSES) {
+      loaded.dispose();
+      throw new Error(`the model is conditioned on ${loaded.config.conditionDim} values; this page conditions on ${CLASSES} classes (one-hot labels)`);
+    }
+    try {
+      if (isConditional) checkLabels();
+    } catch (e) {
+      loaded.dispose();
+      throw e;
+    }
+    drop();
     vae = loaded;
     const c = loaded.config;
     settings = {
       arch: c.encoder.some((l) => typeof l === 'object' && l.type === 'conv2d') ? 'conv' : 'mlp',
       latent: c.latentDim, hidden: typeof c.encoder[0] === 'number' ? c.encoder[0] : 0, activation: c.activation as Settings['activation'], likelihood: typeof c.likelihood === 'string' ? c.likelihood : 'gaussian',
       learningRate: settings?.learningRate ?? 1e-3, beta: settings?.beta ?? 1, batch: settings?.batch ?? 100, seed: c.seed, steps: 0,
+      conditional: isConditional,
     };
+    trainCondition = isConditional ? oneHot(train!.labels!, CLASSES) : undefined;
     step = 0;
     post({ type: 'model', settings, threads: loaded.threads, threadsNote: loaded.threadsNote, parameters: loaded.parameterCount });
     validate();
@@ -258,10 +308,69 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
     if (vae) sendViews();
   },
   decode: (m) => {
-    if (vae) post({ type: 'decoded', image: vae.decode(m.z) });
+    if (vae) post({ type: 'decoded', image: vae!.decode(m.z, picked(1)), z: m.z, ...(conditional() ? { digit } : {}) });
+  },
+  class: (m) => {
+    digit = m.digit;
+    if (vae && conditional()) sendViews();
+  },
+  labels: async (m) => {
+    if (!train) throw new Error('open the images first, then their label file');
+    const count = m.train.length + m.test.length;
+    const images = train.rows + (test?.rows ?? 0);
+    if (count !== images) throw new Error(`${m.name} has ${count.toLocaleString()} labels, but the images are ${images.toLocaleString()}; open the label file that belongs to them`);
+    const all = [...m.train, ...m.test];
+    const bad = all.findIndex((l) => l >= CLASSES);
+    if (bad >= 0) throw new Error(`${m.name}: label ${bad + 1} is ${all[bad]}; the conditional VAE takes classes 0–${CLASSES - 1}`);
+    await stop();
+    train.labels = m.train;
+    if (test) test.labels = m.test;
+    post({ type: 'labelled', name: m.name, trainRows: m.train.length, testRows: m.test.length });
+  },
+  table: async (m) => {
+    await stop();
+    try {
+      await table(m.name, m.bytes, m.settings);
+    } catch (e) {
+      post({ type: 'tableError', message: (e as Error).message });
+    }
   },
   hash: async () => post({ type: 'hash', hex: await hash() }),
 };
+
+/** What parseCsv inferred for each encoded column, as the page lists it. */
+function describeColumns(schema: TableSchema): ColumnInfo[] {
+  const g = (x: number) => Number(x.toPrecision(4)).toString();
+  return schema.columns.map((c) => c.kind === 'numeric' ? { name: c.name, kind: c.kind, detail: `mean ${g(c.mean)}, sd ${g(c.sd)}` }
+    : c.kind === 'binary' ? { name: c.name, kind: c.kind, detail: `${c.levels[0]} → 0, ${c.levels[1]} → 1`, levels: [...c.levels] }
+      : { name: c.name, kind: c.kind, detail: `${c.levels.length} levels: ${c.levels.join(', ')}`, levels: [...c.levels] });
+}
+
+/** A CSV: parse it (each column's kind inferred), train a VAE with the table's schema, score every row by −ELBO. */
+async function table(name: string, bytes: Uint8Array, s: TableSettings): Promise<void> {
+  const t = parseCsv(bytes, { name });
+  const classes = t.preamble?.classes.length ? ` (scikit-learn preamble: ${t.preamble.samples} samples, ${t.preamble.features} features, classes ${t.preamble.classes.join(', ')})` : '';
+  post({ type: 'tableSchema', name, rows: t.rows, width: t.schema.width, columns: describeColumns(t.schema), ignored: t.schema.ignored, warnings: t.warnings, ...(classes ? { preamble: classes } : {}) });
+  tableVae?.dispose();
+  tableVae = undefined;
+  const m = await VAE.create({ schema: t.schema, latentDim: s.latent, encoder: [s.hidden], seed: s.seed });
+  tableVae = m;
+  const t0 = performance.now();
+  let last = 0;
+  await m.fit(t.data, {
+    epochs: s.epochs, batchSize: s.batch, optimizer: { name: 'adam', learningRate: s.learningRate },
+    onEpochEnd: (e) => {
+      const now = performance.now();
+      if (now - last > 100 || e.epoch === s.epochs) {
+        last = now;
+        post({ type: 'tableProgress', epoch: e.epoch, epochs: s.epochs, loss: e.loss });
+      }
+    },
+  });
+  const r = m.score(t.data, { method: 'elbo', seed: 1 });
+  post({ type: 'tableScores', scores: r.scores, perColumn: r.perColumn, columns: r.columns!, parameters: m.parameterCount, seconds: (performance.now() - t0) / 1000 },
+    [r.scores.buffer, r.perColumn.buffer]);
+}
 
 // Messages are handled one at a time, in order.
 let queue: Promise<void> = Promise.resolve();

@@ -19,6 +19,12 @@ export interface TrainPlan {
   /** Your own data (replaces dataset): a folder of images, a CSV, a .npy or an IDX file, told apart by content. */
   data?: string;
   testData?: string;
+  /** A conditional VAE on the data's labels, one-hot (MNIST's and Fashion-MNIST's label files, or `labels`). */
+  conditional?: true;
+  /** The training rows' labels (an IDX label file or a 1-D .npy): for --dataset <path> and --data. */
+  labels?: string;
+  /** The test rows' labels, with --test-data. */
+  testLabels?: string;
   out: string;
   limit?: number;
   testLimit: number;
@@ -68,9 +74,11 @@ const shapeArg = (v: string): [number, number] => {
 };
 
 /** Flags that only mean something for one model kind, activation or optimizer (rejected elsewhere if given). */
-const VAE_ONLY = ['likelihood', 'variance', 'klWeight', 'klWarmup', 'samples'];
+const VAE_ONLY = ['likelihood', 'variance', 'klWeight', 'klWarmup', 'samples', 'conditional', 'labels', 'testLabels'];
 const AE_ONLY = ['loss'];
 const OPTIMIZER_FLAGS: Record<OptimizerConfig['name'], string[]> = { adam: ['beta1', 'beta2', 'epsilon'], sgd: ['momentum'], adagrad: ['epsilon'] };
+/** The datasets that bring their own label files. */
+const NAMED = ['mnist', 'fashion-mnist'];
 const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 /** Builds the commander program; `onTrain` receives the plan. Errors exit with code 2 (or throw, with exitOverride). */
@@ -78,6 +86,8 @@ export interface EvalPlan {
   model: string;
   dataset: string;
   testData?: string;
+  /** A conditional model's test labels for --test-data or --dataset <path> (the named datasets bring theirs). */
+  labels?: string;
   limit: number;
   samples: number;
   seed: number;
@@ -114,6 +124,10 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
     .option('--data <path>', 'your own data: a folder of PNG/JPEG images, a CSV table, a .npy array or an IDX file\n' +
       '(the format is read from the content; a table trains on its encoded rows)')
     .option('--test-data <path>', 'test/validation data in the same format (default: t10k for mnist and fashion-mnist, none for a path)')
+    .option('--conditional', 'VAE: a conditional VAE on the labels, one-hot (mnist and fashion-mnist: their label files;\n' +
+      'otherwise --labels); classes = the largest label + 1; samples.png gets one row per class')
+    .option('--labels <file>', 'with --conditional: the training rows\' labels, an IDX label file (or a 1-D .npy), for --dataset <path> or --data')
+    .option('--test-labels <file>', 'with --conditional: the labels of --test-data')
     .option('--limit <n>', 'use only the first n training rows (default: all)', int('--limit'))
     .option('--test-limit <n>', 'use only the first n test rows', int('--test-limit'), 10000)
     .option('--latent <n>', 'latent (code) size', int('--latent'), 20)
@@ -162,16 +176,24 @@ export function buildProgram(onTrain: (plan: TrainPlan) => void | Promise<void>,
     .requiredOption('--model <file>', 'a model written by vae-wasm train (model.safetensors)')
     .option('--dataset <name|path>', 'mnist, fashion-mnist, or a path to an IDX images file (its test set is used)', 'mnist')
     .option('--test-data <path>', 'IDX images to evaluate on instead of the dataset\'s test set')
+    .option('--labels <file>', 'a conditional model: the labels of --test-data or --dataset <path> (an IDX label file or a 1-D .npy);\n' +
+      'mnist and fashion-mnist use their t10k label files')
     .option('--limit <n>', 'use only the first n test rows', int('--limit'), 1000)
     .option('--samples <n>', 'k, importance samples per image', int('--samples'), 1000)
     .option('--seed <n>', 'seed of the draws', int('--seed', 0), 1)
     .option('--json', 'print one JSON object instead of a table')
     .addOption(threadsOption())
-    .action((o: Record<string, unknown>) => onEval({
-      model: o.model as string, dataset: o.dataset as string, testData: o.testData as string | undefined,
-      limit: o.limit as number, samples: o.samples as number, seed: o.seed as number, json: o.json === true,
-      threads: o.threads as number | 'auto',
-    }));
+    .action((o: Record<string, unknown>, cmd: Command) => {
+      if (o.labels !== undefined && o.testData === undefined && NAMED.includes(o.dataset as string)) {
+        cmd.error(`error: --labels gives the labels of --test-data or --dataset <path>; ${o.dataset as string}'s test labels come from its own label file`, { exitCode: 2, code: 'commander.conflict' });
+      }
+      return onEval({
+        model: o.model as string, dataset: o.dataset as string, testData: o.testData as string | undefined,
+        ...(o.labels !== undefined ? { labels: o.labels as string } : {}),
+        limit: o.limit as number, samples: o.samples as number, seed: o.seed as number, json: o.json === true,
+        threads: o.threads as number | 'auto',
+      });
+    });
   program.command('score')
     .description('anomaly scores of new rows under a saved model (higher = more anomalous), a threshold, and each\n' +
       'row\'s most unusual columns (or pixels), written as CSV: row, score, flagged, top_columns')
@@ -216,6 +238,7 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
   }
   if (given.has('arch') && o.layers !== undefined) throw new InvalidArgumentError('--arch and --layers both choose the layers; give one');
   if (given.has('dataset') && o.data !== undefined) throw new InvalidArgumentError('--dataset and --data both choose the data; give one');
+  checkConditional(o);
   const layers = {
     inputDim: 0, // filled in once the data is read
     latentDim: o.latent as number,
@@ -254,11 +277,30 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
     model, modelConfig, arch, ...(o.layers !== undefined ? { layersFile: o.layers as string } : {}), fit, dataset: o.dataset as string,
     ...(o.data !== undefined ? { data: o.data as string } : {}),
     ...(o.testData !== undefined ? { testData: o.testData as string } : {}),
+    ...(o.conditional === true ? { conditional: true as const } : {}),
+    ...(o.labels !== undefined ? { labels: o.labels as string } : {}),
+    ...(o.testLabels !== undefined ? { testLabels: o.testLabels as string } : {}),
     out: o.out as string,
     ...(o.limit !== undefined ? { limit: o.limit as number } : {}),
     testLimit: o.testLimit as number,
     ...(o.imageShape !== undefined ? { imageShape: o.imageShape as [number, number] } : {}),
   };
+}
+
+/** --conditional, --labels and --test-labels: which data brings labels, and which needs them given. */
+function checkConditional(o: Record<string, unknown>): void {
+  if (o.conditional !== true) {
+    for (const k of ['labels', 'testLabels']) if (o[k] !== undefined) throw new InvalidArgumentError(`${flag(k)} needs --conditional (a conditional VAE on the labels)`);
+    return;
+  }
+  const named = o.data === undefined && NAMED.includes(o.dataset as string);
+  if (named && o.labels !== undefined) throw new InvalidArgumentError(`--labels gives the labels of --dataset <path> or --data; ${o.dataset as string}'s come from its own label files`);
+  if (!named && o.labels === undefined) {
+    const source = o.data !== undefined ? `--data ${o.data as string}` : `--dataset ${o.dataset as string}`;
+    throw new InvalidArgumentError(`--conditional needs labels: mnist and fashion-mnist bring their label files; for ${source} pass --labels <IDX label file> (one label per row)`);
+  }
+  if (o.testData !== undefined && o.testLabels === undefined) throw new InvalidArgumentError('--conditional with --test-data needs --test-labels <IDX label file> (one label per test row)');
+  if (o.testData === undefined && o.testLabels !== undefined) throw new InvalidArgumentError('--test-labels gives the labels of --test-data; give --test-data too');
 }
 
 /**

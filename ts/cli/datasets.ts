@@ -82,6 +82,49 @@ export function loadDataset(name: string, testPath?: string): { train: Images; t
   return { train, test: t, label: name };
 }
 
+/** Labels as class indices, for `--conditional`: at most this many classes. */
+export const MAX_CLASSES = 1024;
+
+/**
+ * Class labels from an IDX label file (MNIST's `*-labels-idx1-ubyte`, gzipped or not) or a 1-D .npy array: one
+ * integer in [0, MAX_CLASSES) per row. `what` says in errors which labels they are.
+ */
+export function readLabels(path: string, what: string): Int32Array {
+  if (!existsSync(path)) throw new DatasetError(`no such file: ${path} (${what})`);
+  let arr: { dtype: string; shape: number[]; data: ArrayLike<number> };
+  try {
+    const bytes = readFileSync(path);
+    arr = bytes[0] === 0x93 ? loadNpy(bytes) : loadIdx(bytes);
+  } catch (e) {
+    throw new DatasetError(`${path} (${what}): ${(e as Error).message}`);
+  }
+  if (arr.shape.length !== 1) throw new DatasetError(`${path} (${what}): labels are one integer per row (a 1-D array), got shape [${arr.shape.join(', ')}]`);
+  const labels = new Int32Array(arr.data.length);
+  for (let i = 0; i < labels.length; i++) {
+    const l = arr.data[i]!;
+    if (!Number.isInteger(l) || l < 0 || l >= MAX_CLASSES) throw new DatasetError(`${path} (${what}): row ${i}'s label is ${l}; expected a class index, an integer in [0, ${MAX_CLASSES})`);
+    labels[i] = l;
+  }
+  return labels;
+}
+
+/** The label files of a named dataset (next to its images), or undefined for a path. */
+export function datasetLabelFiles(name: string): { train: string; test: string } | undefined {
+  if (name === 'mnist') {
+    const dir = findMnistDir();
+    return { train: join(dir, 'train-labels-idx1-ubyte'), test: join(dir, 't10k-labels-idx1-ubyte') };
+  }
+  if (name === 'fashion-mnist') return { train: join(FASHION_DIR, 'train-labels-idx1-ubyte.gz'), test: join(FASHION_DIR, 't10k-labels-idx1-ubyte.gz') };
+  return undefined;
+}
+
+/** Labels for `rows` rows of `data`: the file must hold exactly one per row. */
+export function labelsFor(path: string, what: string, rows: number, data: string): Int32Array {
+  const labels = readLabels(path, what);
+  if (labels.length !== rows) throw new DatasetError(`${path} (${what}) holds ${labels.length} labels, but ${data} has ${rows} rows; expected one label per row`);
+  return labels;
+}
+
 /** The first n rows. */
 export function head(img: Images, n: number | undefined): Images {
   if (n === undefined || n >= img.rows) return img;

@@ -3,11 +3,11 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { ParsedTable, TableSchema } from '../csv';
-import { Autoencoder, VAE, convLayers } from '../index';
+import { Autoencoder, VAE, convLayers, oneHot } from '../index';
 import type { LayerInfo } from '../model';
 import type { AutoencoderConfig, EpochLog, VAEConfig } from '../types';
 import type { TrainPlan } from './args';
-import { DatasetError, head, type Images, loadDataset, loadOwnData } from './datasets';
+import { DatasetError, datasetLabelFiles, head, type Images, labelsFor, loadDataset, loadOwnData } from './datasets';
 import { imageGridPng, imageShapeFor } from './png';
 
 /** Writes a file atomically: a temporary file in the same folder, then a rename. */
@@ -83,6 +83,24 @@ interface TrainingData {
   /** Images' [h, w, c] (PNG grids, --arch conv); none for a table. */
   shape?: [number, number, number];
   table?: ParsedTable;
+  /** --conditional: the class of each training (and test) row, the first rows only, and the number of classes. */
+  labels?: { train: Int32Array; test?: Int32Array; classes: number; file: string };
+}
+
+/** --conditional: the labels of the training and test rows (before --limit), checked against the data, and the classes. */
+function readTrainingLabels(plan: TrainPlan, train: Images, test: Images | undefined, label: string): NonNullable<TrainingData['labels']> {
+  const files = plan.data === undefined ? datasetLabelFiles(plan.dataset) : undefined;
+  // parseTrainArgs has made sure that data without label files came with --labels (and --test-data with --test-labels).
+  const file = plan.labels ?? files!.train;
+  const labels = labelsFor(file, 'the training labels', train.rows, label);
+  let classes = 0;
+  for (const l of labels) classes = Math.max(classes, l + 1);
+  if (!test) return { train: labels, classes, file };
+  const testFile = plan.testLabels ?? files!.test;
+  const testLabels = labelsFor(testFile, 'the test labels', test.rows, plan.testData ?? 'the test set');
+  const over = testLabels.findIndex((l) => l >= classes);
+  if (over >= 0) throw new DatasetError(`${testFile} (the test labels): row ${over}'s label is ${testLabels[over]}, but the training labels go up to ${classes - 1} (${classes} classes)`);
+  return { train: labels, test: testLabels, classes, file };
 }
 
 /** --data (your own, by content) or --dataset (named or IDX), with the test set, the first rows only. */
@@ -107,13 +125,19 @@ async function trainingData(plan: TrainPlan, log: (s: string) => void): Promise<
   } else {
     ({ train: full, test: fullTest, label } = loadDataset(plan.dataset, plan.testData));
   }
+  const labels = plan.conditional ? readTrainingLabels(plan, full, fullTest, label) : undefined;
   const data = head(full, plan.limit);
   if (!table && (shape === undefined || plan.imageShape !== undefined)) {
     const [h, w] = plan.imageShape ?? imageShapeFor(data.cols);
     if (h * w !== data.cols) throw new DatasetError(`--image-shape ${h}x${w} does not match the ${data.cols} values per row`);
     shape = [h, w, 1];
   }
-  return { data, ...(fullTest ? { test: head(fullTest, plan.testLimit) } : {}), label, ...(shape ? { shape } : {}), ...(table ? { table } : {}) };
+  const test = fullTest ? head(fullTest, plan.testLimit) : undefined;
+  if (labels) {
+    labels.train = labels.train.subarray(0, data.rows);
+    if (labels.test) labels.test = labels.test.subarray(0, test!.rows);
+  }
+  return { data, ...(test ? { test } : {}), label, ...(shape ? { shape } : {}), ...(table ? { table } : {}), ...(labels ? { labels } : {}) };
 }
 
 /** "784 → dense 400 → z 20 → dense 400 → dense 784", with image shapes as h×w×c. */
@@ -127,19 +151,35 @@ export function describeLayers(input: string, layers: readonly LayerInfo[]): str
   return parts.join(' → ');
 }
 
+/** Rows of samples.png for a conditional VAE: at most this many classes. */
+export const SAMPLE_CLASSES = 32;
+
+/** `perClass` decoded codes for each of the first `rows` classes, row after row; the same codes (one seed) in every row. */
+export function conditionalSamples(vae: VAE, rows: number, classes: number, perClass: number, seed: number): Float32Array {
+  const out = new Float32Array(rows * perClass * vae.config.inputDim);
+  for (let k = 0; k < rows; k++) {
+    out.set(vae.sample(perClass, { seed, condition: oneHot(new Int32Array(perClass).fill(k), classes) }), k * perClass * vae.config.inputDim);
+  }
+  return out;
+}
+
 /** Trains as the plan says and writes the outputs; `signal` stops training early (the outputs are still written). */
 export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<EpochLog[]> {
-  const { data, test, label, shape, table } = await trainingData(plan, log);
+  const { data, test, label, shape, table, labels } = await trainingData(plan, log);
   const batchSize = plan.fit.batchSize ?? 128;
   if (batchSize > data.rows) throw new DatasetError(`--batch-size ${batchSize} is larger than the ${data.rows} training rows; pass --batch-size ${data.rows} or less`);
-  const config = table ? tableModelConfig(table.schema, plan) : modelConfig(plan, data.cols, shape!);
+  const layers = table ? tableModelConfig(table.schema, plan) : modelConfig(plan, data.cols, shape!);
+  const config = labels ? { ...layers, conditionDim: labels.classes } : layers;
+  // A conditional VAE's condition: each row's class, one-hot.
+  const condition = labels ? { train: oneHot(labels.train, labels.classes), ...(labels.test ? { test: oneHot(labels.test, labels.classes) } : {}) } : undefined;
   const model = plan.model === 'vae' ? await VAE.create(config as VAEConfig) : await Autoencoder.create(config as AutoencoderConfig);
   try {
     mkdirSync(plan.out, { recursive: true });
     const metricsPath = join(plan.out, 'metrics.jsonl');
     writeAtomic(metricsPath, '');
-    log(`vae-wasm: training ${plan.model === 'vae' ? 'a VAE' : 'an autoencoder'} ${describeLayers(config.inputShape ? config.inputShape.join('×') : String(data.cols), model.layers)} (${model.parameterCount} parameters) on ` +
-      `${data.rows} rows of ${label}${test ? `, testing on ${test.rows}` : ''}, ${model.threads} thread${model.threads === 1 ? '' : 's'}` +
+    log(`vae-wasm: training ${plan.model === 'vae' ? (labels ? 'a conditional VAE' : 'a VAE') : 'an autoencoder'} ${describeLayers(config.inputShape ? config.inputShape.join('×') : String(data.cols), model.layers)} (${model.parameterCount} parameters) on ` +
+      `${data.rows} rows of ${label}${test ? `, testing on ${test.rows}` : ''}, ` +
+      (labels ? `conditioned on ${labels.classes} classes (labels 0–${labels.classes - 1} of ${labels.file}, one-hot), ` : '') + `${model.threads} thread${model.threads === 1 ? '' : 's'}` +
       (model.threadsNote ? ` (${model.threadsNote})` : ''));
     const tty = process.stderr.isTTY === true;
     const lines: string[] = [];
@@ -150,6 +190,7 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
     const history: EpochLog[] = await model.fit(data.data, {
       ...plan.fit,
       ...(test ? { validationData: test.data } : {}),
+      ...(condition ? { condition: condition.train, ...(condition.test ? { validationCondition: condition.test } : {}) } : {}),
       ...(signal ? { signal } : {}),
       onBatchEnd: (b) => {
         if (b.batch === 0) {
@@ -193,12 +234,19 @@ export async function train(plan: TrainPlan, signal?: AbortSignal, log: (s: stri
       const pixels = originals instanceof Uint8Array ? Float32Array.from(originals, (v) => v / 255) : originals;
       const grid = new Float32Array(2 * n * data.cols);
       grid.set(pixels, 0);
-      grid.set(model.reconstruct(originals), n * data.cols);
+      // A conditional VAE reconstructs each row under its own (true) label.
+      const shownLabels = labels ? (test ? labels.test! : labels.train).subarray(0, n) : undefined;
+      grid.set(shownLabels ? (model as VAE).reconstruct(originals, { condition: oneHot(shownLabels, labels!.classes) }) : model.reconstruct(originals), n * data.cols);
       writeAtomic(join(plan.out, 'reconstructions.png'), imageGridPng(grid, 2 * n, h, w, n, { channels: c }));
       // Decoded codes z ~ N(0, I): the VAE's prior gives data-like samples; an autoencoder's code space need not.
-      const samples = model.sample(64, { seed: plan.modelConfig.seed ?? 1 });
-      writeAtomic(join(plan.out, 'samples.png'), imageGridPng(samples, 64, h, w, 8, { channels: c }));
+      // A conditional VAE: one row per class (the first SAMPLE_CLASSES), row k conditioned on class k, each row
+      // decoding the same 8 codes (one seed), so a column shows one z under every class.
+      const seed = plan.modelConfig.seed ?? 1;
+      const rows = labels ? Math.min(labels.classes, SAMPLE_CLASSES) : 8;
+      const samples = labels ? conditionalSamples(model as VAE, rows, labels.classes, 8, seed) : model.sample(64, { seed });
+      writeAtomic(join(plan.out, 'samples.png'), imageGridPng(samples, rows * 8, h, w, 8, { channels: c }));
       written.push('reconstructions.png', 'samples.png');
+      if (labels && labels.classes > SAMPLE_CLASSES) log(`vae-wasm: samples.png shows the first ${SAMPLE_CLASSES} of the ${labels.classes} classes, one row each`);
     }
 
     const last = history[history.length - 1];

@@ -1,0 +1,353 @@
+// The demo's own-data features in Chromium (demo/ built with Vite, served cross-origin isolated): a CSV table
+// (scikit-learn's wine_data.csv from Debian's python3-sklearn, through the file input) is parsed, a table VAE is
+// trained and every row scored, with the histogram, the threshold and the most anomalous rows checked against an
+// independent quantile and against the same model trained in Node; a malformed CSV shows parseCsv's error; a
+// conditional VAE on MNIST's labels draws the picked class, bit for bit as Node does. Writes artifacts/demo-data.png.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VAE, idxImages, idxLabels, loadIdx, oneHot, parseCsv } from '../ts/index';
+import { ROOT, sklearnCsv } from './helpers';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.css': 'text/css', '.wasm': 'application/wasm' };
+/** Built apart from tests/demo.test.ts's demo/dist, so the two suites can run at the same time. */
+const site = mkdtempSync(join(tmpdir(), 'vae-demo-data-site-'));
+const files = mkdtempSync(join(tmpdir(), 'vae-demo-data-files-'));
+let server: Server;
+let context: BrowserContext;
+let page: Page;
+let base = '';
+const consoleErrors: string[] = [];
+
+interface Table {
+  name: string; columns: { name: string; kind: string; detail: string; levels?: string[] }[]; scores: number[]; names: string[];
+  quantile: number; threshold: number; bins: number[]; top: { row: number; score: number; columns: string[] }[]; done: boolean; errors: string[];
+}
+interface Demo {
+  ready: boolean; done: boolean; step: number; threads: number; errors: string[]; restored: boolean; table: Table;
+  digit?: number; samples?: number[]; slid?: { z: number[]; image: number[]; digit?: number };
+}
+const demo = (p: Page) => p.evaluate(() => {
+  const d = (window as unknown as { __demo: Demo }).__demo;
+  return JSON.parse(JSON.stringify({ ...d, hash: undefined, save: undefined })) as Demo;
+});
+
+/** The q-quantile with linear interpolation between order statistics (R's type 7, numpy's default), in f64. */
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const at = q * (s.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo]! + (s[hi]! - s[lo]!) * (at - lo);
+}
+
+/** The demo's MNIST subset exists with the right sizes (written by scripts/prepare-demo-data.mjs only if not). */
+function demoData(): void {
+  const dir = join(ROOT, 'demo/public/data');
+  const sizes: [string, number][] = [['train-images.idx', 16 + 10000 * 784], ['train-labels.idx', 8 + 10000], ['test-images.idx', 16 + 1000 * 784], ['test-labels.idx', 8 + 1000]];
+  if (sizes.every(([f, n]) => existsSync(join(dir, f)) && statSync(join(dir, f)).size === n)) return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts/prepare-demo-data.mjs')], { stdio: 'pipe' });
+}
+
+beforeAll(async () => {
+  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
+  expect(existsSync(join(ROOT, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
+  demoData();
+  const { build } = await import('vite');
+  await build({ configFile: join(ROOT, 'demo/vite.config.ts'), logLevel: 'error', build: { outDir: site, emptyOutDir: true } });
+  server = createServer((req, res) => {
+    let path = normalize(join(site, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    if (path.endsWith('/')) path = join(path, 'index.html');
+    if (!path.startsWith(site) || !existsSync(path)) { res.writeHead(404).end(); return; }
+    res.writeHead(200, {
+      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+      'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+    }).end(readFileSync(path));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'vae-demo-data-')), {
+    executablePath: CHROMIUM, headless: true, acceptDownloads: true, viewport: { width: 1280, height: 1400 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await new Promise((r) => server?.close(r));
+});
+
+/** Pixels of a canvas that are drawn (not transparent and not black), as a fraction. */
+const inked = (p: Page, id: string) => p.evaluate((id) => {
+  const c = document.getElementById(id) as HTMLCanvasElement;
+  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 60 && d[i + 3]! > 0) n++;
+  return n / (d.length / 4);
+}, id);
+
+const canvasPixels = (p: Page, id: string) => p.evaluate((id) => {
+  const c = document.getElementById(id) as HTMLCanvasElement;
+  return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+}, id);
+
+// The table model the page trains (demo/src/main.ts tableSettings with ?seed=1&tableEpochs=50).
+const TABLE = { epochs: 50, latent: 4, hidden: 32, learningRate: 3e-3, batch: 32, seed: 1 };
+const WINE_NAMES = ['alcohol', 'malic_acid', 'ash', 'alcalinity_of_ash', 'magnesium', 'total_phenols', 'flavanoids', 'nonflavanoid_phenols',
+  'proanthocyanins', 'color_intensity', 'hue', 'od280_od315_of_diluted_wines', 'proline', 'class'];
+
+describe("the demo's own data in Chromium", () => {
+  it('a CSV (wine_data.csv with a header) through the file input: inferred columns, histogram, threshold at the quantile, most anomalous rows', async () => {
+    // The rows of Debian's wine_data.csv (its scikit-learn preamble line replaced by a header of the feature names).
+    const rows = readFileSync(sklearnCsv('wine_data.csv'), 'utf8').split('\n').slice(1).join('\n');
+    const csv = join(files, 'wine.csv');
+    writeFileSync(csv, `${WINE_NAMES.join(',')}\n${rows}`);
+    await page.goto(`${base}/?seed=1&tableEpochs=${TABLE.epochs}`);
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    await page.locator('#csv').setInputFiles(csv);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.table.done, undefined, { timeout: 60_000 });
+    const t = (await demo(page)).table;
+
+    // What was inferred, per column, as parseCsv infers it in Node; named by the file's header.
+    const parsed = parseCsv(readFileSync(csv), { name: 'wine.csv' });
+    expect(parsed.rows).toBe(178);
+    expect(t.columns.map((c) => c.name)).toEqual(WINE_NAMES);
+    expect(t.columns.map((c) => c.kind)).toEqual(parsed.schema.columns.map((c) => c.kind));
+    expect(t.columns.every((c) => c.kind === 'numeric')).toBe(true); // 13 measurements and the class index 0–2 (3 numbers)
+    const listed = await page.locator('#table-columns li').allTextContents();
+    expect(listed).toHaveLength(14);
+    // The first column's mean and population standard deviation, from the file's text, as the page prints them.
+    const alcohol = rows.trim().split('\n').map((line) => Number(line.split(',')[0]));
+    const mean = alcohol.reduce((a, b) => a + b, 0) / alcohol.length;
+    const sd = Math.sqrt(alcohol.reduce((a, b) => a + (b - mean) ** 2, 0) / alcohol.length);
+    const g = (x: number) => Number(x.toPrecision(4)).toString();
+    expect(listed[0]).toBe(`alcohol: numeric (mean ${g(mean)}, sd ${g(sd)})`);
+    expect(await page.locator('#table-status').textContent()).toMatch(/^wine\.csv: a VAE 14 columns → 32 → 4 \(\d[\d,]* parameters\) trained/);
+
+    // The scores are the same model's, bit for bit, as Node trains it (one thread here, two in the page).
+    const vae = await VAE.create({ schema: parsed.schema, latentDim: TABLE.latent, encoder: [TABLE.hidden], seed: TABLE.seed, threads: 1 });
+    await vae.fit(parsed.data, { epochs: TABLE.epochs, batchSize: TABLE.batch, optimizer: { name: 'adam', learningRate: TABLE.learningRate } });
+    const node = vae.score(parsed.data, { method: 'elbo', seed: 1 });
+    vae.dispose();
+    expect(t.scores).toEqual(Array.from(node.scores));
+    expect(t.names).toEqual(WINE_NAMES);
+
+    // The histogram: every row in a bin, bars drawn.
+    expect(t.bins.reduce((a, b) => a + b, 0)).toBe(178);
+    expect(t.bins.filter((n) => n > 0).length).toBeGreaterThan(5);
+    expect(await inked(page, 'histogram')).toBeGreaterThan(0.05);
+
+    // The threshold shown is the chosen quantile of the scores shown, and follows the quantile control.
+    for (const q of [0.95, 0.99, 0.9]) {
+      if (q !== 0.95) await page.locator('#quantile').selectOption(String(q));
+      const want = quantile(t.scores, q);
+      const d = (await demo(page)).table;
+      expect(d.quantile).toBe(q);
+      expect(d.threshold).toBeCloseTo(want, 9);
+      expect(await page.locator('#threshold').textContent()).toBe(want.toFixed(3));
+      const above = t.scores.filter((s) => s > want).length;
+      expect(await page.locator('#flagged').textContent()).toContain(`${above} rows above it`);
+    }
+
+    // The most anomalous rows: the 10 highest scores in decreasing order, each with the columns that make up most
+    // of its reconstruction term (Node's perColumn for the same row), named from the header.
+    const cells = await page.locator('#top-rows tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!)));
+    expect(cells).toHaveLength(10);
+    const byScore = [...node.scores.keys()].sort((a, b) => node.scores[b]! - node.scores[a]!);
+    const width = WINE_NAMES.length;
+    cells.forEach(([row, score, columns], i) => {
+      const r = Number(row) - 1;
+      expect(r).toBe(byScore[i]);
+      expect(score).toBe(node.scores[r]!.toFixed(3));
+      if (i > 0) expect(Number(score)).toBeLessThanOrEqual(Number(cells[i - 1]![1]));
+      const shares = Array.from(node.perColumn.subarray(r * width, (r + 1) * width));
+      const top = [...shares.keys()].sort((a, b) => shares[b]! - shares[a]!).slice(0, 3);
+      expect(columns).toBe(top.map((j) => `${WINE_NAMES[j]} (${shares[j]!.toFixed(2)})`).join(', '));
+    });
+    expect(Number(cells[0]![1])).toBe(Number(Math.max(...t.scores).toFixed(3)));
+    expect(t.errors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    // The panel with its table fits a phone-width screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1280, height: 1400 });
+    mkdirSync(join(ROOT, 'artifacts'), { recursive: true });
+    await page.locator('#table-panel').screenshot({ path: join(ROOT, 'artifacts/demo-table.png') });
+  }, 90_000);
+
+  it("a malformed CSV shows parseCsv's error and the page stays usable: then the raw wine_data.csv (scikit-learn preamble) trains", async () => {
+    const bad = join(files, 'ragged.csv');
+    writeFileSync(bad, 'a,b\n1,2\n3\n4,5\n');
+    let message = '';
+    try { parseCsv(readFileSync(bad), { name: 'ragged.csv' }); } catch (e) { message = (e as Error).message; }
+    expect(message).toMatch(/^parseCsv: ragged\.csv row 3 has 1 field, but the header has 2/);
+    await page.locator('#csv').setInputFiles(bad);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.table.errors.length > 0, undefined, { timeout: 20_000 });
+    expect(await page.locator('#table-status').textContent()).toBe(`Error: ${message}`);
+    expect(await page.locator('#table-status').getAttribute('class')).toContain('error');
+    expect(await page.locator('#histogram').isHidden()).toBe(true);
+    expect(await page.locator('#top-rows').isHidden()).toBe(true);
+
+    // A numeric column with text in it: the error names the column and the row.
+    const text = join(files, 'text.csv');
+    writeFileSync(text, 'x,y\n1,2\n3,oops\n4,5\n');
+    await page.locator('#csv').setInputFiles(text);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.table.errors.length > 1, undefined, { timeout: 20_000 });
+    expect(await page.locator('#table-status').textContent()).toBe('Error: parseCsv: text.csv column "y" is numeric, but row 3 has "oops"; fix the cell, add it to missing, or declare the column categorical (columns: { "y": \'categorical\' })');
+
+    // Still usable: the file as Debian ships it. Its first line is scikit-learn's preamble; the last column, target,
+    // is categorical with the three classes.
+    await page.locator('#csv').setInputFiles(sklearnCsv('wine_data.csv'));
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.table.done, undefined, { timeout: 60_000 });
+    const t = (await demo(page)).table;
+    expect(t.columns.map((c) => c.name)).toEqual([...Array.from({ length: 13 }, (_, i) => `column${i + 1}`), 'target']);
+    expect(t.columns.slice(0, 13).every((c) => c.kind === 'numeric')).toBe(true);
+    expect(t.columns[13]).toMatchObject({ kind: 'categorical', levels: ['0', '1', '2'] });
+    expect(await page.locator('#table-status').textContent()).toMatch(/^wine_data\.csv: a VAE 14 columns/);
+    expect(t.scores).toHaveLength(178);
+    expect(t.top).toHaveLength(10);
+    expect(t.errors).toHaveLength(2);
+    expect(consoleErrors).toEqual([]);
+  }, 90_000);
+
+  it('a conditional VAE on the digits\' labels: class 7 is drawn as Node draws it, unlike class 1 from the same z; the sliders follow the class', async () => {
+    // Three epochs of the 10,000 training images, latent size 2 (the manifold is drawn too): by then the class
+    // shapes what is drawn (after one epoch the samples of any two classes differ by at most 0.16).
+    const EPOCHS = 3;
+    const STEPS = EPOCHS * 100;
+    await page.goto(`${base}/?seed=1&steps=${STEPS}&batch=100&latent=2&conditional=1&autostart=1`);
+    await page.waitForFunction(() => {
+      const d = (window as unknown as { __demo: Demo }).__demo;
+      return d.done || d.errors.length > 0;
+    }, undefined, { timeout: 60_000 });
+    expect((await demo(page)).errors).toEqual([]);
+    expect(await page.locator('#status').textContent()).toBe(`Trained ${STEPS} steps.`);
+    expect(await page.locator('#classes button').count()).toBe(10);
+    expect(await page.locator('#classes').isVisible()).toBe(true);
+
+    const pick = async (d: number) => {
+      await page.locator('#classes button').nth(d).click();
+      await page.waitForFunction((d) => {
+        const x = (window as unknown as { __demo: Demo }).__demo;
+        return x.digit === d && x.slid?.digit === d;
+      }, d, { timeout: 20_000 });
+      expect(await page.locator('#classes button').nth(d).getAttribute('aria-pressed')).toBe('true');
+      expect(await page.locator('#samples-title').textContent()).toBe(`Samples from the prior, z ~ N(0, I), given the class ${d}`);
+      const x = await demo(page);
+      return {
+        samples: x.samples!, slid: x.slid!, canvas: await canvasPixels(page, 'samples'), slider: await canvasPixels(page, 'slid'),
+        interpolation: await canvasPixels(page, 'interpolation'), manifold: await canvasPixels(page, 'manifold'),
+      };
+    };
+    const seven = await pick(7);
+    const one = await pick(1);
+
+    // The same model in Node (one thread; the page ran two): the page's samples and slider image are its own.
+    const data = (f: string) => readFileSync(join(ROOT, 'demo/public/data', f));
+    const images = idxImages(loadIdx(data('train-images.idx')));
+    const labels = idxLabels(loadIdx(data('train-labels.idx')));
+    const cvae = await VAE.create({ inputDim: 784, latentDim: 2, encoder: [400], activation: 'relu', likelihood: 'bernoulli', seed: 1, threads: 1, conditionDim: 10 });
+    // As the page's worker trains: one fit per epoch.
+    for (let e = 0; e < EPOCHS; e++) {
+      await cvae.fit(images.data, { epochs: 1, batchSize: 100, klWeight: 1, optimizer: { name: 'adam', learningRate: 1e-3 }, condition: oneHot(labels, 10) });
+    }
+    const of = (d: number, rows: number) => ({ condition: oneHot(new Uint8Array(rows).fill(d), 10) });
+    expect(seven.samples).toEqual(Array.from(cvae.sample(32, { seed: 7, ...of(7, 32) })));
+    expect(one.samples).toEqual(Array.from(cvae.sample(32, { seed: 7, ...of(1, 32) })));
+    // The sliders decode the same z (A's code) under the picked class.
+    expect(one.slid.z).toEqual(seven.slid.z);
+    expect(seven.slid.image).toEqual(Array.from(cvae.decode(Float32Array.from(seven.slid.z), of(7, 1))));
+    expect(one.slid.image).toEqual(Array.from(cvae.decode(Float32Array.from(one.slid.z), of(1, 1))));
+    cvae.dispose();
+
+    // Same z, other class: other pixels. A "1" has far less ink than a "7" (mean intensity of the 32 samples).
+    const differ = (a: number[], b: number[]) => a.filter((v, i) => Math.abs(v - b[i]!) > 0.25).length / a.length;
+    expect(differ(seven.samples, one.samples)).toBeGreaterThan(0.03); // 0.088 of the values, measured
+    const ink = (s: number[]) => s.reduce((a, b) => a + b, 0) / s.length;
+    expect(ink(one.samples)).toBeLessThan(ink(seven.samples));
+    expect(differ(seven.slid.image, one.slid.image)).toBeGreaterThan(0.02);
+    const pixelsDiffer = (a: number[], b: number[]) => a.some((v, i) => v !== b[i]);
+    expect(pixelsDiffer(seven.canvas, one.canvas)).toBe(true);
+    expect(pixelsDiffer(seven.slider, one.slider)).toBe(true);
+    expect(pixelsDiffer(seven.interpolation, one.interpolation)).toBe(true);
+    expect(pixelsDiffer(seven.manifold, one.manifold)).toBe(true);
+    expect((await demo(page)).errors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    await page.screenshot({ path: join(ROOT, 'artifacts/demo-cvae.png'), fullPage: true });
+  }, 90_000);
+
+  it("Fashion-MNIST's images and labels (Debian's gzipped IDX files) through the file picker train a conditional VAE; wrong or missing labels are clear errors", async () => {
+    const dir = '/usr/share/datasets/fashion-mnist';
+    const images = join(dir, 't10k-images-idx3-ubyte.gz');
+    const labels = join(dir, 't10k-labels-idx1-ubyte.gz');
+    expect(existsSync(images) && existsSync(labels), `${dir} is missing: apt-get install -y dataset-fashion-mnist`).toBe(true);
+    await page.goto(`${base}/?seed=1&batch=100`);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.ready, undefined, { timeout: 30_000 });
+    const errors = async () => (await demo(page)).errors;
+    const status = () => page.locator('#status').textContent();
+
+    // The images alone: a conditional VAE asks for their labels.
+    await page.locator('#file').setInputFiles(images);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
+    await page.locator('input[name=conditional]').check();
+    await page.locator('#train').click();
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.errors.length > 0, undefined, { timeout: 20_000 });
+    expect(await status()).toBe('Error: a conditional VAE needs the images\' labels: open the label file (IDX, e.g. train-labels-idx1-ubyte) after the images, or untick "conditional"');
+
+    // A label file of another length: named, with both counts.
+    const short = join(files, 'five-labels.idx');
+    writeFileSync(short, Buffer.from([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5]));
+    await page.locator('#file').setInputFiles(short);
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.errors.length > 1, undefined, { timeout: 20_000 });
+    expect(await status()).toBe('Error: five-labels.idx has 5 labels, but the images are 10,000; open the label file that belongs to them');
+
+    // Both files at once (the picker takes several): images, then labels; then a CVAE trains and draws the class picked.
+    await page.locator('#file').setInputFiles([labels, images]);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('t10k-labels-idx1-ubyte.gz: labels'), undefined, { timeout: 20_000 });
+    expect(await status()).toBe('t10k-labels-idx1-ubyte.gz: labels for the 9,000 training and 1,000 test images; tick "conditional" and press Train for a conditional VAE.');
+    await page.locator('#train').click();
+    await page.waitForFunction(() => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, { timeout: 30_000 });
+    await page.locator('#pause').click();
+    expect(await status()).toMatch(/^A VAE 784-400-20 conditional on the label \(CVAE\)/);
+    await page.locator('#classes button').nth(3).click();
+    await page.waitForFunction(() => {
+      const x = (window as unknown as { __demo: Demo }).__demo;
+      return x.digit === 3 && x.slid?.digit === 3;
+    }, undefined, { timeout: 20_000 });
+    expect(await inked(page, 'samples')).toBeGreaterThan(0.05);
+    expect(await errors()).toHaveLength(2);
+    expect(consoleErrors).toEqual([]);
+  }, 90_000);
+
+  it('Save keeps that conditional VAE; after a reload it is restored with its class picker and draws the same samples for the class', async () => {
+    const before = await demo(page);
+    expect(before.digit).toBe(3);
+    await Promise.all([page.waitForEvent('download'), page.locator('#save').click()]);
+    await page.waitForFunction(() => document.getElementById('status')!.textContent!.startsWith('Saved'));
+    await page.goto(`${base}/`);
+    await page.waitForFunction(() => {
+      const x = (window as unknown as { __demo: Demo }).__demo;
+      return x.restored && x.digit === 0 && x.slid?.digit === 0;
+    }, undefined, { timeout: 30_000 });
+    expect(await page.locator('input[name=conditional]').isChecked()).toBe(true);
+    expect(await page.locator('#classes').isVisible()).toBe(true);
+    await page.locator('#classes button').nth(3).click();
+    await page.waitForFunction(() => {
+      const x = (window as unknown as { __demo: Demo }).__demo;
+      return x.digit === 3 && x.slid?.digit === 3;
+    }, undefined, { timeout: 20_000 });
+    const after = await demo(page);
+    expect(after.samples).toHaveLength(32 * 784);
+    expect(after.samples).toEqual(before.samples);
+    expect(after.errors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  }, 60_000);
+});
