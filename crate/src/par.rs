@@ -481,13 +481,14 @@ impl Control {
     /// Adds one task to the window that decides [`SPLIT`]: `compute_ms` the caller's time until its last claim came
     /// back empty, `wait_ms` its wait for the workers' chunks after that.
     fn adapt(parts: usize, mine: usize, compute_ms: f64, wait_ms: f64) {
-        let w = unsafe { &mut WINDOW };
+        let mut w = unsafe { WINDOW };
         w.tasks += 1;
         w.compute_ms += compute_ms;
         w.wait_ms += wait_ms;
         w.chunks += parts as u64;
         w.worker_chunks += (parts - mine) as u64;
         if w.tasks < ADAPT_TASKS {
+            unsafe { WINDOW = w };
             return;
         }
         let threads = active() as f64;
@@ -496,7 +497,7 @@ impl Control {
         let behind = if unsafe { SPLIT } == 1 { w.wait_ms > BEHIND_WAIT * w.compute_ms } else { share < PACE_SHARE * fair };
         unsafe { SPLIT = if behind { BEHIND_SPLIT } else { 1 } };
         stats::add(stats::BEHIND, behind as u64);
-        *w = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, chunks: 0, worker_chunks: 0 };
+        unsafe { WINDOW = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, chunks: 0, worker_chunks: 0 } };
     }
 
     /// Test hook: while a fault is armed, the caller lets a worker claim the first chunk of each task (for up to a

@@ -7,7 +7,7 @@
 
 use super::matmul::{self, Fused, Product};
 use super::windows::{Then, Windows};
-use super::{ConvSpec, Padding, Reason, Shape};
+use super::{ConvSpec, Io, Padding, Reason, Shape};
 use crate::act::Activation;
 use crate::gemm::{self, Op};
 use crate::par;
@@ -98,46 +98,38 @@ impl Conv2d {
     ///
     /// # Safety
     /// As `forward`; dx is rows × (hb·wb·ch); partials holds ceil(rows / chunk) × the weights' values.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn backward(
-        &self, params: *const f32, grads: *mut f32, x: *const f32, da: *const f32, rows: usize,
-        dx: Option<(*mut f32, Option<Activation>)>, cols: *mut f32, partials: *mut f32, scratch: *mut f32,
-    ) {
+    pub unsafe fn backward(&self, io: Io, da: *const f32, dx: Option<(*mut f32, Option<Activation>)>) {
+        let (rows, partials) = (io.rows, io.partials);
         let (small, f) = (self.win.hs * self.win.ws, self.filters);
-        matmul::bias_grad(da, rows * small, f, grads.add(self.b));
+        matmul::bias_grad(da, rows * small, f, io.grads.add(self.b));
         struct Task {
             op: Conv2d,
-            params: *const f32,
-            x: *const f32,
+            io: Io,
             da: *const f32,
-            rows: usize,
             dx: Option<(*mut f32, Option<Activation>)>,
-            cols: *mut f32,
-            partials: *mut f32,
-            scratch: *mut f32,
         }
         let chunk = self.win.chunk_images();
         let chunks = (rows + chunk - 1) / chunk;
-        let t = Task { op: *self, params, x, da, rows, dx, cols, partials, scratch };
+        let t = Task { op: *self, io, da, dx };
         let macs = 3 * small * self.win.patch() * f;
         par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, f) = (win.hs * win.ws, win.patch(), t.op.filters);
-            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
+            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.io.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
             let chunk = win.chunk_images();
-            let (c0, c1) = p.range((t.rows + chunk - 1) / chunk, 1);
+            let (c0, c1) = p.range((t.io.rows + chunk - 1) / chunk, 1);
             for c in c0..c1 {
-                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.rows));
-                let (n, cols, da) = ((r1 - r0) * small, t.cols.add(r0 * win.cols_len()), t.da.add(r0 * small * f));
-                win.im2col_images(t.x, r0, r1, t.cols);
-                gemm::gemm(Op::TN, patch, f, n, cols, patch, da, f, t.partials.add(c * patch * f), f, false, scratch);
+                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.io.rows));
+                let (n, cols, da) = ((r1 - r0) * small, t.io.cols.add(r0 * win.cols_len()), t.da.add(r0 * small * f));
+                win.im2col_images(t.io.x, r0, r1, t.io.cols);
+                gemm::gemm(Op::TN, patch, f, n, cols, patch, da, f, t.io.partials.add(c * patch * f), f, false, scratch);
                 if let Some((dx, below)) = t.dx {
-                    gemm::gemm(Op::NT, n, patch, f, da, f, t.params.add(t.op.w), f, cols, patch, false, scratch);
-                    win.col2im_images(t.cols, r0, r1, dx, None, below.map_or(Then::None, Then::ActGrad));
+                    gemm::gemm(Op::NT, n, patch, f, da, f, t.io.params.add(t.op.w), f, cols, patch, false, scratch);
+                    win.col2im_images(t.io.cols, r0, r1, dx, None, below.map_or(Then::None, Then::ActGrad));
                 }
             }
         });
-        matmul::sum_partials(partials, chunks, self.win.patch() * f, grads.add(self.w));
+        matmul::sum_partials(partials, chunks, self.win.patch() * f, io.grads.add(self.w));
     }
 
 }

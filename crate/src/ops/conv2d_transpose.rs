@@ -7,7 +7,7 @@
 
 use super::matmul;
 use super::windows::{Then, Windows};
-use super::{ConvSpec, Padding, Reason, Shape};
+use super::{ConvSpec, Io, Padding, Reason, Shape};
 use crate::act::Activation;
 use crate::gemm::{self, Op};
 use crate::par;
@@ -127,48 +127,40 @@ impl Conv2dTranspose {
     ///
     /// # Safety
     /// As `forward`; dx is rows × (hs·ws·channels); partials holds ceil(rows / chunk) × the weights' values.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn backward(
-        &self, params: *const f32, grads: *mut f32, x: *const f32, da: *const f32, rows: usize,
-        dx: Option<(*mut f32, Option<Activation>)>, cols: *mut f32, partials: *mut f32, scratch: *mut f32,
-    ) {
-        matmul::bias_grad(da, rows * self.win.hb * self.win.wb, self.win.ch, grads.add(self.b));
+    pub unsafe fn backward(&self, io: Io, da: *const f32, dx: Option<(*mut f32, Option<Activation>)>) {
+        let (rows, partials) = (io.rows, io.partials);
+        matmul::bias_grad(da, rows * self.win.hb * self.win.wb, self.win.ch, io.grads.add(self.b));
         struct Task {
             op: Conv2dTranspose,
-            params: *const f32,
-            x: *const f32,
+            io: Io,
             da: *const f32,
-            rows: usize,
             dx: Option<(*mut f32, Option<Activation>)>,
-            cols: *mut f32,
-            partials: *mut f32,
-            scratch: *mut f32,
         }
         let chunk = self.win.chunk_images();
         let chunks = (rows + chunk - 1) / chunk;
-        let t = Task { op: *self, params, x, da, rows, dx, cols, partials, scratch };
+        let t = Task { op: *self, io, da, dx };
         let macs = 3 * self.win.hs * self.win.ws * self.win.patch() * self.channels;
         par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, ch, weights) = (win.hs * win.ws, win.patch(), t.op.channels, win.patch() * t.op.channels);
-            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
+            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.io.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
             let chunk = win.chunk_images();
-            let (c0, c1) = p.range((t.rows + chunk - 1) / chunk, 1);
+            let (c0, c1) = p.range((t.io.rows + chunk - 1) / chunk, 1);
             for c in c0..c1 {
-                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.rows));
-                let (n, dq) = ((r1 - r0) * small, t.cols.add(r0 * win.cols_len()));
-                win.im2col_images(t.da, r0, r1, t.cols);
+                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.io.rows));
+                let (n, dq) = ((r1 - r0) * small, t.io.cols.add(r0 * win.cols_len()));
+                win.im2col_images(t.da, r0, r1, t.io.cols);
                 if let Some((dx, below)) = t.dx {
                     let at = r0 * small * ch;
-                    gemm::gemm(Op::NN, n, ch, patch, dq, patch, t.params.add(t.op.w), ch, dx.add(at), ch, false, scratch);
+                    gemm::gemm(Op::NN, n, ch, patch, dq, patch, t.io.params.add(t.op.w), ch, dx.add(at), ch, false, scratch);
                     if let Some(act) = below {
                         act.backward_at(dx, at, n * ch);
                     }
                 }
-                gemm::gemm(Op::TN, patch, ch, n, dq, patch, t.x.add(r0 * small * ch), ch, t.partials.add(c * weights), ch, false, scratch);
+                gemm::gemm(Op::TN, patch, ch, n, dq, patch, t.io.x.add(r0 * small * ch), ch, t.io.partials.add(c * weights), ch, false, scratch);
             }
         });
-        matmul::sum_partials(partials, chunks, self.win.patch() * self.channels, grads.add(self.w));
+        matmul::sum_partials(partials, chunks, self.win.patch() * self.channels, io.grads.add(self.w));
     }
 
 }

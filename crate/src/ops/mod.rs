@@ -152,8 +152,8 @@ impl Op {
                     d.input_grad(io.params, da, io.rows, dx, false, below, io.scratch);
                 }
             }
-            Op::Conv2d(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.partials, io.scratch),
-            Op::Conv2dTranspose(c) => c.backward(io.params, io.grads, io.x, da, io.rows, dx, io.cols, io.partials, io.scratch),
+            Op::Conv2d(c) => c.backward(io, da, dx),
+            Op::Conv2dTranspose(c) => c.backward(io, da, dx),
             Op::View => {}
         }
     }
