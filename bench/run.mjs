@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // `npm run bench`: vae-wasm (one thread, and every core) beside TensorFlow.js (wasm and cpu backends, which run
 // one thread under Node) on the same models, one process per measurement, rounds interleaved so machine noise hits
-// every contender alike. Writes
+// every contender alike; and the same one-thread training in the other engines (Chromium, Firefox, WebKitGTK, Bun,
+// Deno). Writes
 // bench/RESULTS.md and bench/results.json. Options: --rounds N (default 3), --quick (fewer steps), --only threads
 // (just the thread-pool scenarios: their section of RESULTS.md is rewritten, the rest kept).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { CHROMIUM, FIREFOX, runtimeCommand } from '../tests/engines/drivers.mjs';
 
 const rounds = Number(process.argv.includes('--rounds') ? process.argv[process.argv.indexOf('--rounds') + 1] : 3);
 const quick = process.argv.includes('--quick');
@@ -33,6 +35,21 @@ const jobs = [
   { key: 'tfjs-cpu/default', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'default', '--steps', steps(20), '--warmup', '3'] },
   { key: 'tfjs-cpu/kw', script: 'tfjs-contender.mjs', args: ['--backend', 'cpu', '--config', 'kw', '--steps', steps(20), '--warmup', '3'] },
 ];
+
+// The other engines, one thread, the same training: Firefox (SpiderMonkey; single-memory and shared-memory builds)
+// and WebKitGTK's MiniBrowser (JavaScriptCore; it has no SharedArrayBuffer, so the single-memory build) in a page,
+// Bun (JavaScriptCore) and Deno (V8) running the package's Node entry. And Bun's worker threads.
+for (const cfg of ['default', 'kw']) {
+  const train = ['--config', cfg, '--steps', steps(400), '--warmup', '20'];
+  jobs.push(
+    { key: `firefox/${cfg}`, script: 'browser-contender.mjs', args: [...train, '--browser', 'firefox', '--isolated', 'no'] },
+    { key: `firefox-coi/${cfg}`, script: 'browser-contender.mjs', args: [...train, '--browser', 'firefox', '--isolated', 'yes'] },
+    { key: `webkit/${cfg}`, script: 'browser-contender.mjs', args: [...train, '--browser', 'webkit', '--isolated', 'no'] },
+    { key: `bun/${cfg}`, script: 'vae-wasm-contender.mjs', runtime: 'bun', args: train },
+    { key: `deno/${cfg}`, script: 'vae-wasm-contender.mjs', runtime: 'deno', args: train },
+  );
+}
+jobs.push({ key: 'bun-mt/default', script: 'vae-wasm-contender.mjs', runtime: 'bun', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)] });
 
 // The keras.io convolutional VAE (issue 12): vae-wasm with 1 thread and every core, TensorFlow.js's cpu backend (about
 // a sample per second: a short run once) and its wasm backend (which refuses to train it: recorded once), PyTorch on 1
@@ -106,7 +123,7 @@ for (let r = 1; r <= rounds; r++) {
   for (const job of jobs) {
     if (job.once && r > 1) continue;
     process.stderr.write(`round ${r}/${rounds}: ${job.key} ... `);
-    const argv = [process.execPath, here + job.script, ...job.args];
+    const argv = [...runtimeCommand(job.runtime ?? 'node'), here + job.script, ...job.args];
     if (job.pin !== undefined) argv.unshift('taskset', '-c', String(job.pin));
     const once = () => (job.copies ? runConcurrently(argv, job.copies) : runConcurrently(argv, 1));
     const runs = job.busy ? await besideBusyCore(once) : await once();
@@ -209,7 +226,8 @@ if (pinnedCores > 0) {
   lines.push('', `Each core alone (one thread pinned with \`taskset\`, default configuration): ${each.map((s, cpu) => `core ${cpu} ${fmt(s)}`).join(', ')} samples/s.`);
 }
 lines.push('', ...threadLines.slice(0, -1));
-const chromiumVersion = spawnSync('/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).stdout?.trim() || 'Chromium';
+const version = (argv, fallback) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' }).stdout?.trim() || fallback;
+const chromiumVersion = version([CHROMIUM, '--version'], 'Chromium');
 lines.push('', '## In the browser (one thread)', '',
   `${chromiumVersion} (headless, driven by playwright-core), the same training through the built package in a page:`,
   'not cross-origin isolated (the single-memory build, what most pages get) and cross-origin isolated (the',
@@ -220,6 +238,27 @@ for (const cfg of ['default', 'kw']) {
   const plain = train[`chromium/${cfg}`];
   const coi = train[`chromium-coi/${cfg}`];
   lines.push(`| ${cfg} | ${fmt(node)} | ${fmt(plain)} | ${(100 * plain.median / node.median).toFixed(0)}% | ${fmt(coi)} | ${(100 * coi.median / node.median).toFixed(0)}% |`);
+}
+{
+  const engines = [
+    ['chromium', chromiumVersion], ['chromium-coi', `${chromiumVersion}, cross-origin isolated`],
+    ['firefox', version([FIREFOX, '--version'], 'Firefox')], ['firefox-coi', `${version([FIREFOX, '--version'], 'Firefox')}, cross-origin isolated`],
+    ['webkit', `WebKitGTK ${version(['dpkg-query', '-W', '-f', '${Version}', 'libwebkit2gtk-4.1-0'], '')} MiniBrowser`],
+    ['bun', `Bun ${version([...runtimeCommand('bun'), '--version'], '')}`], ['deno', version([...runtimeCommand('deno').slice(0, 1), '--version'], 'Deno').split('\n')[0]],
+  ];
+  lines.push('', '## Every engine (one thread)', '',
+    'The same training, one thread, in each engine, as a ratio to Node\'s speed in this run (samples/s, median of the rounds).',
+    'Browsers are driven by tests/engines/drivers.mjs (WebKitGTK under Xvfb); Bun and Deno run the package\'s Node entry.', '',
+    '| engine | default | ÷ Node | Kingma & Welling | ÷ Node |', '|---|---|---|---|---|',
+    `| Node ${process.version} | ${fmt(train['vae-wasm/default'])} | 100% | ${fmt(train['vae-wasm/kw'])} | 100% |`);
+  for (const [key, label] of engines) {
+    const d = train[`${key}/default`];
+    const k = train[`${key}/kw`];
+    lines.push(`| ${label} | ${fmt(d)} | ${(100 * d.median / train['vae-wasm/default'].median).toFixed(0)}% | ${fmt(k)} | ${(100 * k.median / train['vae-wasm/kw'].median).toFixed(0)}% |`);
+  }
+  const bun = train['bun/default'];
+  const bunMt = train['bun-mt/default'];
+  lines.push('', `Bun's worker threads (default configuration): ${fmt(bun)} samples/s on one thread, ${fmt(bunMt)} on ${cores} (${(bunMt.median / bun.median).toFixed(2)}×; Node ${(train['vae-wasm-mt/default'].median / train['vae-wasm/default'].median).toFixed(2)}×).`);
 }
 {
   // 39.9 MFLOP per training sample (forward 13.3, backward twice that), from the layer shapes.

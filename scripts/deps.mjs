@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // One-time installs for the parts of the repository that need more than `npm ci` (which installs only what building
 // the package and `npm run train` need). Each part has its own package.json and package-lock.json:
-//   tests               vitest, vite, fast-check, playwright-core      npm test (with demo)
+//   tests               vitest, vite, fast-check, playwright-core,     npm test (with demo)
+//                       puppeteer-core, bun, deno (other engines)
 //   demo                vite                                           npm run demo, demo:build, demo:preview
-//   bench               TensorFlow.js, playwright-core                 npm run bench
+//   bench               TensorFlow.js                                  npm run bench (with tests: the engines)
 //   wasm-tools          binaryen (wasm-opt), wabt (wasm-objdump)      npm run build:wasm, .ci/run
 // Usage: node scripts/deps.mjs <part>...  Runs `npm ci` in a part's folder when its node_modules is missing or was
 // installed from another package-lock.json (a stamp holds the lockfile's hash); otherwise does nothing.

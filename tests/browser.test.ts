@@ -1,89 +1,70 @@
-// The built package in a real Chromium (Debian's, driven by playwright-core): training gives the same bits as in
-// Node; models survive a page reload in IndexedDB; download and file-picker round trips.
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+// The built package in real browsers, one test body for each (tests/engines/drivers.mjs): Debian's Chromium
+// (playwright-core) and Firefox ESR (puppeteer-core over WebDriver BiDi). Training gives the same bits as in Node;
+// threads only in a cross-origin isolated page, with the same bits; models survive a page reload in IndexedDB;
+// download and file-picker round trips; images decoded by the browser (fromFiles, fromCanvas, fromImageBitmap).
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE } from '../ts/index';
-
-const root = new URL('..', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm' };
-let server: Server;
-let context: BrowserContext;
-let page: Page;
-let base = '';
-
-beforeAll(async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`).toBe(true);
-  expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
-  server = createServer((req, res) => {
-    // /coi/… serves the same files with the headers that make a page cross-origin isolated (shared memory, threads).
-    let url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const isolated = url.startsWith('/coi/');
-    if (isolated) url = url.slice(4);
-    const path = normalize(join(root, url));
-    if (!path.startsWith(root) || !existsSync(path)) { res.writeHead(404).end(); return; }
-    res.writeHead(200, {
-      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
-      ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}),
-    }).end(readFileSync(path));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'vae-chromium-')), {
-    executablePath: CHROMIUM, headless: true, acceptDownloads: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await context.newPage();
-  await open();
-}, 60_000);
-
-afterAll(async () => {
-  await context?.close();
-  await new Promise((r) => server?.close(r));
-});
-
-/** Loads the test page and waits for its module script to expose the package as globalThis.lib. */
-async function open(reload = false): Promise<void> {
-  if (reload) await page.reload();
-  else await page.goto(`${base}/tests/browser/index.html`);
-  await page.waitForFunction(() => 'lib' in globalThis);
-}
+import { launch, onFirstUse, root, serve, type Tab } from './engines/drivers.mjs';
+import { weightsHash } from './engines/workload.mjs';
 
 type Lib = typeof import('../ts/index');
-// Runs inside the page (serialised by playwright), so it may only use what the page has.
+type Work = typeof import('./engines/workload.mjs');
+// Functions passed to tab.evaluate run inside the page (serialised), so they may only use what the page has: the
+// package as globalThis.lib and the workloads as globalThis.work (tests/browser/index.html).
+type PageGlobals = { lib: Lib; work: Work } & Record<string, unknown>;
 
 /** The same deterministic data on both sides. */
 const DATA_SRC = 'Uint8Array.from({ length: 64 * 20 }, (_, i) => (i * 37 + (i >> 3) * 11) % 256)';
 const CONFIG = { inputDim: 20, latentDim: 3, encoder: [16], seed: 7 };
 const FIT = { epochs: 2, batchSize: 16, samples: 2, binarize: 'dynamic' as const };
 
-describe('in Chromium', () => {
+let server: Awaited<ReturnType<typeof serve>>;
+
+beforeAll(async () => {
+  expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
+  // /coi/… serves the same files with the headers that make a page cross-origin isolated (shared memory, threads).
+  server = await serve(root, { isolated: '/coi/' });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe.each(['chromium', 'firefox'] as const)('in %s', (name) => {
+  /** Loads the test page and waits for its module script to expose the package. */
+  async function open(tab: Tab, path = '/tests/browser/index.html'): Promise<void> {
+    await tab.goto(`${server.base}${path}`);
+    await tab.waitFor(() => 'lib' in globalThis && 'work' in globalThis);
+  }
+
+  const session = onFirstUse(async () => {
+    const browser = await launch(name);
+    try {
+      const page = await browser.newTab();
+      await open(page);
+      return { browser, page, close: () => browser.close() };
+    } catch (e) {
+      await browser.close();
+      throw e;
+    }
+  });
+  afterAll(() => session.close());
+
   it('training gives bit-identical weights to Node', async () => {
+    const { page } = await session();
     const inBrowser = await page.evaluate(async ({ config, fit, dataSrc }) => {
-      const { VAE } = (globalThis as unknown as { lib: Lib }).lib;
-      const data = new Function(`return ${dataSrc}`)() as Uint8Array;
-      const m = await VAE.create(config);
-      await m.fit(data, fit);
-      const bytes = m.save();
-      (globalThis as Record<string, unknown>).__model = m;
-      const w = Object.values(m.getWeights()).map((t) => new Uint8Array(t.data.buffer));
-      const all = new Uint8Array(w.reduce((s, a) => s + a.length, 0));
-      let at = 0;
-      for (const a of w) { all.set(a, at); at += a.length; }
-      const digest = await crypto.subtle.digest('SHA-256', all);
-      return { hash: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join(''), saved: Array.from(bytes) };
+      const g = globalThis as unknown as PageGlobals;
+      const m = await g.lib.VAE.create(config);
+      await m.fit(new Function(`return ${dataSrc}`)() as Uint8Array, fit);
+      g.__model = m;
+      return g.work.weightsHash(m);
     }, { config: CONFIG, fit: FIT, dataSrc: DATA_SRC });
-    const data = new Function(`return ${DATA_SRC}`)() as Uint8Array;
     const m = await VAE.create(CONFIG);
-    await m.fit(data, FIT);
-    const hash = createHash('sha256');
-    for (const t of Object.values(m.getWeights())) hash.update(new Uint8Array(t.data.buffer));
-    expect(inBrowser.hash).toBe(hash.digest('hex'));
+    await m.fit(new Function(`return ${DATA_SRC}`)() as Uint8Array, FIT);
+    expect(inBrowser).toBe(await weightsHash(m));
     m.dispose();
   });
 
@@ -92,90 +73,82 @@ describe('in Chromium', () => {
     const config = { inputDim: 784, latentDim: 10, encoder: [256], seed: 11 };
     const fit = { epochs: 1, batchSize: 64, samples: 2 };
     const dataSrc = 'Uint8Array.from({ length: 640 * 784 }, (_, i) => (i * 7919 + (i >> 9) * 31) % 256)';
-    const train = async (p: Page, threads: number) => p.evaluate(async ({ config, fit, dataSrc, threads }) => {
-      const { VAE } = (globalThis as unknown as { lib: Lib }).lib;
-      const m = await VAE.create({ ...config, threads });
+    const train = async (tab: Tab, threads: number) => tab.evaluate(async ({ config, fit, dataSrc, threads }) => {
+      const g = globalThis as unknown as PageGlobals;
+      const m = await g.lib.VAE.create({ ...config, threads });
       await m.fit(new Function(`return ${dataSrc}`)() as Uint8Array, fit);
-      const w = Object.values(m.getWeights()).map((t) => new Uint8Array(t.data.buffer));
-      const all = new Uint8Array(w.reduce((s, a) => s + a.length, 0));
-      let at = 0;
-      for (const a of w) { all.set(a, at); at += a.length; }
-      const digest = await crypto.subtle.digest('SHA-256', all);
-      const result = { isolated: crossOriginIsolated, threads: m.threads, note: m.threadsNote ?? null,
-        hash: Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('') };
+      const result = { isolated: crossOriginIsolated, threads: m.threads, note: m.threadsNote ?? null, hash: await g.work.weightsHash(m) };
       m.dispose();
       return result;
     }, { config, fit, dataSrc, threads });
     const m = await VAE.create({ ...config, threads: 1 });
     await m.fit(new Function(`return ${dataSrc}`)() as Uint8Array, fit);
-    const hash = createHash('sha256');
-    for (const t of Object.values(m.getWeights())) hash.update(new Uint8Array(t.data.buffer));
-    const node = hash.digest('hex');
+    const node = await weightsHash(m);
     m.dispose();
 
+    const { browser, page } = await session();
     const plain = await train(page, 2);
     expect(plain).toMatchObject({ isolated: false, threads: 1, hash: node });
     expect(plain.note).toMatch(/one thread: the page is not cross-origin isolated/);
 
-    const coi = await context.newPage();
-    await coi.goto(`${base}/coi/tests/browser/index.html`);
-    await coi.waitForFunction(() => 'lib' in globalThis);
+    const coi = await browser.newTab();
+    await open(coi, '/coi/tests/browser/index.html');
     expect(await train(coi, 2)).toEqual({ isolated: true, threads: 2, note: null, hash: node });
     expect(await train(coi, 3)).toEqual({ isolated: true, threads: 3, note: null, hash: node });
     await coi.close();
   }, 60_000);
 
   it('a model kept in IndexedDB survives a reload and reconstructs the same', async () => {
+    const { page } = await session();
     const before = await page.evaluate(async () => {
-      const { saveToIndexedDB } = (globalThis as unknown as { lib: Lib }).lib;
-      const m = (globalThis as Record<string, unknown>).__model as { save(): Uint8Array; reconstruct(x: Float32Array): Float32Array };
-      await saveToIndexedDB('last', m.save());
+      const g = globalThis as unknown as PageGlobals;
+      const m = g.__model as { save(): Uint8Array; reconstruct(x: Float32Array): Float32Array };
+      await g.lib.saveToIndexedDB('last', m.save());
       return Array.from(m.reconstruct(new Float32Array(40).fill(0.25)));
     });
-    await open(true);
+    await page.reload();
+    await page.waitFor(() => 'lib' in globalThis && 'work' in globalThis);
     const after = await page.evaluate(async () => {
-      const { VAE, loadFromIndexedDB } = (globalThis as unknown as { lib: Lib }).lib;
-      const bytes = await loadFromIndexedDB('last');
+      const g = globalThis as unknown as PageGlobals;
+      const bytes = await g.lib.loadFromIndexedDB('last');
       if (!bytes) throw new Error('nothing stored');
-      const m = await VAE.load(bytes);
-      (globalThis as Record<string, unknown>).__model = m;
-      return { recon: Array.from(m.reconstruct(new Float32Array(40).fill(0.25))), missing: await loadFromIndexedDB('nope') };
+      const m = await g.lib.VAE.load(bytes);
+      g.__model = m;
+      return { recon: Array.from(m.reconstruct(new Float32Array(40).fill(0.25))), missingIsUndefined: (await g.lib.loadFromIndexedDB('nope')) === undefined };
     });
     expect(after.recon).toEqual(before);
-    expect(after.missing).toBeUndefined();
+    expect(after.missingIsUndefined).toBe(true);
   });
 
   it('download and file-picker round trip', async () => {
-    const [download, saved] = await Promise.all([
-      page.waitForEvent('download'),
-      page.evaluate(async () => {
-        const { downloadModel } = (globalThis as unknown as { lib: Lib }).lib;
-        const bytes = ((globalThis as Record<string, unknown>).__model as { save(): Uint8Array }).save();
-        downloadModel(bytes, 'vae.safetensors');
+    const { page } = await session();
+    let saved: number[] = [];
+    const download = await page.download(async () => {
+      saved = await page.evaluate(async () => {
+        const g = globalThis as unknown as PageGlobals;
+        const bytes = (g.__model as { save(): Uint8Array }).save();
+        g.lib.downloadModel(bytes, 'vae.safetensors');
         return Array.from(bytes);
-      }),
-    ]);
-    expect(download.suggestedFilename()).toBe('vae.safetensors');
-    const file = readFileSync((await download.path())!);
-    expect(Buffer.from(saved).equals(file)).toBe(true);
+      });
+    });
+    expect(download.name).toBe('vae.safetensors');
+    expect(Buffer.from(saved).equals(download.bytes)).toBe(true);
     const path = join(mkdtempSync(join(tmpdir(), 'vae-upload-')), 'model.safetensors');
-    writeFileSync(path, file);
-    await page.setInputFiles('#file', path);
+    writeFileSync(path, download.bytes);
+    await page.setFiles('#file', path);
     const same = await page.evaluate(async () => {
-      const { VAE, readModelFile } = (globalThis as unknown as { lib: Lib }).lib;
+      const g = globalThis as unknown as PageGlobals;
       const input = document.getElementById('file') as HTMLInputElement;
-      const m = await VAE.load(await readModelFile(input.files![0]!));
-      const orig = (globalThis as Record<string, unknown>).__model as { reconstruct(x: Float32Array): Float32Array };
+      const m = await g.lib.VAE.load(await g.lib.readModelFile(input.files![0]!));
+      const orig = g.__model as { reconstruct(x: Float32Array): Float32Array };
       const x = new Float32Array(20).fill(0.75);
       return Array.from(m.reconstruct(x)).every((v, i) => v === orig.reconstruct(x)[i]);
     });
     expect(same).toBe(true);
   });
-});
 
-describe('images in Chromium (fromFiles, fromCanvas, fromImageBitmap)', () => {
-  // Files made in Node; the page decodes them with the browser's own decoders, Node with pngjs and jpeg-js.
-  const files = async () => {
+  // Images: files made in Node; the page decodes them with the browser's own decoders, Node with pngjs and jpeg-js.
+  const imageFiles = async () => {
     const { PNG } = await import('pngjs');
     const jpeg = (await import('jpeg-js')).default;
     const w = 24;
@@ -190,9 +163,10 @@ describe('images in Chromium (fromFiles, fromCanvas, fromImageBitmap)', () => {
     return { dir, bytes: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.from(v)])) };
   };
 
-  it('fromFiles decodes PNG to the same pixels as Node\'s loadImages, and JPEG within 3 levels (another decoder)', async () => {
+  it('images: fromFiles decodes PNG to the same pixels as Node\'s loadImages, and JPEG within 3 levels (another decoder)', async () => {
     const { loadImages } = await import('../ts/index');
-    const { dir, bytes } = await files();
+    const { dir, bytes } = await imageFiles();
+    const { page } = await session();
     const inPage = await page.evaluate(async (bytes) => {
       const { fromFiles } = (globalThis as unknown as { lib: Lib }).lib;
       const list = Object.entries(bytes).map(([name, b]) => new File([Uint8Array.from(b)], name, { type: name.endsWith('.png') ? 'image/png' : 'image/jpeg' }));
@@ -211,7 +185,8 @@ describe('images in Chromium (fromFiles, fromCanvas, fromImageBitmap)', () => {
     expect(inPage.error).toMatch(/^fromFiles: broken\.png could not be decoded as an image/);
   });
 
-  it('fromCanvas and fromImageBitmap read what was drawn: colours, grey by luma, alpha on white, resizing', async () => {
+  it('images: fromCanvas and fromImageBitmap read what was drawn: colours, grey by luma, alpha on white, resizing', async () => {
+    const { page } = await session();
     const r = await page.evaluate(async () => {
       const { fromCanvas, fromImageBitmap } = (globalThis as unknown as { lib: Lib }).lib;
       const c = document.createElement('canvas');

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Autoencoder, VAE, decodeSafetensors, encodeSafetensors, init } from '../ts/index';
 import { checksum } from '../ts/model';
 import type { Core } from '../ts/core/wasm';
-import type { Activation } from '../ts/types';
+import type { Activation, OptimizerConfig } from '../ts/types';
 import { weightBytes as bytesOf } from './helpers';
 import { TestRandom } from './oracle';
 
@@ -36,6 +36,30 @@ describe('divergence', () => {
     expect(Object.values(a.getWeights()).every((t) => t.data.every(Number.isFinite))).toBe(true);
     await expect(a.fit(x.subarray(50, 100), { batchSize: 10, onNonFinite: 'skip' })).rejects.toThrow(/every batch of epoch 1/);
     await expect(a.fit(x, { onNonFinite: 'ignore' as never })).rejects.toThrow(/onNonFinite must be one of "throw", "skip"/);
+    a.dispose();
+  });
+
+  it('optimizer settings that float32 turns into 1, 0 or ∞ are refused before the first step (each put NaN in the weights)', async () => {
+    const y = x.subarray(0, 50);
+    const a = await VAE.create(cfg);
+    const before = bytesOf(a);
+    const refused: [OptimizerConfig, RegExp][] = [
+      [{ name: 'adam', beta2: 0.99999999 }, /optimizer\.beta2 must be a number in \[0, 1\) that stays below 1 \(at most 0\.99999994\) in float32/],
+      [{ name: 'adam', beta1: 0.99999999 }, /optimizer\.beta1 must be/],
+      [{ name: 'adam', epsilon: 1e-50 }, /optimizer\.epsilon must be a number > 0 that stays above 0 and finite/],
+      [{ name: 'adagrad', epsilon: 1e-50 }, /optimizer\.epsilon must be/],
+      [{ name: 'sgd', learningRate: 1e39 }, /optimizer\.learningRate must be/],
+      [{ name: 'adam', weightDecay: 1e39 }, /optimizer\.weightDecay must be a number ≥ 0 that stays finite/],
+    ];
+    for (const [optimizer, message] of refused) await expect(a.fit(y, { batchSize: 10, optimizer })).rejects.toThrow(message);
+    expect(bytesOf(a).equals(before)).toBe(true);
+    // The extremes that float32 keeps train with finite weights.
+    for (const optimizer of [{ name: 'adam', beta2: 0.99999994 }, { name: 'adam', epsilon: 1e-45 }] as OptimizerConfig[]) {
+      const b = await VAE.create(cfg);
+      await b.fit(y, { batchSize: 10, optimizer });
+      expect(Object.values(b.getWeights()).every((t) => t.data.every(Number.isFinite)), JSON.stringify(optimizer)).toBe(true);
+      b.dispose();
+    }
     a.dispose();
   });
 });
@@ -72,6 +96,37 @@ describe('hostile files', () => {
     await expect(VAE.load(forged)).rejects.toThrow();
     expect(core.liveAllocations()).toBe(live);
     m.dispose();
+  });
+
+  it('an optimizer state that training never writes (NaN, a negative square) is refused: it would put NaN in the weights', async () => {
+    const x = new TestRandom(3).uniforms(64 * 4);
+    const finite = (m: VAE) => Object.values(m.getWeights()).every((t) => t.data.every(Number.isFinite));
+    for (const name of ['adam', 'adagrad'] as const) {
+      const m = await VAE.create({ inputDim: 4, latentDim: 2, encoder: [3], seed: 1 });
+      await m.fit(x, { epochs: 1, batchSize: 16, optimizer: { name } });
+      const [slots, n] = decodeSafetensors(m.save()).tensors['optimizer.state']!.shape as [number, number];
+      expect(slots).toBe(name === 'adam' ? 2 : 1);
+      const squares = name === 'adam' ? n : 0; // [slots, parameters]: Adam's m then v; Adagrad's sums of squares
+      const forge = (i: number, v: number) => {
+        const file = decodeSafetensors(m.save());
+        file.tensors['optimizer.state']!.data[i] = v;
+        const meta: Record<string, string> = { ...file.metadata };
+        meta.checksum = checksum(file.tensors, meta);
+        return encodeSafetensors(file.tensors, meta);
+      };
+      await expect(VAE.load(forge(squares + 1, NaN)), name).rejects.toThrow(/optimizer state has NaN at index \d+, which training never writes \(NaN\); the file is damaged/);
+      await expect(VAE.load(forge(squares + 2, -0.5)), name).rejects.toThrow(/optimizer state has -0\.5 at index \d+, which training never writes \(a negative sum of squares\)/);
+      if (name === 'adam') await expect(VAE.load(forge(1, NaN))).rejects.toThrow(/optimizer state has NaN at index 1,/);
+      // What training can write loads and trains on with finite weights: a negative first moment, an overflowed square.
+      for (const [i, v] of [[1, -0.5], [squares + 1, Infinity]] as const) {
+        if (name === 'adagrad' && i === 1) continue;
+        const ok = await VAE.load(forge(i, v));
+        await ok.fit(x, { epochs: 1, batchSize: 16, optimizer: { name } });
+        expect(finite(ok), `${name} [${i}] = ${v}`).toBe(true);
+        ok.dispose();
+      }
+      m.dispose();
+    }
   });
 });
 

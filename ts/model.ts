@@ -338,6 +338,15 @@ export abstract class BaseModel {
     if ((optimizerState?.length ?? 0) !== slots * n) {
       throw new Error(`${where}: the optimizer state has ${optimizerState?.length ?? 0} values; expected ${slots * n}`);
     }
+    // Training never stores a NaN or a negative square (Adam's v, Adagrad's sums) there; either would make the next
+    // update write NaN into the weights, past the finite check on loss and gradients.
+    const squaresFrom = kind === OPTIMIZER.adam ? n : kind === OPTIMIZER.adagrad ? 0 : Infinity;
+    for (let i = 0; i < (optimizerState?.length ?? 0); i++) {
+      const v = optimizerState![i]!;
+      if (Number.isNaN(v) || (i >= squaresFrom && v < 0)) {
+        throw new Error(`${where}: the optimizer state has ${v} at index ${i}, which training never writes (${Number.isNaN(v) ? 'NaN' : 'a negative sum of squares'}); the file is damaged. Its weights alone can still be set on a new model with setWeights`);
+      }
+    }
     const status = this.core.scoped((alloc) => {
       const p = alloc(STATE_WORDS * 4);
       this.core.u32(p, STATE_WORDS).set(words);

@@ -354,14 +354,24 @@ export function resolveOptimizer(where: string, v: OptimizerConfig | undefined):
   const o = v as Record<string, unknown>;
   const num = (k: string, d: number, check: (w: string, what: string, x: unknown) => number): number =>
     (o[k] === undefined ? d : check(where, `optimizer.${k}`, o[k]));
+  // The update runs in float32: a β that rounds to 1 there zeroes Adam's bias correction, an ε that rounds to 0 or a
+  // rate that rounds to ∞ makes 0/0 or 0·∞; each would write NaN into the weights on the first step.
+  const f32 = (check: (w: string, what: string, x: unknown) => number, ok: (f: number) => boolean, expected: string) =>
+    (w: string, what: string, x: unknown): number => {
+      const v = check(w, what, x);
+      if (!ok(Math.fround(v))) fail(w, what, v, `${expected} in float32, which the optimizer computes in`);
+      return v;
+    };
+  const below1 = f32(unitInterval, (f) => f < 1, 'a number in [0, 1) that stays below 1 (at most 0.99999994)');
+  const positive = f32(positiveNumber, (f) => f > 0 && f !== Infinity, 'a number > 0 that stays above 0 and finite (1.4e-45 to 3.4e38)');
   return {
     name,
-    learningRate: num('learningRate', name === 'adam' ? 1e-3 : 0.01, positiveNumber),
-    beta1: num('beta1', 0.9, unitInterval),
-    beta2: num('beta2', 0.999, unitInterval),
-    epsilon: num('epsilon', name === 'adagrad' ? 1e-10 : 1e-8, positiveNumber),
+    learningRate: num('learningRate', name === 'adam' ? 1e-3 : 0.01, positive),
+    beta1: num('beta1', 0.9, below1),
+    beta2: num('beta2', 0.999, below1),
+    epsilon: num('epsilon', name === 'adagrad' ? 1e-10 : 1e-8, positive),
     momentum: num('momentum', 0, unitInterval),
-    weightDecay: num('weightDecay', 0, nonNegativeNumber),
+    weightDecay: num('weightDecay', 0, f32(nonNegativeNumber, (f) => f !== Infinity, 'a number ≥ 0 that stays finite (at most 3.4e38)')),
   };
 }
 

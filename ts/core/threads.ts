@@ -153,6 +153,10 @@ export function hardwareThreads(): number {
 /** Why this realm cannot use worker threads, or undefined when it can. */
 export function sharedMemoryUnavailable(): string | undefined {
   const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; process?: { versions?: { node?: string } } };
+  if (typeof SharedArrayBuffer === 'undefined' && g.crossOriginIsolated === true) {
+    // WebKitGTK 2.50 (and its MiniBrowser) reports an isolated page but leaves SharedArrayBuffer off.
+    return 'one thread: this browser has no SharedArrayBuffer even though the page is cross-origin isolated, so shared WebAssembly memory is unavailable';
+  }
   if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated === false) {
     return 'one thread: the page is not cross-origin isolated, so shared WebAssembly memory is unavailable (serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)';
   }
