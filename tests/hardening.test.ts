@@ -50,6 +50,8 @@ describe('divergence', () => {
       [{ name: 'adagrad', epsilon: 1e-50 }, /optimizer\.epsilon must be/],
       [{ name: 'sgd', learningRate: 1e39 }, /optimizer\.learningRate must be/],
       [{ name: 'adam', weightDecay: 1e39 }, /optimizer\.weightDecay must be a number ≥ 0 that stays finite/],
+      // Finite, but Adam's first step learningRate / (1 − beta1) is not.
+      [{ name: 'adam', learningRate: 1e38 }, /optimizer\.learningRate 1e\+38 with beta1 0\.9 makes Adam's first step, learningRate \/ \(1 − beta1\), overflow float32; expected a learning rate below 3\.4e\+37/],
     ];
     for (const [optimizer, message] of refused) await expect(a.fit(y, { batchSize: 10, optimizer })).rejects.toThrow(message);
     expect(bytesOf(a).equals(before)).toBe(true);

@@ -364,7 +364,7 @@ export function resolveOptimizer(where: string, v: OptimizerConfig | undefined):
     };
   const below1 = f32(unitInterval, (f) => f < 1, 'a number in [0, 1) that stays below 1 (at most 0.99999994)');
   const positive = f32(positiveNumber, (f) => f > 0 && f !== Infinity, 'a number > 0 that stays above 0 and finite (1.4e-45 to 3.4e38)');
-  return {
+  const resolved = {
     name,
     learningRate: num('learningRate', name === 'adam' ? 1e-3 : 0.01, positive),
     beta1: num('beta1', 0.9, below1),
@@ -373,6 +373,12 @@ export function resolveOptimizer(where: string, v: OptimizerConfig | undefined):
     momentum: num('momentum', 0, unitInterval),
     weightDecay: num('weightDecay', 0, f32(nonNegativeNumber, (f) => f !== Infinity, 'a number ≥ 0 that stays finite (at most 3.4e38)')),
   };
+  // Adam's first step moves by learningRate / (1 − beta1), computed in float32 too.
+  const firstStep = Math.fround(resolved.learningRate / (1 - Math.fround(resolved.beta1)));
+  if (name === 'adam' && !Number.isFinite(firstStep)) {
+    throw new RangeError(`${where}: optimizer.learningRate ${resolved.learningRate} with beta1 ${resolved.beta1} makes Adam's first step, learningRate / (1 − beta1), overflow float32; expected a learning rate below ${(3.4e38 * (1 - Math.fround(resolved.beta1))).toPrecision(2)}`);
+  }
+  return resolved;
 }
 
 export interface ResolvedFit {

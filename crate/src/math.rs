@@ -246,7 +246,9 @@ pub fn ln<T: Real>(x: T) -> T {
     p = p.mul(f).add(T::splat(-2.499_999_4e-1));
     p = p.mul(f).add(T::splat(3.333_333e-1));
     let y = p.mul(f).mul(z).sub(z.mul(T::splat(0.5)));
-    f.add(y).add(e.mul(T::splat(LN2)))
+    // + (x − x): 0 for finite x (the same bits), NaN for NaN or ∞, which the bits of x alone would turn into a
+    // finite value that depends on the NaN's payload (engines differ in payloads, not in NaN-ness).
+    f.add(y).add(e.mul(T::splat(LN2))).add(x.sub(x))
 }
 
 /// log(1 + t) for t ≥ 0, accurate for tiny t: with u = 1 + t rounded, log1p(t) = ln(u)·t/(u − 1).
@@ -333,6 +335,10 @@ pub fn exp_f64_nonpos(x: f64) -> f64 {
 /// Natural log in f64 for positive normal x: x = m·2^e with m in [√½, √2), then ln m = 2·atanh((m−1)/(m+1)) by its
 /// series (converges fast since |(m−1)/(m+1)| < 0.172).
 pub fn ln_f64(x: f64) -> f64 {
+    // NaN, ∞ and x ≤ 0 are not read from their bits (a NaN would give a finite value depending on its payload).
+    if !(x > 0.0 && x < f64::INFINITY) {
+        return if x == 0.0 { f64::NEG_INFINITY } else if x == f64::INFINITY { x } else { f64::NAN };
+    }
     let bits = x.to_bits();
     let mut e = ((bits >> 52) & 0x7ff) as i64 - 1023;
     let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
@@ -393,6 +399,22 @@ mod tests {
             x *= 1.37;
         }
         assert_eq!(ln(1.0f32), 0.0);
+    }
+
+    #[test]
+    fn ln_gives_nan_for_nan_whatever_its_payload() {
+        // A NaN's bits must not become a finite logarithm (engines differ in NaN payloads, not in NaN-ness).
+        for bits in [0x7fc0_0000u32, 0xffc0_0000, 0x7f80_0001, 0x7fff_ffff, 0xffa5_5a5a] {
+            assert!(ln(f32::from_bits(bits)).is_nan(), "ln of NaN {bits:#x}");
+            assert!(ln_f64(f32::from_bits(bits) as f64).is_nan(), "ln_f64 of NaN {bits:#x}");
+        }
+        assert!(ln(f32::INFINITY).is_nan() || ln(f32::INFINITY) == f32::INFINITY);
+        assert_eq!(ln_f64(f64::INFINITY), f64::INFINITY);
+        assert_eq!(ln_f64(0.0), f64::NEG_INFINITY);
+        assert!(ln_f64(-1.0).is_nan());
+        // Finite inputs keep their values (ln(1) = +0 exactly).
+        assert_eq!(ln(1.0f32).to_bits(), 0);
+        assert!((ln_f64(10.0) - 10f64.ln()).abs() < 1e-15);
     }
 
     #[test]

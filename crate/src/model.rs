@@ -181,6 +181,9 @@ impl Model {
 
     /// Installs optimizer settings; state is (re)allocated and zeroed when the kind changes.
     pub fn set_optimizer(&mut self, cfg: OptConfig) -> Result<(), i32> {
+        if !cfg.coefficients_finite() {
+            return Err(status::BAD_ARGUMENT);
+        }
         if self.opt_state_kind != Some(cfg.kind) {
             self.ensure_opt_state(cfg.kind)?;
             self.step = 0;

@@ -43,6 +43,19 @@ pub struct OptConfig {
     pub weight_decay: f32,
 }
 
+impl OptConfig {
+    /// True when every per-step coefficient is finite and usable in f32 (TypeScript checks the same first, with a
+    /// message): settings that round to ∞, a β of 1 (Adam's bias correction 0) or an ε of 0 would write NaN into
+    /// every weight on the first step.
+    pub fn coefficients_finite(&self) -> bool {
+        let ok = |v: f32| v.is_finite() && v >= 0.0;
+        let adam_ok = self.kind != OptKind::Adam
+            || (self.beta1 < 1.0 && self.beta2 < 1.0 && self.eps > 0.0 && ((self.lr as f64 / (1.0 - self.beta1 as f64)) as f32).is_finite());
+        let adagrad_ok = self.kind != OptKind::Adagrad || self.eps > 0.0;
+        ok(self.lr) && self.lr > 0.0 && ok(self.beta1) && ok(self.beta2) && ok(self.eps) && ok(self.momentum) && ok(self.weight_decay) && adam_ok && adagrad_ok
+    }
+}
+
 /// A parameter vector and its optimizer state slots (`s2` is only read for Adam).
 #[derive(Clone, Copy)]
 pub struct Slots {
@@ -184,6 +197,21 @@ mod tests {
 
     fn base(kind: OptKind) -> OptConfig {
         OptConfig { kind, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, momentum: 0.0, weight_decay: 0.0 }
+    }
+
+    #[test]
+    fn settings_whose_coefficients_overflow_are_refused() {
+        for kind in [OptKind::Sgd, OptKind::Adam, OptKind::Adagrad] {
+            assert!(base(kind).coefficients_finite());
+            assert!(!OptConfig { lr: f32::INFINITY, ..base(kind) }.coefficients_finite());
+            assert!(!OptConfig { lr: 0.0, ..base(kind) }.coefficients_finite());
+            assert!(!OptConfig { weight_decay: f32::NAN, ..base(kind) }.coefficients_finite());
+        }
+        // Adam's first step lr / (1 − β1) overflows f32 although lr is finite.
+        assert!(!OptConfig { lr: 3.0e38, ..base(OptKind::Adam) }.coefficients_finite());
+        assert!(OptConfig { lr: 3.0e38, ..base(OptKind::Sgd) }.coefficients_finite());
+        assert!(!OptConfig { beta1: 1.0, ..base(OptKind::Adam) }.coefficients_finite());
+        assert!(!OptConfig { eps: 0.0, ..base(OptKind::Adagrad) }.coefficients_finite());
     }
 
     #[test]
