@@ -61,6 +61,11 @@ const MEASURE = process.argv.includes('--measure') ? Number(arg('--measure') && 
 const SMOKE = process.argv.includes('--smoke');
 if (SMOKE && !arg('--out')) throw new Error('--smoke needs --out DIR (a folder for its JSON, page and plots)');
 const K_EVAL = SMOKE ? 50 : 5000;
+const EVAL_CHUNK = 1000;
+const EVAL_IMAGES = Number(arg('--eval-images') ?? 10000);
+if (!Number.isInteger(EVAL_IMAGES) || EVAL_IMAGES < EVAL_CHUNK || EVAL_IMAGES > 10000 || EVAL_IMAGES % EVAL_CHUNK !== 0) {
+  throw new Error(`--eval-images must be a multiple of ${EVAL_CHUNK} from ${EVAL_CHUNK} to 10000 (the first test images L_5000 is computed on); got ${arg('--eval-images')}`);
+}
 const out = arg('--out') ?? join(process.cwd(), 'docs/results');
 const jsonPath = join(out, 'burda.json');
 const ckptDir = arg('--out') ? join(out, 'burda-checkpoints') : join(process.cwd(), 'experiments/dist/burda-checkpoints');
@@ -81,8 +86,14 @@ interface StageLog {
   testElbo: number; testL50: number;
 }
 interface Final {
-  nll5000: number; elboFromSameDraws: number; gap: number; elbo: number; l1: number; l5: number; activeUnits: number;
-  variances: number[]; evalSeconds: number;
+  /** On all test images: the ELBO (analytic KL, 100 draws, seed 2), L_1 and L_5 (seed 1), active units. */
+  elbo: number; l1: number; l5: number; activeUnits: number; variances: number[];
+  /** L_5000 so far on the first `images` test images, in chunks of 1,000 (chunk c with seed 1 + c); wall and CPU seconds. */
+  images: number; evalSeconds: number; evalCpuSeconds: number;
+  /** Sums over those images (f64) of L_5000 and of the mean log-weight of the same draws (an ELBO estimate). */
+  sumL5000: number; sumElboSameDraws: number;
+  /** −L_5000, the ELBO from the same draws and their gap, means over those images. */
+  nll5000?: number; elboFromSameDraws?: number; gap?: number;
   /** Per test image L_5000 as little-endian float32, base64 (for paired differences between models). */
   perRowL5000: string;
 }
@@ -96,8 +107,10 @@ interface ModelRun {
   passLoss: (number | null)[];
   log: StageLog[];
   final?: Final;
+  /** Set when the run was started for more stages and then cut to `stages` (after `cutAfter` passes). */
+  plannedStages?: number; plannedPasses?: number; cutAfter?: number;
 }
-interface Measure { id: ModelId; steps: number; threads: number; msPerStep: number; cpuMsPerStep: number; load: number }
+interface Measure { id: ModelId; date?: string; steps: number; threads: number; msPerStep: number; cpuMsPerStep: number; load: number }
 interface Saved {
   models: Partial<Record<ModelId, ModelRun>>;
   measure?: { date: string; cpu: string; rows: Measure[] };
@@ -144,6 +157,8 @@ const fitOptions = (id: ModelId, learningRate: number) => ({
   batchSize: 20, binarize: 'dynamic' as const, objective: MODELS[id].objective, samples: MODELS[id].k,
   optimizer: { name: 'adam' as const, learningRate, beta1: 0.9, beta2: 0.999, epsilon: 1e-4 },
 });
+const f2 = (v: number) => v.toFixed(2);
+const minutes = (s: number) => (s / 60).toFixed(1);
 const cpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
 async function measure(train: Uint8Array | Float32Array): Promise<void> {
@@ -154,12 +169,14 @@ async function measure(train: Uint8Array | Float32Array): Promise<void> {
     const w0 = performance.now();
     const c0 = cpuSeconds();
     await vae.fit(train.subarray(0, n * 784), { ...fitOptions(id, 1e-3), epochs: 1 });
-    const m = { id, steps: MEASURE, threads: vae.threads, msPerStep: (performance.now() - w0) / MEASURE, cpuMsPerStep: 1000 * (cpuSeconds() - c0) / MEASURE, load: loadavg()[0]! };
+    const m = { id, date: new Date().toISOString(), steps: MEASURE, threads: vae.threads, msPerStep: (performance.now() - w0) / MEASURE, cpuMsPerStep: 1000 * (cpuSeconds() - c0) / MEASURE, load: loadavg()[0]! };
     rows.push(m);
     console.log(JSON.stringify(m));
     vae.dispose();
   }
-  saved.measure = { date: new Date().toISOString(), cpu: cpuModel(), rows };
+  // Keep earlier timings made with another thread count (or of other models).
+  const kept = (saved.measure?.rows ?? []).filter((r) => !rows.some((n) => n.id === r.id && n.threads === r.threads));
+  saved.measure = { date: new Date().toISOString(), cpu: cpuModel(), rows: [...kept, ...rows] };
   save();
 }
 
@@ -168,9 +185,22 @@ async function runModel(id: ModelId, train: Uint8Array | Float32Array, testBin: 
   const ckpt = join(ckptDir, `${id}.safetensors`);
   let run = saved.models[id];
   if (run && run.stages !== STAGES) {
-    throw new Error(`${id}: the saved run trains ${run.stages} stages, this one ${STAGES}; add --rerun to discard it, or pass --stages ${run.stages}`);
+    // Stages 0 … S−1 are a prefix of the schedule of any longer run (the same passes at the same learning rates), and a
+    // resumed run is bit-identical to an uninterrupted one: a saved run planned for more stages that has not yet gone
+    // past the new end is the run --stages S would have made. Anything else (more stages, or already past) is refused.
+    const done = run.passLoss.length;
+    if (run.stages < STAGES || done > PASSES || run.final) {
+      throw new Error(`${id}: the saved run trains ${run.stages} stages and has done ${done} passes, this one ${STAGES} stages (${PASSES} passes); ` +
+        `a saved run can only be cut to fewer stages before it has passed their end; add --rerun to discard it, or pass --stages ${run.stages}`);
+    }
+    console.log(`${id}: the saved run was planned for ${run.stages} stages (${run.passes} passes); ${done} done, continuing with ${STAGES} stages (${PASSES} passes)`);
+    run.plannedStages = run.plannedStages ?? run.stages;
+    run.plannedPasses = run.plannedPasses ?? run.passes;
+    run.cutAfter = run.cutAfter ?? done;
+    run.stages = STAGES;
+    run.passes = PASSES;
   }
-  if (run?.final) { console.log(`${id}: finished on ${run.finished}, skipped (--rerun to train it again)`); return; }
+  if (run?.final) { console.log(`${id}: trained${run.finished ? `, evaluated on ${run.finished}` : ''}; training skipped (--rerun to train it again)`); return; }
   let vae: VAE;
   if (run && existsSync(ckpt)) {
     vae = await VAE.load(readFileSync(ckpt));
@@ -218,23 +248,60 @@ async function runModel(id: ModelId, train: Uint8Array | Float32Array, testBin: 
     save();
     console.log(`${id}: ${JSON.stringify(run.log[run.log.length - 1])}`);
   }
-  const e0 = performance.now();
-  const lk = vae.logLikelihood(testBin, { samples: K_EVAL, seed: 1 });
-  const evalSeconds = (performance.now() - e0) / 1000;
-  const f32 = Float32Array.from(lk.perRow.logLikelihood);
+  // The cheap measures on all test images now; L_5000 (the costly one) by evaluate(), in chunks shared by all models.
   const active = vae.activeUnits(testBin);
   run.final = {
-    nll5000: -lk.logLikelihood, elboFromSameDraws: lk.elbo, gap: lk.gap,
     elbo: vae.elbo(testBin, { samples: 100, seed: 2 }).elbo,
     l1: vae.logLikelihood(testBin, { samples: 1, seed: 1 }).logLikelihood,
     l5: vae.logLikelihood(testBin, { samples: 5, seed: 1 }).logLikelihood,
-    activeUnits: active.count, variances: Array.from(active.variances), evalSeconds,
-    perRowL5000: Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength).toString('base64'),
+    activeUnits: active.count, variances: Array.from(active.variances),
+    images: 0, evalSeconds: 0, evalCpuSeconds: 0, sumL5000: 0, sumElboSameDraws: 0, perRowL5000: '',
   };
-  run.finished = new Date().toISOString();
   save();
-  console.log(`${id}: −L_5000 ${run.final.nll5000.toFixed(2)}, ${active.count} active units, L_5000 took ${(evalSeconds / 60).toFixed(1)} min`);
+  console.log(`${id}: trained, −ELBO ${(-run.final.elbo).toFixed(2)}, ${active.count} active units`);
   vae.dispose();
+}
+
+/**
+ * L_5000 of every selected model on the first EVAL_IMAGES test images, 1,000 images at a time, the models taking turns
+ * (chunk c of every model, then chunk c + 1), so that whenever the run is stopped all models have been evaluated on
+ * the same images. Chunk c draws its ε from seed 1 + c; every chunk is saved as it is done and never redone.
+ */
+async function evaluate(testBin: Float32Array): Promise<void> {
+  const n = Math.min(EVAL_IMAGES, testBin.length / 784);
+  const vaes = new Map<ModelId, VAE>();
+  for (const id of SELECTED) {
+    const run = saved.models[id];
+    if (!run?.final || run.final.images >= n) continue;
+    const vae = await VAE.load(readFileSync(join(ckptDir, `${id}.safetensors`)));
+    if (vae.epochsTrained !== run.passes) throw new Error(`${id}: the checkpoint has ${vae.epochsTrained} passes, the run ${run.passes}; add --rerun to train it again`);
+    await vae.setThreads(THREADS);
+    vaes.set(id, vae);
+  }
+  for (let start = 0; start < n; start += EVAL_CHUNK) {
+    const end = Math.min(start + EVAL_CHUNK, n);
+    for (const [id, vae] of vaes) {
+      const f = saved.models[id]!.final!;
+      if (f.images >= end) continue;
+      if (f.images !== start) throw new Error(`${id}: L_${K_EVAL} saved for ${f.images} images, not a multiple of ${EVAL_CHUNK}`);
+      const w0 = performance.now();
+      const c0 = cpuSeconds();
+      const lk = vae.logLikelihood(testBin.subarray(start * 784, end * 784), { samples: K_EVAL, seed: 1 + start / EVAL_CHUNK });
+      f.evalSeconds += (performance.now() - w0) / 1000;
+      f.evalCpuSeconds += cpuSeconds() - c0;
+      const rows = Float32Array.from([...perRow(f), ...lk.perRow.logLikelihood]);
+      for (let i = 0; i < lk.perRow.logLikelihood.length; i++) { f.sumL5000 += lk.perRow.logLikelihood[i]!; f.sumElboSameDraws += lk.perRow.elbo[i]!; }
+      f.images = end;
+      f.perRowL5000 = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength).toString('base64');
+      f.nll5000 = -f.sumL5000 / end;
+      f.elboFromSameDraws = f.sumElboSameDraws / end;
+      f.gap = -f.nll5000 - f.elboFromSameDraws;
+      if (end === n) saved.models[id]!.finished = new Date().toISOString();
+      save();
+      console.log(`${id}: −L_${K_EVAL} ${f.nll5000.toFixed(2)} on the first ${end} test images (${minutes(f.evalSeconds)} min so far)`);
+    }
+  }
+  for (const vae of vaes.values()) vae.dispose();
 }
 
 if (!REPORT_ONLY) {
@@ -249,6 +316,7 @@ if (!REPORT_ONLY) {
       save();
     }
     for (const id of SELECTED) await runModel(id, trainData, testBin);
+    await evaluate(testBin);
   }
 }
 
@@ -260,8 +328,9 @@ function perRow(f: Final): Float32Array {
 }
 /** Mean and standard error over test images of a's L_5000 minus b's (paired: the same images). */
 function pairedDifference(a: Final, b: Final): { mean: number; se: number } {
-  const x = perRow(a);
-  const y = perRow(b);
+  const n = Math.min(a.images, b.images);
+  const x = perRow(a).subarray(0, n);
+  const y = perRow(b).subarray(0, n);
   let s = 0;
   for (let i = 0; i < x.length; i++) s += x[i]! - y[i]!;
   const mean = s / x.length;
@@ -269,13 +338,13 @@ function pairedDifference(a: Final, b: Final): { mean: number; se: number } {
   for (let i = 0; i < x.length; i++) v += (x[i]! - y[i]! - mean) ** 2;
   return { mean, se: Math.sqrt(v / (x.length - 1) / x.length) };
 }
-const f2 = (v: number) => v.toFixed(2);
-const minutes = (s: number) => (s / 60).toFixed(1);
 
 function report(): void {
   const runs = ORDER.map((id) => saved.models[id]).filter((r): r is ModelRun => r !== undefined && r.log.length > 0);
   if (runs.length === 0) { console.log('nothing saved yet to report'); return; }
-  const finished = runs.filter((r) => r.final);
+  const finished = runs.filter((r) => r.final?.nll5000 !== undefined);
+  const images = finished.length ? Math.min(...finished.map((r) => r.final!.images)) : 0;
+  const allImages = finished.every((r) => r.final!.images === finished[0]!.final!.images);
   const passes = runs[0]!.passes;
   const xMax = Math.log10(BURDA_PASSES);
   const burdaTicks = ORDER.filter((id) => MODELS[id].burda.nll !== null && runs.some((r) => r.id === id))
@@ -285,7 +354,7 @@ function report(): void {
   writeFileSync(join(out, 'images', 'burda.png'), lineChartPng([
     ...runs.map((r) => ({ points: r.log.map((s) => [Math.log10(s.passes), -s.testElbo] as [number, number]), color: MODELS[r.id].light })),
     ...runs.map((r) => ({ points: r.log.map((s) => [Math.log10(s.passes), -s.testL50] as [number, number]), color: MODELS[r.id].color })),
-    ...finished.map((r) => ({ points: [[Math.log10(r.passes), r.final!.nll5000]] as [number, number][], color: MODELS[r.id].color })),
+    ...finished.map((r) => ({ points: [[Math.log10(r.passes), r.final!.nll5000!]] as [number, number][], color: MODELS[r.id].color })),
     ...burdaTicks,
   ], { xRange: [0, xMax], yRange: [80, 140], yStep: 5 }));
   // The training objective of every pass.
@@ -305,32 +374,34 @@ function report(): void {
     'redrawn ~ Bernoulli(intensity) each time an image is used, inside the core); Adam with β₁ 0.9, β₂ 0.999, ε 1e-4;',
     'batch 20; Glorot-uniform initialisation, seed 1 for every model. "VAE, k" maximises the ELBO averaged over k draws',
     'per image (analytic KL); "IWAE, k" maximises L_k = log (1/k) Σ p(x, z_s)/q(z_s|x) (`objective: \'iwae\'`). The',
-    'test set is binarized once (a fixed xorshift32 stream) and log p(x) is estimated by the mean of L₅₀₀₀ over all',
-    '10,000 test images.', '',
+    'test set is binarized once (a fixed xorshift32 stream) and log p(x) is estimated by the mean of L₅₀₀₀ over ' +
+      (images === 10000 ? 'all' : 'the first'),
+    `${images.toLocaleString('en-US')} test images${images === 10000 ? '' : ' (not all 10,000: the time ran out; the ELBO, L₁, L₅ and active units are on all 10,000)'}, computed 1,000 images at a time with the ε of chunk c from seed 1 + c,`,
+    `the same images and seeds for every model${allImages ? '' : ' (the models were not all evaluated on as many images: the paired differences use the images common to both)'}.`, '',
     `Budget: the same ${passes} passes over the 60,000 images for every model — Burda et al.'s stages i = 0 … ${lastStage}`,
     `(3ⁱ passes at learning rate 0.001·10^(−i/7)), against their ${BURDA_PASSES.toLocaleString('en-US')} passes (i = 0 … 7). Equal in passes, not in`,
     'time, as in the paper, where every model gets the same schedule: the comparison is between objectives on the same',
     'data and the same number of steps, and the result does not depend on the machine\'s load.' + costNote(),
-    '',
+    '', ...cutNote(runs),
     '## Results', '',
-    `| model | test −log p(x) by L₅₀₀₀, ${passes} passes | Burda et al., ${BURDA_PASSES.toLocaleString('en-US')} passes | test −ELBO | L₅₀₀₀ − ELBO | test −L_k of its own k | active units (of 50) | Burda et al. | training, wall minutes | training, CPU minutes |`,
+    `| model | test −log p(x) by L₅₀₀₀, ${passes} passes, ${images.toLocaleString('en-US')} images | Burda et al., ${BURDA_PASSES.toLocaleString('en-US')} passes | test −ELBO | L₅₀₀₀ − ELBO | test −L_k of its own k | active units (of 50) | Burda et al. | training, wall minutes | training, CPU minutes |`,
     '|---|---|---|---|---|---|---|---|---|---|',
     ...ORDER.map((id) => {
       const spec = MODELS[id];
       const r = saved.models[id];
       const b = spec.burda;
       const theirs = [b.nll === null ? 'not quoted' : f2(b.nll), b.active === null ? 'not quoted' : String(b.active)];
-      if (!r?.final) {
-        const where = r ? `stopped after ${r.passLoss.length} of ${r.passes} passes` : 'not run';
+      if (r?.final?.nll5000 === undefined) {
+        const where = r?.final ? 'trained, L₅₀₀₀ not computed' : r ? `stopped after ${r.passLoss.length} of ${r.passes} passes` : 'not run';
         return `| ${spec.label} | ${where} | ${theirs[0]} | | | | | ${theirs[1]} | ${r ? minutes(r.seconds) : ''} | ${r ? minutes(r.cpuSeconds) : ''} |`;
       }
-      const f = r.final;
+      const f = r.final!;
       const own = spec.k === 1 ? -f.l1 : spec.k === 5 ? -f.l5 : -r.log[r.log.length - 1]!.testL50;
-      return `| ${spec.label} | **${f2(f.nll5000)}** | ${theirs[0]} | ${f2(-f.elbo)} | ${f2(f.gap)} | ${f2(own)} | ${f.activeUnits} | ${theirs[1]} | ${minutes(r.seconds)} | ${minutes(r.cpuSeconds)} |`;
+      return `| ${spec.label} | **${f2(f.nll5000!)}**${f.images === images ? '' : ` (${f.images} images)`} | ${theirs[0]} | ${f2(-f.elbo)} | ${f2(f.gap!)} | ${f2(own)} | ${f.activeUnits} | ${theirs[1]} | ${minutes(r.seconds)} | ${minutes(r.cpuSeconds)} |`;
     }),
     '',
-    'Test −ELBO: analytic KL, 100 draws per image (seed 2). L₅₀₀₀ − ELBO: both from the same 5,000 draws (≈ KL(q(z|x) ‖',
-    'p(z|x))). Active units: the variance over the test images of E_q[z_i | x] above 0.01, as in the paper.',
+    'Test −ELBO: analytic KL, 100 draws per image (seed 2), all 10,000 images. L₅₀₀₀ − ELBO: both from the same 5,000 draws',
+    '(≈ KL(q(z|x) ‖ p(z|x))), on the L₅₀₀₀ images. Test −L_k of its own k: seed 1, all 10,000 images. Active units: the variance over the test images of E_q[z_i | x] above 0.01, as in the paper.',
     '"Not quoted": docs/references.md does not quote that number from the paper\'s table 1.', '',
     ...ordering(),
     '## Bounds against passes', '',
@@ -376,7 +447,7 @@ function report(): void {
       const clear = Math.abs(z) >= 3;
       const units = ra.final!.activeUnits - rb.final!.activeUnits;
       lines.push(`- ${MODELS[a].label} against ${MODELS[b].label}: L₅₀₀₀ ${better ? 'higher' : 'lower'} by ${Math.abs(d.mean).toFixed(2)} nats per image ` +
-        `(standard error ${d.se.toFixed(2)} over the paired test images, ${clear ? (better ? 'clearly better' : 'clearly worse') : 'within noise'}); ` +
+        `(standard error ${d.se.toFixed(2)} over ${Math.min(ra.final!.images, rb.final!.images).toLocaleString('en-US')} paired test images: ${Math.abs(z).toFixed(1)} standard errors, ${clear ? (better ? 'better' : 'worse') : 'not distinguishable'} by the 3-standard-error rule); ` +
         `${ra.final!.activeUnits} against ${rb.final!.activeUnits} active units (${units > 0 ? `${units} more` : units < 0 ? `${-units} fewer` : 'the same'}).`);
     }
     if (!any) return [...lines, 'Not yet: it needs at least two finished models.', ''];
@@ -389,10 +460,10 @@ function report(): void {
       lines.push('', nll && units
         ? `At equal k = 5 the ordering Burda et al. found holds after ${passes} passes: IWAE's L₅₀₀₀ is better than the VAE's and it uses more active units.`
         : `At equal k = 5 the ordering Burda et al. found ${nll || units ? 'holds only in part' : 'does not hold'} after ${passes} passes: ` +
-          `IWAE's L₅₀₀₀ is ${nll ? 'better than' : d.mean > 0 ? 'not clearly better than' : 'worse than'} the VAE's and it has ` +
+          `IWAE's L₅₀₀₀ is ${nll ? 'better than' : d.mean > 0 ? 'higher, but by less than 3 standard errors, than' : 'lower than'} the VAE's and it has ` +
           `${units ? 'more' : iw.final!.activeUnits === v5.final!.activeUnits ? 'as many' : 'fewer'} active units.`);
     }
-    lines.push('', 'The standard errors count only the test images\' sampling (one training seed per model, so the variation between',
+    lines.push('', '"Better" here means a paired difference of at least 3 standard errors. The standard errors count only the test images\' sampling (one training seed per model, so the variation between',
       'training runs is not in them), and these models had ' + passes + ` of Burda et al.'s ${BURDA_PASSES.toLocaleString('en-US')} passes.`, '');
     return lines;
   }
@@ -402,7 +473,7 @@ function report(): void {
 function costNote(): string {
   const m = saved.measure?.rows;
   const cost = (id: ModelId) => {
-    const r = m?.find((x) => x.id === id);
+    const r = m?.find((x) => x.id === id && x.threads === 1) ?? m?.find((x) => x.id === id);
     if (r) return r.cpuMsPerStep;
     const run = saved.models[id];
     return run && run.passLoss.length > 0 ? run.cpuSeconds / run.passLoss.length : undefined;
@@ -419,25 +490,49 @@ function timing(runs: ModelRun[]): string[] {
   const lines: string[] = [];
   const m = saved.measure;
   if (m) {
-    const base = m.rows.find((r) => r.id === 'vae-k1');
-    lines.push(`Cost per training step (batch 20), \`npm run experiment:burda -- --measure\` on ${m.date.slice(0, 10)}, ${m.rows[0]!.steps} steps per model:`, '',
-      '| model | threads | wall ms per step | CPU ms per step | CPU relative to VAE k = 1 | load average |', '|---|---|---|---|---|---|',
-      ...m.rows.map((r) => `| ${MODELS[r.id].label} | ${r.threads} | ${r.msPerStep.toFixed(2)} | ${r.cpuMsPerStep.toFixed(2)} | ${base ? (r.cpuMsPerStep / base.cpuMsPerStep).toFixed(2) : ''} | ${r.load.toFixed(1)} |`), '');
+    const rows = [...m.rows].sort((a, b) => a.threads - b.threads || ORDER.indexOf(a.id) - ORDER.indexOf(b.id));
+    const base = (t: number) => m.rows.find((r) => r.id === 'vae-k1' && r.threads === t);
+    lines.push(`Cost per training step (batch 20), \`npm run experiment:burda -- --measure N --threads T\` (N steps on the first N × 20 training images, one model at a time):`, '',
+      '| model | threads | steps | wall ms per step | CPU ms per step | CPU relative to VAE k = 1 | load average | date |', '|---|---|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${MODELS[r.id].label} | ${r.threads} | ${r.steps} | ${r.msPerStep.toFixed(2)} | ${r.cpuMsPerStep.toFixed(2)} | ${base(r.threads) ? (r.cpuMsPerStep / base(r.threads)!.cpuMsPerStep).toFixed(2) : ''} | ${r.load.toFixed(1)} | ${(r.date ?? m.date).slice(0, 16).replace('T', ' ')} |`), '');
   }
-  lines.push('| model | threads | training, wall minutes | training, CPU minutes | L₅₀₀₀ on 10,000 images, wall minutes | load average during training (min – max) |', '|---|---|---|---|---|---|',
-    ...runs.map((r) => `| ${MODELS[r.id].label} | ${r.threads} | ${minutes(r.seconds)} | ${minutes(r.cpuSeconds)} | ${r.final ? minutes(r.final.evalSeconds) : ''} | ${Math.min(...r.load).toFixed(1)} – ${Math.max(...r.load).toFixed(1)} |`), '',
+  lines.push('| model | threads | training, wall minutes | training, CPU minutes | L₅₀₀₀: images | L₅₀₀₀: wall minutes | L₅₀₀₀: CPU minutes | load average during training (min – max) |', '|---|---|---|---|---|---|---|---|',
+    ...runs.map((r) => `| ${MODELS[r.id].label} | ${r.threads} | ${minutes(r.seconds)} | ${minutes(r.cpuSeconds)} | ${r.final?.images ?? ''} | ${r.final?.images ? minutes(r.final.evalSeconds) : ''} | ${r.final?.images ? minutes(r.final.evalCpuSeconds) : ''} | ${Math.min(...r.load).toFixed(1)} – ${Math.max(...r.load).toFixed(1)} |`), '',
+    ...threadsNote(),
     'The machine has 2 cores shared with other jobs, and the runs were niced: wall times depend on what else ran and are',
     'longer than on a quiet machine; CPU time (the process\'s, all threads) is the steadier measure of cost. The numbers',
     'above do not depend on the load or the thread count (the core gives the same bits for any thread count).', '');
   return lines;
 }
 
+/** Why the runs used the thread count they did, from the timings, when there are timings with 1 and 2 threads. */
+function threadsNote(): string[] {
+  const rows = saved.measure?.rows ?? [];
+  const one = rows.find((r) => r.id === 'vae-k1' && r.threads === 1);
+  const two = rows.find((r) => r.id === 'vae-k1' && r.threads === 2);
+  if (!one || !two) return [];
+  return [`On this shared machine one step of the VAE k = 1 took ${two.msPerStep.toFixed(1)} ms of wall time and ${two.cpuMsPerStep.toFixed(1)} ms of CPU with 2`,
+    `threads (load ${two.load.toFixed(1)}), against ${one.msPerStep.toFixed(1)} ms and ${one.cpuMsPerStep.toFixed(1)} ms with 1 (load ${one.load.toFixed(1)}): when other jobs hold the cores, the`,
+    'threads of a step wait for each other, so one thread is both faster and lighter on the neighbours here.', ''];
+}
+
+/** Runs started for more stages and cut to fewer (see runModel): what was planned, and why the cut run is sound. */
+function cutNote(runs: ModelRun[]): string[] {
+  const cut = runs.filter((r) => r.plannedStages !== undefined);
+  if (cut.length === 0) return [];
+  return [cut.map((r) => `${MODELS[r.id].label} was started for ${r.plannedStages} stages (${r.plannedPasses} passes) and cut to ${r.stages} (${r.passes} passes) after pass ${r.cutAfter}`).join('; ') +
+    ': the machine\'s time did not allow more. Stages 0 … S−1 of the schedule are the first S stages of any longer one (the same',
+    'passes at the same learning rates), and a run resumed from its checkpoint is bit-identical to an uninterrupted one, so',
+    'the cut run is the one a run started with the shorter schedule makes.', ''];
+}
+
 function previous(): string[] {
   const p = saved.previous as { date?: string; passes?: number; trainSeconds?: number; threads?: number; nll5000?: number; elbo?: number; activeUnits?: number } | undefined;
   if (!p?.nll5000) return [];
-  const now = saved.models['vae-k1']?.final;
+  const f = saved.models['vae-k1']?.final;
+  const now = f?.nll5000 !== undefined && saved.models['vae-k1']!.passes === p.passes ? { ...f, nll5000: f.nll5000 } : undefined;
   return [
-    `The first version of this experiment (${p.date?.slice(0, 10)}) trained only the VAE with k = 1, on the same ${p.passes} passes:`,
+    `The first version of this experiment (${p.date?.slice(0, 10)}) trained only the VAE with k = 1, on ${p.passes} passes:`,
     `−L₅₀₀₀ ${f2(p.nll5000)}, −ELBO ${f2(-p.elbo!)}, ${p.activeUnits} active units, ${minutes(p.trainSeconds!)} minutes on ${p.threads} threads of a quiet machine`,
     now ? `(this run: −L₅₀₀₀ ${f2(now.nll5000)}, −ELBO ${f2(-now.elbo)}, ${now.activeUnits} active units${Math.abs(now.nll5000 - p.nll5000) < 5e-13 ? ': the same numbers' : ''}).` : '(kept in burda.json under "previous").', '',
   ];
