@@ -13,7 +13,10 @@
  *   --models a,b,…   which models, in this order (default vae-k1,vae-k5,iwae-k5); models already finished in the
  *                    saved JSON are skipped, a model cut off mid-training resumes from its checkpoint (bit-identical
  *                    to an uninterrupted run)
- *   --stages S       stages i = 0 … S−1 of their schedule (default 6: 364 passes)
+ *   --stages S       stages i = 0 … S−1 of their schedule (default 6: 364 passes); a saved run planned for more
+ *                    stages continues with S while it has not gone past their end (refused otherwise)
+ *   --eval-images N  L_5000 on the first N test images (a multiple of 1,000; default all 10,000), computed after
+ *                    all listed models are trained, 1,000 images at a time with the models taking turns
  *   --threads N      threads (default 'auto'); results are bit-identical for any thread count
  *   --rerun          discard the saved results and checkpoints of the models listed
  *   --measure N      only time N training steps of each listed model (default 300) and save the timings
@@ -376,7 +379,7 @@ function report(): void {
     'per image (analytic KL); "IWAE, k" maximises L_k = log (1/k) Σ p(x, z_s)/q(z_s|x) (`objective: \'iwae\'`). The',
     'test set is binarized once (a fixed xorshift32 stream) and log p(x) is estimated by the mean of L₅₀₀₀ over ' +
       (images === 10000 ? 'all' : 'the first'),
-    `${images.toLocaleString('en-US')} test images${images === 10000 ? '' : ' (not all 10,000: the time ran out; the ELBO, L₁, L₅ and active units are on all 10,000)'}, computed 1,000 images at a time with the ε of chunk c from seed 1 + c,`,
+    `${images.toLocaleString('en-US')} test images${images === 10000 || images === 0 ? '' : ' (not all 10,000: the time ran out; the ELBO, L₁, L₅ and active units are on all 10,000)'}, computed 1,000 images at a time with the ε of chunk c from seed 1 + c,`,
     `the same images and seeds for every model${allImages ? '' : ' (the models were not all evaluated on as many images: the paired differences use the images common to both)'}.`, '',
     `Budget: the same ${passes} passes over the 60,000 images for every model — Burda et al.'s stages i = 0 … ${lastStage}`,
     `(3ⁱ passes at learning rate 0.001·10^(−i/7)), against their ${BURDA_PASSES.toLocaleString('en-US')} passes (i = 0 … 7). Equal in passes, not in`,
@@ -414,15 +417,15 @@ function report(): void {
     'the VAEs, −L_k for the IWAEs — not the same quantity across models, so only each curve\'s shape is comparable.', '',
     ...runs.flatMap((r) => [
       `### ${MODELS[r.id].label}`, '',
-      '| after stage | passes | learning rate | training minutes (wall) | train objective | test ELBO | test L₅₀ |', '|---|---|---|---|---|---|---|',
-      ...r.log.map((s) => `| ${s.stage} | ${s.passes} | ${s.learningRate.toExponential(2)} | ${minutes(s.seconds)} | ${f2(s.trainLoss)} | ${f2(s.testElbo)} | ${f2(s.testL50)} |`),
+      '| after stage | passes | learning rate | training minutes (wall) | training minutes (CPU) | train objective | test ELBO | test L₅₀ |', '|---|---|---|---|---|---|---|---|',
+      ...r.log.map((s) => `| ${s.stage} | ${s.passes} | ${s.learningRate.toExponential(2)} | ${minutes(s.seconds)} | ${minutes(s.cpuSeconds)} | ${f2(s.trainLoss)} | ${f2(s.testElbo)} | ${f2(s.testL50)} |`),
       '',
     ]),
     '## Time', '',
     ...timing(runs),
     ...previous(),
-    `Made by \`${runs[0]!.command}\` (started ${started.slice(0, 10)}) on ${cpu}; \`npm run experiment:burda -- --report\``,
-    'rewrites this page and the plots from docs/results/burda.json.', '',
+    `Made by ${[...new Set(runs.map((r) => r.command))].map((c) => `\`${c}\``).join(', then ')} (started ${started.slice(0, 10)}) on ${cpu};`,
+    '`npm run experiment:burda -- --report` rewrites this page and the plots from docs/results/burda.json.', '',
   ];
   writeFileSync(join(out, 'burda.md'), md.join('\n'));
   console.log(`wrote ${join(out, 'burda.md')}`);
