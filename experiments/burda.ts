@@ -424,7 +424,8 @@ function report(): void {
     '## Time', '',
     ...timing(runs),
     ...previous(),
-    `Made by ${[...new Set(runs.map((r) => r.command))].map((c) => `\`${c}\``).join(', then ')} (started ${started.slice(0, 10)}) on ${cpu};`,
+    `Made by ${[...new Set(runs.map((r) => r.command))].map((c) => `\`${c}\``).join(', then ')} (started ${started.slice(0, 10)}) on ${cpu},`,
+    `L₅₀₀₀ by later runs of the same command with \`--eval-images N\` on the saved checkpoints (resumed chunk by chunk, stopped after ${images.toLocaleString('en-US')} images);`,
     '`npm run experiment:burda -- --report` rewrites this page and the plots from docs/results/burda.json.', '',
   ];
   writeFileSync(join(out, 'burda.md'), md.join('\n'));
