@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, idxImages, idxLabels, loadIdx, oneHot, parseCsv } from '../ts/index';
-import { launch, onFirstUse, serve, type Tab } from './engines/drivers.mjs';
+import { inked, launch, onFirstUse, serve, type Tab } from './engines/drivers.mjs';
 import { ROOT, sklearnCsv } from './helpers';
 
 /** Built apart from tests/demo.test.ts's demo/dist, so the two suites can run at the same time. */
@@ -60,15 +60,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-/** Pixels of a canvas that are drawn (not transparent and not black), as a fraction. */
-const inked = (p: Tab, id: string) => p.evaluate((id) => {
-  const c = document.getElementById(id) as HTMLCanvasElement;
-  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-  let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 60 && d[i + 3]! > 0) n++;
-  return n / (d.length / 4);
-}, id);
 
 const canvasPixels = (p: Tab, id: string) => p.evaluate((id) => {
   const c = document.getElementById(id) as HTMLCanvasElement;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, idxImages, loadIdx } from '../ts/index';
-import { launch, onFirstUse, root, serve, type Tab } from './engines/drivers.mjs';
+import { inked, launch, onFirstUse, root, serve, type Tab } from './engines/drivers.mjs';
 
 const site = join(root, 'demo/dist');
 const STEPS = 60;
@@ -55,15 +55,6 @@ function nodeWeightsHash(): Promise<string> {
   })();
   return nodeHash;
 }
-
-/** Non-black pixels in a canvas, as a fraction. */
-const inked = (p: Tab, id: string) => p.evaluate((id) => {
-  const c = document.getElementById(id) as HTMLCanvasElement;
-  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-  let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i]! + d[i + 1]! + d[i + 2]! > 60 && d[i + 3]! > 0) n++;
-  return n / (d.length / 4);
-}, id);
 
 describe.each(['chromium', 'firefox'] as const)('the demo in %s', (name) => {
   const base = () => server.base;

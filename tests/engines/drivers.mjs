@@ -112,6 +112,22 @@ export function onFirstUse(start) {
  *   leaves off even in cross-origin isolated pages (JSC_useSharedArrayBuffer=1)
  */
 
+/**
+ * The fraction of a canvas's pixels that are drawn (not transparent, not near black), read in the page.
+ * @param {Tab} tab
+ * @param {string} id the canvas's id
+ * @returns {Promise<number>}
+ */
+export function inked(tab, id) {
+  return tab.evaluate((id) => {
+    const c = /** @type {HTMLCanvasElement} */ (document.getElementById(id));
+    const d = /** @type {CanvasRenderingContext2D} */ (c.getContext('2d')).getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if ((d[i] ?? 0) + (d[i + 1] ?? 0) + (d[i + 2] ?? 0) > 60 && (d[i + 3] ?? 0) > 0) n++;
+    return n / (d.length / 4);
+  }, id);
+}
+
 export const CHROMIUM = '/usr/bin/chromium';
 export const FIREFOX = '/usr/bin/firefox-esr';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
