@@ -6,8 +6,9 @@ ConvTranspose2d(64->64, 3, stride 2, pad 1, output_pad 1) ReLU, ConvTranspose2d(
 ConvTranspose2d(32->1, 3, stride 1, pad 1) -> logits. Loss: BCE summed over pixels (from logits) + analytic KL, per sample.
 Adam 1e-3, batch 128, MNIST intensities /255 (not binarized), 60,000 train / 10,000 test, seed 1.
 
-Usage (Debian's python3, which has python3-torch): python3 conv_vae_ref.py --mnist DIR [--epochs N] [--threads T] [--latent 2] [--bench-steps S] [--json OUT] [--seed 1]
-(This copy adds --seed; seed 1 is the run docs/references.md reports.)
+Usage (Debian's python3, which has python3-torch): python3 conv_vae_ref.py --mnist DIR [--epochs N] [--threads T] [--latent 2] [--bench-steps S] [--json OUT] [--seed 1] [--init WEIGHTS.safetensors]
+(This copy adds --seed; seed 1 is the run docs/references.md reports. --init starts from a state dict in safetensors,
+e.g. vae-wasm's initial weights through toPyTorch(), so both libraries start from the same point.)
 """
 import argparse, json, time, struct, sys
 import numpy as np
@@ -40,6 +41,17 @@ class ConvVAE(nn.Module):
         d = F.relu(self.d0(z)).view(-1, 64, 7, 7)
         return self.t3(F.relu(self.t2(F.relu(self.t1(d))))), mu, lv
 
+def read_safetensors(path):
+    """A safetensors file of F32 tensors (u64 LE header length, JSON header, data), without the safetensors package."""
+    with open(path, 'rb') as f: b = f.read()
+    n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); base = 8 + n; out = {}
+    for k, v in h.items():
+        if k == '__metadata__': continue
+        if v['dtype'] != 'F32': raise ValueError(f'{path}: {k} is {v["dtype"]}, expected F32')
+        s, e = v['data_offsets']
+        out[k] = torch.from_numpy(np.frombuffer(b[base + s:base + e], dtype='<f4').copy()).reshape(v['shape'])
+    return out
+
 def loss_fn(logits, x, mu, lv):
     rec = F.binary_cross_entropy_with_logits(logits, x, reduction='sum')
     kl = -0.5 * torch.sum(1 + lv - mu.pow(2) - lv.exp())
@@ -50,11 +62,14 @@ def main():
     ap.add_argument('--mnist', required=True); ap.add_argument('--epochs', type=int, default=10)
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--latent', type=int, default=2)
     ap.add_argument('--bench-steps', type=int, default=0); ap.add_argument('--json'); ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--init')
     a = ap.parse_args()
     torch.manual_seed(a.seed); torch.set_num_threads(a.threads)
     tr = torch.from_numpy(idx(f'{a.mnist}/train-images-idx3-ubyte').astype(np.float32) / 255)
     te = torch.from_numpy(idx(f'{a.mnist}/t10k-images-idx3-ubyte').astype(np.float32) / 255)
-    m = ConvVAE(a.latent); opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+    m = ConvVAE(a.latent)
+    if a.init: m.load_state_dict(read_safetensors(a.init), strict=True)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-3)
     out = []
     if a.bench_steps:
         for i in range(5 + a.bench_steps):
