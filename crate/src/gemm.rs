@@ -472,7 +472,7 @@ pub struct Gemm {
     pub c: *mut f32,
     pub ldc: usize,
     pub accumulate: bool,
-    /// Thread 0's packing scratch; the others use their own (`par::scratch`).
+    /// Thread 0's packing scratch; the others use their own (`par::thread_scratch`).
     pub scratch0: *mut f32,
 }
 
@@ -516,8 +516,7 @@ impl Gemm {
         if blk.i0 >= blk.i1 || blk.j0 >= blk.j1 {
             return;
         }
-        let scratch = if thread == 0 { self.scratch0 } else { crate::par::scratch(thread) };
-        let scratch = core::slice::from_raw_parts_mut(scratch, SCRATCH);
+        let scratch = crate::par::thread_scratch(thread, self.scratch0);
         let (i0, j0) = (blk.i0, blk.j0);
         let a = if self.op == Op::TN { self.a.add(i0) } else { self.a.add(i0 * self.lda) };
         let b = if self.op == Op::NT { self.b.add(j0 * self.ldb) } else { self.b.add(j0) };

@@ -108,18 +108,14 @@ impl Conv2d {
             da: *const f32,
             dx: Option<(*mut f32, Option<Activation>)>,
         }
-        let chunk = self.win.chunk_images();
-        let chunks = (rows + chunk - 1) / chunk;
+        let chunks = self.win.image_chunks(rows);
         let t = Task { op: *self, io, da, dx };
         let macs = 3 * small * self.win.patch() * f;
         par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, f) = (win.hs * win.ws, win.patch(), t.op.filters);
-            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.io.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
-            let chunk = win.chunk_images();
-            let (c0, c1) = p.range((t.io.rows + chunk - 1) / chunk, 1);
-            for c in c0..c1 {
-                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.io.rows));
+            let scratch = par::thread_scratch(p.thread, t.io.scratch);
+            for (c, r0, r1) in win.chunks_of(t.io.rows, p) {
                 let (n, cols, da) = ((r1 - r0) * small, t.io.cols.add(r0 * win.cols_len()), t.da.add(r0 * small * f));
                 win.im2col_images(t.io.x, r0, r1, t.io.cols);
                 gemm::gemm(Op::TN, patch, f, n, cols, patch, da, f, t.io.partials.add(c * patch * f), f, false, scratch);

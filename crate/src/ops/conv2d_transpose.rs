@@ -104,7 +104,7 @@ impl Conv2dTranspose {
         let macs = self.win.hs * self.win.ws * self.win.patch() * self.channels;
         par::run(&t, par::parts(rows * macs, 1 << 17), |t, p| {
             let (r0, r1) = p.range(t.rows, 1);
-            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
+            let scratch = par::thread_scratch(p.thread, t.scratch);
             let win = &t.op.win;
             let (small, patch, ch) = (win.hs * win.ws, win.patch(), t.op.channels);
             // Images per chunk: their columns stay within about 256 KiB.
@@ -136,18 +136,14 @@ impl Conv2dTranspose {
             da: *const f32,
             dx: Option<(*mut f32, Option<Activation>)>,
         }
-        let chunk = self.win.chunk_images();
-        let chunks = (rows + chunk - 1) / chunk;
+        let chunks = self.win.image_chunks(rows);
         let t = Task { op: *self, io, da, dx };
         let macs = 3 * self.win.hs * self.win.ws * self.win.patch() * self.channels;
         par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, ch, weights) = (win.hs * win.ws, win.patch(), t.op.channels, win.patch() * t.op.channels);
-            let scratch = core::slice::from_raw_parts_mut(if p.thread == 0 { t.io.scratch } else { par::scratch(p.thread) }, gemm::SCRATCH);
-            let chunk = win.chunk_images();
-            let (c0, c1) = p.range((t.io.rows + chunk - 1) / chunk, 1);
-            for c in c0..c1 {
-                let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(t.io.rows));
+            let scratch = par::thread_scratch(p.thread, t.io.scratch);
+            for (c, r0, r1) in win.chunks_of(t.io.rows, p) {
                 let (n, dq) = ((r1 - r0) * small, t.io.cols.add(r0 * win.cols_len()));
                 win.im2col_images(t.da, r0, r1, t.io.cols);
                 if let Some((dx, below)) = t.dx {

@@ -144,6 +144,20 @@ impl Windows {
         (262_144 / self.cols_len().max(1)).max(1)
     }
 
+    /// How many chunks of [`Self::chunk_images`] images `rows` images make.
+    pub fn image_chunks(&self, rows: usize) -> usize {
+        let chunk = self.chunk_images();
+        (rows + chunk - 1) / chunk
+    }
+
+    /// The chunks of `rows` images that part `p` computes (whole chunks per part), each as (its index, its first
+    /// image, the image after its last).
+    pub fn chunks_of(&self, rows: usize, p: par::Part) -> impl Iterator<Item = (usize, usize, usize)> {
+        let chunk = self.chunk_images();
+        let (c0, c1) = p.range(self.image_chunks(rows), 1);
+        (c0..c1).map(move |c| (c, c * chunk, ((c + 1) * chunk).min(rows)))
+    }
+
     /// `im2col` for images [r0, r1) on the calling thread.
     ///
     /// # Safety
