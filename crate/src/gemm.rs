@@ -453,6 +453,15 @@ impl Tile {
     }
 }
 
+/// The packing scratch of thread `t`: `caller`'s (the calling thread passes its model's) for thread 0, the worker's
+/// own (`par::scratch`) otherwise.
+///
+/// # Safety
+/// `caller` addresses [`SCRATCH`] floats; a thread uses only its own scratch.
+pub unsafe fn thread_scratch<'a>(t: usize, caller: *mut f32) -> &'a mut [f32] {
+    core::slice::from_raw_parts_mut(if t == 0 { caller } else { crate::par::scratch(t) }, SCRATCH)
+}
+
 /// Products smaller than this many multiply-adds run on the calling thread: splitting them costs more than it saves.
 const PARALLEL_MIN_MACS: usize = 1 << 17;
 
@@ -472,7 +481,7 @@ pub struct Gemm {
     pub c: *mut f32,
     pub ldc: usize,
     pub accumulate: bool,
-    /// Thread 0's packing scratch; the others use their own (`par::thread_scratch`).
+    /// Thread 0's packing scratch; the others use their own (`thread_scratch`).
     pub scratch0: *mut f32,
 }
 
@@ -516,7 +525,7 @@ impl Gemm {
         if blk.i0 >= blk.i1 || blk.j0 >= blk.j1 {
             return;
         }
-        let scratch = crate::par::thread_scratch(thread, self.scratch0);
+        let scratch = thread_scratch(thread, self.scratch0);
         let (i0, j0) = (blk.i0, blk.j0);
         let a = if self.op == Op::TN { self.a.add(i0) } else { self.a.add(i0 * self.lda) };
         let b = if self.op == Op::NT { self.b.add(j0 * self.ldb) } else { self.b.add(j0) };

@@ -330,13 +330,9 @@ pub fn failed() -> bool {
     CONTROL.failed.load(SeqCst) != 0
 }
 
-/// The GEMM packing scratch of thread `t`: `caller`'s (the calling thread passes its model's) for thread 0, the
-/// worker's own otherwise.
-///
-/// # Safety
-/// `caller` addresses [`crate::gemm::SCRATCH`] floats; a thread uses only its own scratch.
-pub unsafe fn thread_scratch<'a>(t: usize, caller: *mut f32) -> &'a mut [f32] {
-    core::slice::from_raw_parts_mut(if t == 0 { caller } else { SCRATCH[t] }, crate::gemm::SCRATCH)
+/// Packing scratch of thread `t` ≥ 1 (see `gemm::thread_scratch`).
+pub fn scratch(t: usize) -> *mut f32 {
+    unsafe { SCRATCH[t] }
 }
 
 /// Registers `workers` workers (all already started and sleeping or spinning in `worker_loop`), allocating each a

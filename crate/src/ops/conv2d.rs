@@ -114,7 +114,7 @@ impl Conv2d {
         par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, f) = (win.hs * win.ws, win.patch(), t.op.filters);
-            let scratch = par::thread_scratch(p.thread, t.io.scratch);
+            let scratch = gemm::thread_scratch(p.thread, t.io.scratch);
             for (c, r0, r1) in win.chunks_of(t.io.rows, p) {
                 let (n, cols, da) = ((r1 - r0) * small, t.io.cols.add(r0 * win.cols_len()), t.da.add(r0 * small * f));
                 win.im2col_images(t.io.x, r0, r1, t.io.cols);

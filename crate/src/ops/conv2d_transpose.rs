@@ -104,7 +104,7 @@ impl Conv2dTranspose {
         let macs = self.win.hs * self.win.ws * self.win.patch() * self.channels;
         par::run(&t, par::parts(rows * macs, 1 << 17), |t, p| {
             let (r0, r1) = p.range(t.rows, 1);
-            let scratch = par::thread_scratch(p.thread, t.scratch);
+            let scratch = gemm::thread_scratch(p.thread, t.scratch);
             let win = &t.op.win;
             let (small, patch, ch) = (win.hs * win.ws, win.patch(), t.op.channels);
             // Images per chunk: their columns stay within about 256 KiB.
@@ -142,7 +142,7 @@ impl Conv2dTranspose {
         par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, ch, weights) = (win.hs * win.ws, win.patch(), t.op.channels, win.patch() * t.op.channels);
-            let scratch = par::thread_scratch(p.thread, t.io.scratch);
+            let scratch = gemm::thread_scratch(p.thread, t.io.scratch);
             for (c, r0, r1) in win.chunks_of(t.io.rows, p) {
                 let (n, dq) = ((r1 - r0) * small, t.io.cols.add(r0 * win.cols_len()));
                 win.im2col_images(t.da, r0, r1, t.io.cols);
