@@ -123,6 +123,10 @@ describe('conditional VAE', () => {
     expect(vae.logLikelihood(x, { condition: c, samples: 20, seed: 1 }).gap).toBeGreaterThanOrEqual(0);
     expect(vae.reconstruct(x, { condition: c }).length).toBe(4 * 784);
     expect(vae.score(x, { condition: c }).scores.length).toBe(4);
+    // A condition given as bytes means their values (a one-hot Uint8Array is 0s and 1s), not pixel intensities.
+    const asBytes = Uint8Array.from(c, (v) => v);
+    expect(vae.encode(x, { condition: asBytes }).mean).toEqual(vae.encode(x, { condition: c }).mean);
+    expect(vae.decode(new Float32Array(32), { condition: asBytes })).toEqual(vae.decode(new Float32Array(32), { condition: c }));
     // Different conditions decode the same code differently.
     const z = new Float32Array(16);
     const a = vae.decode(z, { condition: oneHot([0, 0], 10) });

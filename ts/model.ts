@@ -3,7 +3,7 @@
  * Every public method validates its arguments before touching the core, so a rejected call changes nothing.
  */
 import {
-  type CorePlan, type CoreShape, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OBJECTIVE, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
+  type CorePlan, type CoreShape, DType, ERROR_WORDS, LAYER_OP, LAYER_WORDS, OBJECTIVE, OPTIMIZER, planWords, readPlanError, SECTION, STATE_WORDS, Status,
   statusMessage, TENSOR_WORDS,
 } from './core/abi';
 import { ensureThreads, hardwareThreads, releaseThreads } from './core/threads';
@@ -409,13 +409,14 @@ export abstract class BaseModel {
     // A conditional model's conditions stay in wasm memory too, bound while their rows are used.
     let condPtr = 0;
     let valCondPtr = 0;
-    const bind = (c: Matrix | undefined, p: number) => { if (c) core.check(x.vae_model_set_condition(h, p, c.dtype), where); };
+    const bind = (c: Matrix | undefined, p: number) => { if (c) this.bindCondition(p, c.dtype, where); };
     let idxPtr = 0;
     let statsPtr = 0;
     try {
       if (val) valPtr = core.copyIn(val.data);
       if (cond) condPtr = core.copyIn(cond.data);
       if (valCond) valCondPtr = core.copyIn(valCond.data);
+      bind(cond, condPtr);
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
       let lastYield = performance.now();
@@ -436,9 +437,6 @@ export abstract class BaseModel {
           if (signal?.aborted) { aborted = true; break; }
           const start = b * o.batchSize;
           const n = Math.min(o.batchSize, train.rows - start);
-          // Bound again before every step: a call with its own condition (from onBatchEnd, or another task while
-          // fit awaits) unbinds it when it returns.
-          bind(cond, condPtr);
           const status = x.vae_model_train_step(h, dataPtr, train.dtype, idxPtr + 4 * start, n, o.samples, o.klWeight,
             warmupSteps, o.binarize ? 1 : 0, OBJECTIVE[o.objective], statsPtr);
           if (status === Status.NON_FINITE) {
@@ -481,6 +479,7 @@ export abstract class BaseModel {
         if (val) {
           bind(valCond, valCondPtr);
           const r = this.evaluateResident(valPtr, val, 1, undefined);
+          bind(cond, condPtr);
           log.valLoss = r.reconstruction + r.kl;
           log.valReconstruction = r.reconstruction;
           log.valKl = r.kl;
@@ -497,7 +496,7 @@ export abstract class BaseModel {
         if (options.onEpochEnd) await options.onEpochEnd(log);
       }
     } finally {
-      if (cond) x.vae_model_set_condition(h, 0, 0);
+      if (cond) this.bindCondition(0, 0, where);
       core.free(dataPtr);
       core.free(valPtr);
       core.free(condPtr);
@@ -558,22 +557,34 @@ export abstract class BaseModel {
     }
     const c = toMatrix(where, what, condition, this.conditionDim, { unit: false }, 'conditionDim');
     if (c.rows !== rows) throw new RangeError(`${where}: ${what} has ${c.rows} rows; expected one per row of data (${rows})`);
-    return c;
+    // Bytes are data rows' pixel intensities (the core reads them as v / 255); a condition's bytes are its values
+    // (a one-hot Uint8Array means 0 and 1).
+    return c.dtype === DType.U8 ? { ...c, data: Float32Array.from(c.data), dtype: DType.F32 } : c;
   }
 
-  /** Runs `fn` with the condition rows (if any) bound in the core, and unbinds them after, whatever happens. */
+  /** The condition rows bound in the core now (wasm pointer and dtype), so that a nested binding can restore them. */
+  #bound = { ptr: 0, dtype: 0 };
+
+  /** Binds condition rows already in wasm memory (ptr 0: none); returns what was bound before. */
+  protected bindCondition(ptr: number, dtype: number, where: string): { ptr: number; dtype: number } {
+    const before = this.#bound;
+    this.core.check(this.core.x.vae_model_set_condition(this.handle, ptr, dtype), where);
+    this.#bound = { ptr, dtype };
+    return before;
+  }
+
+  /**
+   * Runs `fn` with the condition rows (if any) bound in the core, and binds back what was bound before (a fit's
+   * training rows, when called from onBatchEnd), whatever happens.
+   */
   protected withCondition<T>(c: Matrix | undefined, fn: () => T): T {
     if (!c) return fn();
-    const core = this.core;
-    const h = this.handle;
-    return core.scoped((alloc) => {
-      const p = alloc(c.data.byteLength);
-      core.u8(p, c.data.byteLength).set(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
-      core.check(core.x.vae_model_set_condition(h, p, c.dtype), this.className);
+    return this.withMatrix(c, (p) => {
+      const before = this.bindCondition(p, c.dtype, this.className);
       try {
         return fn();
       } finally {
-        core.x.vae_model_set_condition(h, 0, 0);
+        this.bindCondition(before.ptr, before.dtype, this.className);
       }
     });
   }
