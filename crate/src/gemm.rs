@@ -463,7 +463,7 @@ pub unsafe fn thread_scratch<'a>(t: usize, caller: *mut f32) -> &'a mut [f32] {
 }
 
 /// Products smaller than this many multiply-adds run on the calling thread: splitting them costs more than it saves.
-const PARALLEL_MIN_MACS: usize = 1 << 17;
+pub const PARALLEL_MIN_MACS: usize = 1 << 17;
 
 /// One product C (+)= op(A)·op(B) to be split across the active threads (`crate::par`) in chunks of output rows or
 /// of output columns. Each chunk computes whole C elements in the usual order, so the result is the same bits for

@@ -226,7 +226,8 @@ pub fn exp<T: Real>(x: T) -> T {
     y.mul(n.pow2i())
 }
 
-/// Natural logarithm for positive normal inputs (the only inputs the core gives it).
+/// Natural logarithm, accurate for positive normal inputs (the only finite ones the core gives it); NaN for NaN
+/// and ∞, whatever the NaN's bits.
 #[inline(always)]
 pub fn ln<T: Real>(x: T) -> T {
     let (m, e) = x.frexp1();

@@ -57,7 +57,7 @@ impl Model {
         self.decode_rows(drows);
         let iwae = vae && objective == Objective::Iwae;
         let rec_scale = 1.0 / drows as f32;
-        let lik = self.plan.likelihood;
+        let lik = &self.plan.likelihood;
         let scale = if backward && !iwae { Scale::All(rec_scale) } else { Scale::None };
         lik.reconstruction(self.recon_io(), rows, samples, scale);
         let mut stats = Stats::default();

@@ -111,7 +111,7 @@ impl Conv2d {
         let chunks = self.win.image_chunks(rows);
         let t = Task { op: *self, io, da, dx };
         let macs = 3 * small * self.win.patch() * f;
-        par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
+        par::run(&t, par::parts(rows * macs, gemm::PARALLEL_MIN_MACS).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, f) = (win.hs * win.ws, win.patch(), t.op.filters);
             let scratch = gemm::thread_scratch(p.thread, t.io.scratch);

@@ -102,7 +102,7 @@ impl Conv2dTranspose {
         }
         let t = Task { op: *self, params, x, rows, a, then: act.map_or(Then::None, Then::Act), cols, scratch };
         let macs = self.win.hs * self.win.ws * self.win.patch() * self.channels;
-        par::run(&t, par::parts(rows * macs, 1 << 17), |t, p| {
+        par::run(&t, par::parts(rows * macs, gemm::PARALLEL_MIN_MACS), |t, p| {
             let (r0, r1) = p.range(t.rows, 1);
             let scratch = gemm::thread_scratch(p.thread, t.scratch);
             let win = &t.op.win;
@@ -139,7 +139,7 @@ impl Conv2dTranspose {
         let chunks = self.win.image_chunks(rows);
         let t = Task { op: *self, io, da, dx };
         let macs = 3 * self.win.hs * self.win.ws * self.win.patch() * self.channels;
-        par::run(&t, par::parts(rows * macs, 1 << 17).min(chunks), |t, p| {
+        par::run(&t, par::parts(rows * macs, gemm::PARALLEL_MIN_MACS).min(chunks), |t, p| {
             let win = &t.op.win;
             let (small, patch, ch, weights) = (win.hs * win.ws, win.patch(), t.op.channels, win.patch() * t.op.channels);
             let scratch = gemm::thread_scratch(p.thread, t.io.scratch);
