@@ -338,6 +338,10 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(saved.schema).toEqual(schema);
     expect(saved.config.likelihood).toEqual([{ type: 'gaussian', width: 4, variance: 'learned' }, { type: 'categorical', width: 3 }]);
     saved.dispose();
+    // The schema sets each column's term: a likelihood flag given for a table is refused, not silently dropped.
+    const flags = run('train', '--data', sklearnCsv('iris.csv'), '--likelihood', 'gaussian', '--variance', '2', '--epochs', '1', '--out', out);
+    expect(flags.status).toBe(1);
+    expect(flags.stderr).toMatch(/--likelihood, --variance do not apply to a table: its schema gives each column its term .*; leave them out/);
     // A test table is encoded with the training table's schema: a level it never saw is an error naming it.
     const test = join(out, 'test.csv');
     writeFileSync(test, '5.1,3.5,1.4,0.2,0\n6.2,2.9,4.3,1.3,3\n');

@@ -13,6 +13,8 @@ export interface TrainPlan {
   arch: 'mlp' | 'conv';
   /** A JSON file with `encoder`, `decoder` and optionally `output` and `inputShape` (replaces --arch's layers). */
   layersFile?: string;
+  /** The per-value term flags given on the command line (--likelihood, --variance, --loss): a table refuses them. */
+  termFlags?: string[];
   fit: Omit<FitOptions, 'validationData' | 'onBatchEnd' | 'onEpochEnd' | 'signal'>;
   /** 'mnist', 'fashion-mnist', or a path to an IDX images file. */
   dataset: string;
@@ -273,8 +275,9 @@ export function planFromOptions(o: Record<string, unknown>, given: ReadonlySet<s
     binarize: o.binarize as 'none' | 'dynamic',
   };
   if (model === 'vae') Object.assign(fit, { klWeight: o.klWeight, klWarmupEpochs: o.klWarmup, samples: o.samples });
+  const termFlags = ['likelihood', 'variance', 'loss'].filter((k) => given.has(k)).map(flag);
   return {
-    model, modelConfig, arch, ...(o.layers !== undefined ? { layersFile: o.layers as string } : {}), fit, dataset: o.dataset as string,
+    model, modelConfig, arch, ...(o.layers !== undefined ? { layersFile: o.layers as string } : {}), ...(termFlags.length ? { termFlags } : {}), fit, dataset: o.dataset as string,
     ...(o.data !== undefined ? { data: o.data as string } : {}),
     ...(o.testData !== undefined ? { testData: o.testData as string } : {}),
     ...(o.conditional === true ? { conditional: true as const } : {}),

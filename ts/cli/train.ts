@@ -57,6 +57,9 @@ function modelConfig(plan: TrainPlan, cols: number, [h, w, c]: [number, number, 
  */
 export function tableModelConfig(schema: TableSchema, plan: TrainPlan): VAEConfig | AutoencoderConfig {
   if (plan.arch === 'conv' || plan.layersFile !== undefined) throw new DatasetError('a table trains dense layers (--encoder, --decoder); --arch conv and --layers need images');
+  if (plan.termFlags) {
+    throw new DatasetError(`${plan.termFlags.join(', ')} do${plan.termFlags.length === 1 ? 'es' : ''} not apply to a table: its schema gives each column its term (numeric: Gaussian with a learned variance, or squared error; binary: Bernoulli; categorical: softmax); leave ${plan.termFlags.length === 1 ? 'it' : 'them'} out`);
+  }
   // The schema sets the input size and each column's likelihood (or loss), and is saved in the model file.
   const { inputDim: _d, inputShape: _s, likelihood: _l, variance: _v, loss: _o, ...layers } = plan.modelConfig as VAEConfig & AutoencoderConfig;
   return plan.model === 'vae' ? { ...(layers as VAEConfig), schema } : { ...(layers as AutoencoderConfig), schema };
