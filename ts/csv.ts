@@ -30,7 +30,7 @@ import Papa from 'papaparse';
 import { toBytes } from './data';
 import { nodeFs } from './node';
 import { describe } from './options';
-import { checkSchema, type ColumnKind, type ColumnSchema, type TableSchema } from './schema';
+import { checkSchema, type ColumnKind, type ColumnSchema, isNumber, quote, type TableSchema } from './schema';
 
 export { checkSchema, decodeRows } from './schema';
 export type { BinaryColumn, CategoricalColumn, ColumnKind, ColumnSchema, DecodedRows, NumericColumn, TableSchema } from './schema';
@@ -76,7 +76,6 @@ export interface ParsedTable {
 }
 
 const MISSING = ['NA', 'N/A', 'n/a', 'NaN', 'nan', 'null', 'NULL', 'None', '?'];
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const PAIRS = [['false', 'true'], ['no', 'yes'], ['n', 'y'], ['f', 't'], ['off', 'on'], ['negative', 'positive'], ['absent', 'present']];
 /** Distinct values kept per column: enough for any categorical column; past it a column is numeric or an error. */
 const LEVELS_CAP = 1000;
@@ -173,7 +172,6 @@ function guessDelimiter(src: TextSource): string {
   return r.meta.delimiter || ',';
 }
 
-const isNumber = (s: string) => NUMBER.test(s);
 
 interface ColumnStats {
   numbers: number;
@@ -218,7 +216,6 @@ function binaryLevels(values: string[], numeric: boolean): [string, string] {
   return [...values].sort(byCodePoint) as [string, string];
 }
 
-const quote = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 39)}…` : s);
 
 function resolveOptions(o: unknown): Required<Omit<CsvOptions, 'schema' | 'delimiter'>> & Pick<CsvOptions, 'schema' | 'delimiter'> {
   if (o === undefined) o = {};

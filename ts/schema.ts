@@ -119,9 +119,11 @@ export function decodeRows(schema: TableSchema, values: ArrayLike<number>): Deco
   return { rows, probabilities };
 }
 
+/** A decimal number as a CSV cell writes it (no hex, no Infinity, no NaN). */
 const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const isNumber = (s: string) => NUMBER.test(s);
-const quote = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 39)}…` : s);
+export const isNumber = (s: string) => NUMBER.test(s);
+/** A cell or name for an error message: JSON-quoted, cut at 40 characters. */
+export const quote = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 39)}…` : s);
 
 /**
  * The likelihood a VAE of these rows uses, one group per column: numeric → Gaussian on the standardised value with
