@@ -290,15 +290,8 @@ unsafe fn few_rows(m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *
         2 => row_block::<2, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
         _ => row_block::<3, 1>(j, n, k, a, lda, b, ldb, c, ldc, accumulate),
     };
-    for i in 0..m {
-        for jj in j..n {
-            let mut s = if accumulate { *c.add(i * ldc + jj) } else { 0.0 };
-            for p in 0..k {
-                s += *a.add(i * lda + p) * *b.add(p * ldb + jj);
-            }
-            *c.add(i * ldc + jj) = s;
-        }
-    }
+    // The last n mod 4 columns, one element at a time (the same sums).
+    gemm_scalar(Op::NN, m, n - j, k, a, lda, b.add(j), ldb, c.add(j), ldc, accumulate);
 }
 
 /// Columns [j, …) of C's R rows in blocks of 4·V while whole blocks fit; returns the first column not done.
