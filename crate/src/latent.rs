@@ -148,12 +148,19 @@ impl Latent {
         let mut total = 0.0f64;
         for i in 0..rows {
             let half_lv = self.half_sum_logvar(b, i);
-            // (log w is recomputed in each pass: O(latent) per draw, and the same value every time.)
-            let lw = |s: usize| self.log_weight(b, i * samples + s, *row_rec.add(i * samples + s), half_lv);
-            let max = (0..samples).map(|s| lw(s)).fold(f64::NEG_INFINITY, |m, v| if v > m { v } else { m });
-            let sum: f64 = (0..samples).map(|s| exp_f64_nonpos(lw(s) - max)).sum();
+            // Each draw's log w (an f32, so held exactly in `scale` until its weight replaces it).
+            let w = scale.add(i * samples);
+            let mut max = f64::NEG_INFINITY;
             for s in 0..samples {
-                *scale.add(i * samples + s) = (exp_f64_nonpos(lw(s) - max) / sum / rows as f64) as f32;
+                let lw = self.log_weight(b, i * samples + s, *row_rec.add(i * samples + s), half_lv);
+                *w.add(s) = lw as f32;
+                if lw > max {
+                    max = lw;
+                }
+            }
+            let sum: f64 = (0..samples).map(|s| exp_f64_nonpos(*w.add(s) as f64 - max)).sum();
+            for s in 0..samples {
+                *w.add(s) = (exp_f64_nonpos(*w.add(s) as f64 - max) / sum / rows as f64) as f32;
             }
             total += max + ln_f64(sum) - ln_f64(samples as f64);
         }
