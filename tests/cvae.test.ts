@@ -179,6 +179,17 @@ describe('conditional VAE', () => {
       .rejects.toThrow(/decoder\[1\] \(conv2dTranspose\): the condition joins the decoder's first layer, which must be dense/);
   });
 
+  it('oneHot puts a 1 at each label and refuses bad labels, class counts and sizes with what was expected', () => {
+    expect(Array.from(oneHot([2, 0], 3))).toEqual([0, 0, 1, 1, 0, 0]);
+    expect(Array.from(oneHot(new Uint8Array([1]), 2))).toEqual([0, 1]);
+    expect(() => oneHot([0, 3], 3)).toThrow('oneHot: labels[1] is 3; expected an integer in [0, 3)');
+    expect(() => oneHot([0.5], 3)).toThrow(/labels\[0\] is 0\.5/);
+    expect(() => oneHot([0], 0)).toThrow('oneHot: classes must be an integer in [1, 1048576], got 0');
+    expect(() => oneHot([0], 2 ** 21)).toThrow(/classes must be an integer in \[1, 1048576\]/);
+    expect(() => oneHot({ length: 2 ** 20 } as ArrayLike<number>, 1024)).toThrow(/1073741824 values, more than the 268435456 \(1 GiB\)/);
+    expect(() => oneHot(7 as never, 2)).toThrow('oneHot: labels must be an array or typed array of integers');
+  });
+
   it('the label is information: with a 2-D latent, after 3 epochs on 5,000 MNIST images the CVAE\'s test bound beats the VAE\'s', async () => {
     const test = images.subarray(5000 * 784);
     const testC = condition.subarray(5000 * 10);

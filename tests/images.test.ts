@@ -201,6 +201,6 @@ describe('fromImageData', () => {
     expect(() => fromImageData([ok, { width: 2, height: 1, data: new Uint8ClampedArray(8) }])).toThrow('fromImageData: images differ in size: image 0 is 1×1 (width×height), image 1 is 2×1; pass size: [height, width] to resize them all');
     expect(() => fromImageData([ok, 'x' as never])).toThrow(/fromImageData: image 1 must be an ImageData or \{ width, height, data: Uint8ClampedArray of RGBA \}/);
     expect(() => fromImageData(ok, { background: 300 } as never)).toThrow(/background must be a grey level 0–255, \[r, g, b\] of levels, or 'none'/);
-    expect(() => fromImageData(ok, { colour: 1 } as never)).toThrow('fromImageData: unknown option "colour"; expected size, channels, background');
+    expect(() => fromImageData(ok, { colour: 1 } as never)).toThrow('fromImageData: unknown option "colour"; expected one of size, channels, background');
   });
 });

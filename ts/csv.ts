@@ -29,7 +29,7 @@
 import Papa from 'papaparse';
 import { toBytes } from './data';
 import { nodeFs } from './node';
-import { describe } from './options';
+import { checkKeys, checkObject, describe } from './options';
 import { checkSchema, type ColumnKind, type ColumnSchema, isNumber, quote, type TableSchema } from './schema';
 
 export { checkSchema, decodeRows } from './schema';
@@ -219,9 +219,8 @@ function binaryLevels(values: string[], numeric: boolean): [string, string] {
 
 function resolveOptions(o: unknown): Required<Omit<CsvOptions, 'schema' | 'delimiter'>> & Pick<CsvOptions, 'schema' | 'delimiter'> {
   if (o === undefined) o = {};
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new TypeError(`parseCsv: options must be an object, got ${describe(o)}`);
-  const known = ['schema', 'header', 'delimiter', 'columns', 'dropMissing', 'missing', 'maxLevels', 'preamble', 'name'];
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`parseCsv: unknown option ${JSON.stringify(k)}; expected one of ${known.join(', ')}`);
+  checkObject('parseCsv', 'options', o);
+  checkKeys('parseCsv', o, ['schema', 'header', 'delimiter', 'columns', 'dropMissing', 'missing', 'maxLevels', 'preamble', 'name']);
   const opts = o as CsvOptions;
   if (opts.header !== undefined && opts.header !== true && opts.header !== false && opts.header !== 'auto') throw new TypeError(`parseCsv: header must be true, false or 'auto', got ${describe(opts.header)}`);
   if (opts.delimiter !== undefined && (typeof opts.delimiter !== 'string' || opts.delimiter.length !== 1 || /["\r\n]/.test(opts.delimiter))) {

@@ -1,6 +1,8 @@
 /** IDX files (MNIST's format), gzipped or not. */
 import { gunzipSync } from 'fflate';
+import { MAX_UNITS } from './core/abi';
 import { toBytes } from './data';
+import { positiveInt } from './options';
 import type { BytesInput } from './types';
 
 export interface IdxArray {
@@ -68,13 +70,19 @@ export function idxLabels(idx: IdxArray): Uint8Array {
   return idx.data as Uint8Array;
 }
 
+/** 2^28 values: 1 GiB of floats, a quarter of the wasm address space the data must be copied into. */
+const MAX_ONE_HOT = 2 ** 28;
+
 /**
  * One-hot rows for integer labels in [0, classes): rows × classes, 1 at each row's label (a conditional VAE's
  * `condition`).
  */
 export function oneHot(labels: ArrayLike<number>, classes: number): Float32Array {
-  if (!Number.isInteger(classes) || classes < 1 || classes > 1 << 20) throw new TypeError(`oneHot: classes must be an integer in [1, 1048576], got ${String(classes)}`);
+  positiveInt('oneHot', 'classes', classes, MAX_UNITS);
   if (typeof labels !== 'object' || labels === null || typeof labels.length !== 'number') throw new TypeError('oneHot: labels must be an array or typed array of integers');
+  if (labels.length * classes > MAX_ONE_HOT) {
+    throw new RangeError(`oneHot: ${labels.length} labels × ${classes} classes is ${labels.length * classes} values, more than the ${MAX_ONE_HOT} (1 GiB) a model's 4 GiB of wasm memory can take in; one-hot fewer rows at a time`);
+  }
   const out = new Float32Array(labels.length * classes);
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;

@@ -15,7 +15,7 @@
  *   used, so a given RGBA input gives the same bytes on every engine (browsers' own decoders may differ in the
  *   RGBA they produce from a JPEG; PNG is lossless).
  */
-import { describe } from './options';
+import { checkKeys, checkObject, describe } from './options';
 
 /** Images stacked channels last: `data[((i·h + y)·w + x)·c + k]`. Pass it to `fit`, `encode`, … as is. */
 export interface ImageSet {
@@ -60,11 +60,9 @@ export interface ResolvedImageOptions {
 
 export function resolveImageOptions(where: string, options: unknown): ResolvedImageOptions {
   if (options === undefined) return { background: [255, 255, 255] };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`${where}: options must be an object, got ${describe(options)}`);
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!['size', 'channels', 'background'].includes(k)) throw new TypeError(`${where}: unknown option ${JSON.stringify(k)}; expected size, channels, background`);
-  }
+  checkObject(where, 'options', options);
+  const o = options;
+  checkKeys(where, o, ['size', 'channels', 'background']);
   const out: ResolvedImageOptions = { background: [255, 255, 255] };
   const side = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
   if (o.size !== undefined) {
