@@ -11,7 +11,6 @@ import { loadModel } from './persist';
 import type { AutoencoderConfig, BytesInput, DataInput, LossAndGradients } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
-import type { TableSchema } from './schema';
 
 export class Autoencoder extends BaseModel {
   protected readonly className = 'Autoencoder';
@@ -32,10 +31,6 @@ export class Autoencoder extends BaseModel {
   static async load(bytes: BytesInput): Promise<Autoencoder> {
     const model = await loadModel('Autoencoder.load', bytes, 'autoencoder', (config) => Autoencoder.create(config as AutoencoderConfig));
     return model as Autoencoder;
-  }
-
-  protected configSchema(): TableSchema | undefined {
-    return this.config.schema;
   }
 
   protected get isVae(): boolean {

@@ -118,6 +118,8 @@ export abstract class BaseModel {
   readonly layers: readonly LayerInfo[];
   readonly parameterCount: number;
   protected abstract readonly className: string;
+  /** The resolved configuration (each subclass's own type). */
+  abstract readonly config: Readonly<{ schema?: TableSchema }>;
 
   /**
    * Compiles `plan` in the core and initialises the model. A plan the core refuses is reported with the layer's
@@ -229,10 +231,8 @@ export abstract class BaseModel {
 
   /** The table schema the model's rows are encoded with (models created with `schema`), else undefined. */
   get schema(): TableSchema | undefined {
-    return this.configSchema();
+    return this.config.schema;
   }
-
-  protected abstract configSchema(): TableSchema | undefined;
 
   /**
    * Model outputs in the schema's encoding (`decode`, `reconstruct` or `sample`: rows × width) → rows in the

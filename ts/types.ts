@@ -79,14 +79,6 @@ export interface LayersConfig {
   /** The output layer. Default `{ type: 'dense' }` (to the input's size). */
   output?: OutputLayerSpec;
   /**
-   * VAE only: a conditional VAE on `conditionDim` values per row (a class's one-hot vector, or any side
-   * information): q(z | x, c) and p(x | z, c), the prior staying N(0, I). The condition joins the encoder's first
-   * dense layer (after `flatten` in a convolutional encoder; the latent's heads when the encoder has none) and the
-   * decoder's first layer, which must then be dense: those layers' weights get `conditionDim` more rows, the
-   * condition's, after the input's. Every method that takes data then takes `condition` (rows × conditionDim).
-   */
-  conditionDim?: number;
-  /**
    * A table's schema (`parseCsv(...).schema`): rows are encoded with it, the input size is its width, and the
    * reconstruction term defaults to one group per column — VAE: numeric Gaussian with a learned variance, binary
    * Bernoulli, categorical a softmax over its levels; autoencoder: squared error, cross-entropy, the categorical's
@@ -112,6 +104,14 @@ export interface LayersConfig {
 }
 
 export interface VAEConfig extends LayersConfig {
+  /**
+   * A conditional VAE on `conditionDim` values per row (a class's one-hot vector, or any side
+   * information): q(z | x, c) and p(x | z, c), the prior staying N(0, I). The condition joins the encoder's first
+   * dense layer (after `flatten` in a convolutional encoder; the latent's heads when the encoder has none) and the
+   * decoder's first layer, which must then be dense: those layers' weights get `conditionDim` more rows, the
+   * condition's, after the input's. Every method that takes data then takes `condition` (rows × conditionDim).
+   */
+  conditionDim?: number;
   /**
    * The decoder's distribution p(x|z):
    * - `'bernoulli'` (default): outputs logits; reconstruction = binary cross-entropy computed stably from logits;

@@ -12,7 +12,6 @@ import { CONV_REFERENCE_NAMES, decodePyTorchInto, encodePyTorch, knownNames, typ
 import type { BytesInput, DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
 import type { Core } from './core/wasm';
 import type { CorePlan } from './core/abi';
-import type { TableSchema } from './schema';
 
 export class VAE extends BaseModel {
   protected readonly className = 'VAE';
@@ -92,10 +91,6 @@ export class VAE extends BaseModel {
 
   private pytorchLayout(): ModelLayout {
     return { tensors: this.tensors, layers: this.layers, input: this.inputShape };
-  }
-
-  protected configSchema(): TableSchema | undefined {
-    return this.config.schema;
   }
 
   protected get isVae(): boolean {
