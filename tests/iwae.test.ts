@@ -132,6 +132,12 @@ describe('IWAE objective', () => {
     const vae = await VAE.create({ inputDim: 4, latentDim: 2 });
     await expect(vae.fit(new Float32Array(8), { objective: 'iwae', klWeight: 0.5 })).rejects.toThrow(/klWeight must be left out with objective 'iwae'/);
     await expect(vae.fit(new Float32Array(8), { objective: 'ivae' as never })).rejects.toThrow(/objective must be one of "elbo", "iwae"/);
+    // lossAndGradients takes the same rules: β only at its neutral 1 with L_k, the same names of objectives.
+    const eps2 = new Float32Array(4);
+    const x2 = new Float32Array(8).fill(0.5);
+    expect(() => vae.lossAndGradients(x2, { epsilon: eps2, objective: 'iwae', klWeight: 0.5 })).toThrow(/VAE\.lossAndGradients: klWeight must be left out with objective 'iwae'/);
+    expect(() => vae.lossAndGradients(x2, { epsilon: eps2, objective: 'ivae' as never })).toThrow(/VAE\.lossAndGradients: objective must be one of "elbo", "iwae"/);
+    expect(vae.lossAndGradients(x2, { epsilon: eps2, objective: 'iwae', klWeight: 1 }).loss).toBe(vae.lossAndGradients(x2, { epsilon: eps2, objective: 'iwae' }).loss);
     // A huge k: a clear error before any step, the model unchanged.
     const big = await VAE.create({ inputDim: 784, latentDim: 10, encoder: [400] });
     const before = weightBytes(big);

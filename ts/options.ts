@@ -97,6 +97,20 @@ export function seedOption(where: string, v: unknown): number | undefined {
   return v;
 }
 
+/**
+ * The training objective of `opts` (fit's options, or lossAndGradients'): 'elbo' by default. The bound L_k has no KL
+ * term to weight, so with 'iwae' β and its warm-up must be left out (or at their neutral 1 and 0).
+ */
+export function objectiveOption(where: string, opts: { objective?: unknown; klWeight?: unknown; klWarmupEpochs?: unknown }): 'elbo' | 'iwae' {
+  const objective = opts.objective === undefined ? 'elbo' : oneOf(where, 'objective', opts.objective, ['elbo', 'iwae'] as const);
+  if (objective === 'iwae') {
+    for (const k of ['klWeight', 'klWarmupEpochs'] as const) {
+      if (opts[k] !== undefined && opts[k] !== (k === 'klWeight' ? 1 : 0)) fail(where, k, opts[k], "left out with objective 'iwae' (the importance-weighted bound has no KL term to weight)");
+    }
+  }
+  return objective;
+}
+
 export function checkObject(where: string, what: string, v: unknown): asserts v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(where, what, v, 'an object');
 }
@@ -419,13 +433,7 @@ export function resolveFit(where: string, o: FitOptions | undefined, isVae: bool
     if (path === undefined && onCheckpoint === undefined) fail(where, 'checkpoint', opts.checkpoint, 'given a path or an onCheckpoint callback');
   }
   const binarize = opts.binarize === undefined ? 'none' : oneOf(where, 'binarize', opts.binarize, ['none', 'dynamic'] as const);
-  const objective = opts.objective === undefined ? 'elbo' : oneOf(where, 'objective', opts.objective, ['elbo', 'iwae'] as const);
-  if (objective === 'iwae') {
-    // The bound L_k has no KL term to weight: β and its warm-up belong to the ELBO.
-    for (const k of ['klWeight', 'klWarmupEpochs'] as const) {
-      if (opts[k] !== undefined && opts[k] !== (k === 'klWeight' ? 1 : 0)) fail(where, k, opts[k], "left out with objective 'iwae' (the importance-weighted bound has no KL term to weight)");
-    }
-  }
+  const objective = objectiveOption(where, opts);
   return {
     epochs: opts.epochs === undefined ? 1 : positiveInt(where, 'epochs', opts.epochs, 1e9),
     batchSize: opts.batchSize === undefined ? 128 : positiveInt(where, 'batchSize', opts.batchSize, 1 << 20),

@@ -6,7 +6,7 @@
 import { constructorCore, init } from './core/wasm';
 import { toBytes, toCodes } from './data';
 import { BaseModel } from './model';
-import { checkKeys, checkObject, fail, nonNegativeNumber, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
+import { checkKeys, checkObject, fail, nonNegativeNumber, objectiveOption, positiveInt, type ResolvedVAEConfig, resolveVAEConfig, seedOption } from './options';
 import { loadModel } from './persist';
 import { CONV_REFERENCE_NAMES, decodePyTorchInto, encodePyTorch, knownNames, type ModelLayout, PYTORCH_EXAMPLES_NAMES, pytorchExamplesSizes } from './pytorch';
 import type { BytesInput, DataInput, ElboResult, LogLikelihoodResult, LossAndGradients, VAEConfig } from './types';
@@ -216,9 +216,7 @@ export class VAE extends BaseModel {
     checkKeys(where, options, ['epsilon', 'samples', 'klWeight', 'objective', 'condition']);
     const samples = options.samples === undefined ? 1 : positiveInt(where, 'samples', options.samples, 4096);
     const beta = options.klWeight === undefined ? 1 : nonNegativeNumber(where, 'klWeight', options.klWeight);
-    const objective = options.objective ?? 'elbo';
-    if (objective !== 'elbo' && objective !== 'iwae') fail(where, 'objective', objective, "'elbo' or 'iwae'");
-    if (objective === 'iwae' && options.klWeight !== undefined) fail(where, 'klWeight', options.klWeight, "left out with objective 'iwae'");
+    const objective = objectiveOption(where, options);
     const m = this.matrix('lossAndGradients', 'x', x);
     const eps = options.epsilon;
     const expected = m.rows * samples * this.config.latentDim;
