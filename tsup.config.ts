@@ -57,7 +57,7 @@ export default defineConfig([
   },
   {
     // Experiments (issue 7): built into experiments/dist (not published), run with node.
-    entry: { exercise: 'experiments/exercise.ts', 'pytorch-examples': 'experiments/pytorch-examples.ts', 'kw-figure2': 'experiments/kw-figure2.ts', burda: 'experiments/burda.ts', 'conv-vae': 'experiments/conv-vae.ts', 'conv-vae-seeds': 'experiments/conv-vae-seeds.ts', cvae: 'experiments/cvae.ts', anomaly: 'experiments/anomaly.ts' },
+    entry: { exercise: 'experiments/exercise.ts', 'pytorch-examples': 'experiments/pytorch-examples.ts', 'kw-figure2': 'experiments/kw-figure2.ts', burda: 'experiments/burda.ts', 'conv-vae': 'experiments/conv-vae.ts', 'conv-vae-seeds': 'experiments/conv-vae-seeds.ts', 'conv-vae-same-draws': 'experiments/conv-vae-same-draws.ts', cvae: 'experiments/cvae.ts', anomaly: 'experiments/anomaly.ts' },
     outDir: 'experiments/dist',
     format: ['esm'],
     platform: 'node',
