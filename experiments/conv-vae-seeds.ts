@@ -69,7 +69,9 @@ function report(runs: Run[], date: string): string {
     'reproduced within 7.5e-8 (scripts/check-pytorch-conv.sh), and, measured by hand on one batch with the same weights',
     'and ε, the loss and all 18 gradients within 5e-6 relative; tests/pytorch.test.ts checks the layouts against an',
     'independent NCHW reference. Started from the very weights PyTorch draws for seed 1 (exported by conv_vae_ref.py,',
-    'loaded with `VAE.fromPyTorch`; run by hand), our training stalled as well: 206.57 after one epoch.',
+    'loaded with `VAE.fromPyTorch`; run by hand), our training stalled as well: 206.57 after one epoch. Given the same',
+    'draws as well (initial weights, order and ε), the two libraries train the same curve:',
+    '[conv-vae-same-draws](conv-vae-same-draws.md).',
   );
   return `${lines.join('\n')}\n`;
 }
