@@ -18,29 +18,21 @@ import { join } from 'node:path';
 import { VAE, auroc, idxImages, idxLabels, loadIdx, parseCsv, type ParsedTable } from '../ts/index';
 import { findMnistDir } from '../ts/cli/datasets';
 import type { CsvOptions } from '../ts/csv';
+import { numberOption } from './args';
 import { lineChartPng } from './plot';
-
-/** A numeric command-line option (`-- --epochs 5`), for quick looks; the page states what was used. */
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} wants a whole number, got ${process.argv[i + 1]}`);
-  return v;
-}
 
 // ---- settings -------------------------------------------------------------------------------------------------
 
 /** Passes over one class's ~6,000 training images (≈ 2,350 Adam steps of 128: a quarter of the steps of the
  * 10-epoch full-MNIST default run), chosen to fit the time budget, not tuned on test AUROC. */
-const EPOCHS = option('--epochs', 50);
+const EPOCHS = numberOption('--epochs', 50);
 /** k of the importance-weighted bound L_k. */
 const K = 100;
 /** ε draws averaged in the −ELBO and reconstruction scores. */
 const DRAWS = 10;
-const SPLITS = option('--splits', 10);
+const SPLITS = numberOption('--splits', 10);
 /** Classes per image dataset (all 10 by default; fewer for a quick look). */
-const CLASSES = option('--classes', 10);
+const CLASSES = numberOption('--classes', 10);
 const TRAIN_FRACTION = 0.7;
 /** Share of the training (normal) rows the table VAE holds out to pick its checkpoint. */
 const VALIDATION_FRACTION = 0.2;

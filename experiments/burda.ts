@@ -30,6 +30,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { VAE } from '../ts/index';
 import { loadDataset } from '../ts/cli/datasets';
+import { stringOption } from './args';
 import { lineChartPng } from './plot';
 
 type ModelId = 'vae-k1' | 'vae-k5' | 'iwae-k5' | 'iwae-k50';
@@ -45,33 +46,29 @@ const MODELS: Record<ModelId, ModelSpec> = {
 const ORDER = Object.keys(MODELS) as ModelId[];
 const BURDA_PASSES = 3280;
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-const STAGES = Number(arg('--stages') ?? 6);
-if (!Number.isInteger(STAGES) || STAGES < 1 || STAGES > 8) throw new Error(`--stages must be an integer 1 … 8 (stages of Burda et al.'s schedule); got ${arg('--stages')}`);
-const threadsArg = arg('--threads') ?? 'auto';
+const STAGES = Number(stringOption('--stages') ?? 6);
+if (!Number.isInteger(STAGES) || STAGES < 1 || STAGES > 8) throw new Error(`--stages must be an integer 1 … 8 (stages of Burda et al.'s schedule); got ${stringOption('--stages')}`);
+const threadsArg = stringOption('--threads') ?? 'auto';
 const THREADS: number | 'auto' = threadsArg === 'auto' ? 'auto' : Number(threadsArg);
-const modelsArg = (arg('--models') ?? 'vae-k1,vae-k5,iwae-k5').split(',');
+const modelsArg = (stringOption('--models') ?? 'vae-k1,vae-k5,iwae-k5').split(',');
 for (const m of modelsArg) if (!(m in MODELS)) throw new Error(`--models: unknown model "${m}"; expected some of ${ORDER.join(', ')}`);
 const SELECTED = modelsArg as ModelId[];
 const REPORT_ONLY = process.argv.includes('--report');
-const MEASURE = process.argv.includes('--measure') ? Number(arg('--measure') && !arg('--measure')!.startsWith('--') ? arg('--measure') : 300) : 0;
+const MEASURE = process.argv.includes('--measure') ? Number(stringOption('--measure') && !stringOption('--measure')!.startsWith('--') ? stringOption('--measure') : 300) : 0;
 
 // --smoke: a quick check of the script itself (1,000 training images, 100 test images, L_50 for L_5000), written
 // to --out (required with --smoke, so the results page is never overwritten by it).
 const SMOKE = process.argv.includes('--smoke');
-if (SMOKE && !arg('--out')) throw new Error('--smoke needs --out DIR (a folder for its JSON, page and plots)');
+if (SMOKE && !stringOption('--out')) throw new Error('--smoke needs --out DIR (a folder for its JSON, page and plots)');
 const K_EVAL = SMOKE ? 50 : 5000;
 const EVAL_CHUNK = 1000;
-const EVAL_IMAGES = Number(arg('--eval-images') ?? 10000);
+const EVAL_IMAGES = Number(stringOption('--eval-images') ?? 10000);
 if (!Number.isInteger(EVAL_IMAGES) || EVAL_IMAGES < EVAL_CHUNK || EVAL_IMAGES > 10000 || EVAL_IMAGES % EVAL_CHUNK !== 0) {
-  throw new Error(`--eval-images must be a multiple of ${EVAL_CHUNK} from ${EVAL_CHUNK} to 10000 (the first test images L_5000 is computed on); got ${arg('--eval-images')}`);
+  throw new Error(`--eval-images must be a multiple of ${EVAL_CHUNK} from ${EVAL_CHUNK} to 10000 (the first test images L_5000 is computed on); got ${stringOption('--eval-images')}`);
 }
-const out = arg('--out') ?? join(process.cwd(), 'docs/results');
+const out = stringOption('--out') ?? join(process.cwd(), 'docs/results');
 const jsonPath = join(out, 'burda.json');
-const ckptDir = arg('--out') ? join(out, 'burda-checkpoints') : join(process.cwd(), 'experiments/dist/burda-checkpoints');
+const ckptDir = stringOption('--out') ? join(out, 'burda-checkpoints') : join(process.cwd(), 'experiments/dist/burda-checkpoints');
 mkdirSync(join(out, 'images'), { recursive: true });
 
 /** Burda et al.'s stage i: 3^i passes at 0.001·10^(−i/7). */

@@ -15,13 +15,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { VAE, convLayers } from '../ts/index';
 import { loadDataset } from '../ts/cli/datasets';
+import { numberOption } from './args';
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-};
-const EPOCHS = arg('epochs', 10);
-const SEED = arg('seed', 1);
+const EPOCHS = numberOption('--epochs', 10);
+const SEED = numberOption('--seed', 1);
 const LOG_STEPS = 5;
 const python = process.env.PYTHON ?? '/usr/bin/python3';
 const jsonPath = join(process.cwd(), 'docs/results/conv-vae-same-draws.json');

@@ -17,10 +17,10 @@ import { VAE, oneHot } from '../ts/index';
 import { datasetLabelFiles, head, type Images, loadDataset, readLabels } from '../ts/cli/datasets';
 import { imageGridPng } from '../ts/cli/png';
 import type { EpochLog, VAEConfig } from '../ts/types';
+import { numberOption } from './args';
 
-const arg = (name: string, fallback: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
-const EPOCHS = arg('--epochs', 10);
-const CLASSIFIER_EPOCHS = arg('--classifier-epochs', 3);
+const EPOCHS = numberOption('--epochs', 10);
+const CLASSIFIER_EPOCHS = numberOption('--classifier-epochs', 3);
 const PER_CLASS = 1000;
 const K = 1000;
 const K_ROWS = 1000;
