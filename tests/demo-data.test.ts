@@ -5,14 +5,13 @@
 // independent quantile and against the same model trained in Node; a malformed CSV shows parseCsv's error; a
 // conditional VAE on MNIST's labels draws the picked class, bit for bit as Node does. Writes artifacts/demo-table.png
 // and artifacts/demo-cvae.png (Chromium; -firefox.png for Firefox).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, idxImages, idxLabels, loadIdx, oneHot, parseCsv } from '../ts/index';
 import { inked, launch, onFirstUse, serve, type Tab } from './engines/drivers.mjs';
-import { ROOT, sklearnCsv } from './helpers';
+import { demoData, ROOT, sklearnCsv } from './helpers';
 
 /** Built apart from tests/demo.test.ts's demo/dist, so the two suites can run at the same time. */
 const site = mkdtempSync(join(tmpdir(), 'vae-demo-data-site-'));
@@ -39,14 +38,6 @@ function quantile(values: number[], q: number): number {
   const lo = Math.floor(at);
   const hi = Math.min(lo + 1, s.length - 1);
   return s[lo]! + (s[hi]! - s[lo]!) * (at - lo);
-}
-
-/** The demo's MNIST subset exists with the right sizes (written by scripts/prepare-demo-data.mjs only if not). */
-function demoData(): void {
-  const dir = join(ROOT, 'demo/public/data');
-  const sizes: [string, number][] = [['train-images.idx', 16 + 10000 * 784], ['train-labels.idx', 8 + 10000], ['test-images.idx', 16 + 1000 * 784], ['test-labels.idx', 8 + 1000]];
-  if (sizes.every(([f, n]) => existsSync(join(dir, f)) && statSync(join(dir, f)).size === n)) return;
-  execFileSync(process.execPath, [join(ROOT, 'scripts/prepare-demo-data.mjs')], { stdio: 'pipe' });
 }
 
 beforeAll(async () => {

@@ -2,13 +2,12 @@
 // Debian's Chromium (playwright-core) and Firefox ESR (puppeteer-core over WebDriver BiDi), one test body for both
 // (tests/engines/drivers.mjs): it trains (with worker threads), draws, stays responsive, gives Node's bits, and keeps
 // a saved model across a reload. Writes artifacts/demo.png (Chromium) and artifacts/demo-firefox.png.
-import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, idxImages, loadIdx } from '../ts/index';
 import { inked, launch, onFirstUse, root, serve, type Tab } from './engines/drivers.mjs';
+import { demoData, sha256, weightBytes } from './helpers';
 
 const site = join(root, 'demo/dist');
 const STEPS = 60;
@@ -26,7 +25,7 @@ const text = (p: Tab, selector: string) => p.evaluate((s) => document.querySelec
 
 beforeAll(async () => {
   expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
-  execFileSync(process.execPath, [join(root, 'scripts/prepare-demo-data.mjs')], { stdio: 'pipe' });
+  demoData();
   const { build } = await import('vite');
   await build({ configFile: join(root, 'demo/vite.config.ts'), logLevel: 'error' });
   server = await serve(site, { isolated: true });
@@ -48,10 +47,9 @@ function nodeWeightsHash(): Promise<string> {
       epochs: 1, batchSize: 100, klWeight: 1, optimizer: { name: 'adam', learningRate: 1e-3 }, signal: stop.signal,
       onBatchEnd: () => { if (++n >= STEPS) stop.abort(); },
     });
-    const hash = createHash('sha256');
-    for (const t of Object.values(vae.getWeights())) hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    const hash = sha256(weightBytes(vae));
     vae.dispose();
-    return hash.digest('hex');
+    return hash;
   })();
   return nodeHash;
 }

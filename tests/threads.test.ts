@@ -131,7 +131,8 @@ describe('threads', () => {
     } finally {
       core.x.vae_threads_inject_fault(0, 0, 0, 0); // disarms, so a miss cannot fail the tests after this one
     }
-    expect(error?.message).toMatch(/VAE\.fit: worker thread 1 failed: RuntimeError: unreachable.*left the model as it was/);
+    expect(error, 'the fault did not fire in 20 one-step fits').toBeInstanceOf(Error);
+    expect(error!.message).toMatch(/VAE\.fit: worker thread 1 failed: RuntimeError: unreachable.*left the model as it was/);
     expect(weightBytes(m).equals(before)).toBe(true);
     // The next fit restarts the workers and computes what one thread computes from the same state.
     const copy = await VAE.load(m.save());
