@@ -17,9 +17,8 @@ let trainPoints: LossPoint[] = [];
 let validationPoints: LossPoint[] = [];
 let selected = { a: 0, b: 1 };
 let speed = 0;
-/** A conditional model's class for what it draws, and the training rows' conditions (oneHot of their labels). */
+/** A conditional model's class for what it draws. */
 let digit = 0;
-let trainCondition: Float32Array | undefined;
 /** The table model (a CSV's rows), apart from the image model. */
 let tableVae: VAE | undefined;
 
@@ -157,7 +156,6 @@ async function create(s: Settings): Promise<void> {
     ...(s.conditional ? { conditionDim: CLASSES } : {}),
   };
   vae = await VAE.create(config);
-  trainCondition = s.conditional ? oneHot(train!.labels!, CLASSES) : undefined;
   step = 0;
   epoch = 0;
   post({ type: 'model', settings: s, threads: vae.threads, threadsNote: vae.threadsNote, parameters: vae.parameterCount });
@@ -170,6 +168,8 @@ function start(): void {
   const m = vae;
   const ctrl = new AbortController();
   controller = ctrl;
+  // The training rows' conditions from the labels held now (a label file opened since is taken at the next start).
+  const condition = labelled(train, train.rows);
   running = (async () => {
     let lastReport = performance.now();
     let lastViews = 0;
@@ -177,7 +177,7 @@ function start(): void {
     let windowSteps = 0;
     while (!ctrl.signal.aborted && (s.steps === 0 || step < s.steps)) {
       await m.fit(train.images, {
-        epochs: 1, batchSize: s.batch, klWeight: s.beta, signal: ctrl.signal, ...(trainCondition ? { condition: trainCondition } : {}),
+        epochs: 1, batchSize: s.batch, klWeight: s.beta, signal: ctrl.signal, ...condition,
         optimizer: { name: 'adam', learningRate: s.learningRate },
         onBatchEnd: (b) => {
           step++;
@@ -296,7 +296,6 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
       learningRate: settings?.learningRate ?? 1e-3, beta: settings?.beta ?? 1, batch: settings?.batch ?? 100, seed: c.seed, steps: 0,
       conditional: isConditional,
     };
-    trainCondition = isConditional ? oneHot(train!.labels!, CLASSES) : undefined;
     step = 0;
     post({ type: 'model', settings, threads: loaded.threads, threadsNote: loaded.threadsNote, parameters: loaded.parameterCount });
     validate();
