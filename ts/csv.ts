@@ -172,7 +172,6 @@ function guessDelimiter(src: TextSource): string {
   return r.meta.delimiter || ',';
 }
 
-
 interface ColumnStats {
   numbers: number;
   texts: number;
@@ -215,7 +214,6 @@ function binaryLevels(values: string[], numeric: boolean): [string, string] {
   for (const p of PAIRS) if (lower.includes(p[0]!) && lower.includes(p[1]!)) return (lower[0] === p[0] ? values : [values[1], values[0]]) as [string, string];
   return [...values].sort(byCodePoint) as [string, string];
 }
-
 
 function resolveOptions(o: unknown): Required<Omit<CsvOptions, 'schema' | 'delimiter'>> & Pick<CsvOptions, 'schema' | 'delimiter'> {
   if (o === undefined) o = {};
