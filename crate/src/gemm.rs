@@ -276,7 +276,7 @@ pub unsafe fn gemm(
 }
 
 /// Below this many rows an NN product reads B unpacked (see [`few_rows`]): measured, 4–15 rows of 784 × 400 took 0.66–0.99× the packed path's time.
-pub const FEW_ROWS: usize = 16;
+const FEW_ROWS: usize = 16;
 
 /// C (+)= A·B for m < [`FEW_ROWS`] rows of A, B row-major and unpacked, in groups of at most 4 rows: each group's
 /// columns in blocks of 16 (1–2 rows) or 8 (3–4 rows), at most 8 vector sums and the B vectors they share, which
@@ -294,7 +294,7 @@ unsafe fn few_rows(m: usize, n: usize, k: usize, a: *const f32, lda: usize, b: *
         let rows = (m - i).min(4);
         let (a, c) = (a.add(i * lda), c.add(i * ldc));
         let scalar = |j0: usize, j1: usize| gemm_scalar(Op::NN, rows, j1 - j0, k, a, lda, b.add(j0), ldb, c.add(j0), ldc, accumulate);
-        // Columns [j, end) of fewer than 4·V: one pass over k with as many vector sums as fit (each pass over k is a
+        // Columns [j, end) of fewer than 4·V: for 1–2 rows one pass over k with as many vector sums as fit (each pass is a
         // chain of dependent adds, so one pass of three vectors costs what one of one vector does).
         let rest = |j: usize, end: usize| match (rows, (end - j) / 4) {
             (_, 0) => j,
