@@ -492,13 +492,14 @@ export function runScript(name, script, args, { timeoutMs = 120_000 } = {}) {
     let err = '';
     child.stdout?.on('data', (d) => { out += d; });
     child.stderr?.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => { void stop(child); }, timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; void stop(child); }, timeoutMs);
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0) {
-        reject(new Error(`${name} ${script} ${args.join(' ')} ${signal ? `was killed (${signal}${timeoutMs ? `, timeout ${timeoutMs} ms` : ''})` : `exited with code ${code}`}:\n${err}${out}`));
+        reject(new Error(`${name} ${script} ${args.join(' ')} ${signal ? `was killed (${signal}${timedOut ? `: it ran past its ${timeoutMs} ms` : ''})` : `exited with code ${code}`}:\n${err}${out}`));
         return;
       }
       try {
