@@ -2,7 +2,7 @@
 // travels in the model file, guards against rows encoded another way, and turns outputs and scores back into the
 // table's columns.
 import { describe, expect, it } from 'vitest';
-import { Autoencoder, VAE, decodeRows, parseCsv, schemaLikelihood, schemaLoss } from '../ts/index';
+import { Autoencoder, VAE, decodeRows, describeColumn, parseCsv, schemaLikelihood, schemaLoss } from '../ts/index';
 import type { TableSchema } from '../ts/index';
 
 /**
@@ -21,6 +21,17 @@ function table(rows: number): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+describe('describeColumn', () => {
+  it('says what parseCsv inferred: mean and sd, the two levels, and at most 8 levels with their names', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => `${i},${i % 2 ? 'yes' : 'no'},${'abcdefghij'[i]}`).join('\n');
+    const [num, bin, cat] = parseCsv(`x,flag,letter\n${rows}\n`, { maxLevels: 20 }).schema.columns;
+    expect(describeColumn(num!)).toBe('mean 4.5, sd 2.872');
+    expect(describeColumn(bin!)).toBe('no → 0, yes → 1');
+    expect(describeColumn(cat!)).toBe('10 levels: a, b, c, d, e, f, g, h, …');
+    expect(describeColumn(cat!, (l, i) => `${l}${i}`)).toBe('10 levels: a0, b1, c2, d3, e4, f5, g6, h7, …');
+  });
+});
 
 describe('a table schema in a model', () => {
   const parsed = parseCsv(table(600));

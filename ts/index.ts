@@ -17,7 +17,7 @@ export type { ImageSet, ImageOptions, RgbaImage, CanvasLike, DrawableLike } from
 export { loadImages } from './image-files';
 export { parseCsv, loadCsv } from './csv';
 export type { CsvOptions, ParsedTable } from './csv';
-export { decodeRows, schemaLikelihood, schemaLoss } from './schema';
+export { decodeRows, describeColumn, schemaLikelihood, schemaLoss } from './schema';
 export type { TableSchema, ColumnSchema, ColumnKind, NumericColumn, BinaryColumn, CategoricalColumn, DecodedRows } from './schema';
 export { encodeSafetensors, decodeSafetensors } from './safetensors';
 export { init, simdSupported } from './core/wasm';

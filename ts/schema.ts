@@ -151,3 +151,14 @@ function groupsOf<G extends { type: string; width: number }>(schema: TableSchema
   }
   return out;
 }
+
+/**
+ * One column's encoding in words, as the CLI and the demo list what parseCsv inferred: a numeric column's mean and
+ * sd, a binary column's two levels (→ 0, → 1), a categorical column's levels (the first 8, each through `level`).
+ */
+export function describeColumn(c: ColumnSchema, level: (name: string, i: number) => string = (name) => name): string {
+  const g = (x: number) => Number(x.toPrecision(4)).toString();
+  if (c.kind === 'numeric') return `mean ${g(c.mean)}, sd ${g(c.sd)}`;
+  if (c.kind === 'binary') return `${c.levels[0]} → 0, ${c.levels[1]} → 1`;
+  return `${c.levels.length} levels: ${c.levels.slice(0, 8).map(level).join(', ')}${c.levels.length > 8 ? ', …' : ''}`;
+}

@@ -1,6 +1,6 @@
 // The training worker: owns the data and the model, trains in steps, and sends the page what it draws. Everything
 // numeric happens in vae-wasm's core (with its own worker threads when the page is cross-origin isolated).
-import { VAE, convLayers, idxImages, loadIdx, oneHot, parseCsv, type TableSchema } from 'vae-wasm';
+import { VAE, convLayers, describeColumn, idxImages, loadIdx, oneHot, parseCsv, type TableSchema } from 'vae-wasm';
 import type { ColumnInfo, Dataset, FromWorker, LossPoint, Settings, TableSettings, ToWorker, Views } from './protocol';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -339,10 +339,7 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
 
 /** What parseCsv inferred for each encoded column, as the page lists it. */
 function describeColumns(schema: TableSchema): ColumnInfo[] {
-  const g = (x: number) => Number(x.toPrecision(4)).toString();
-  return schema.columns.map((c) => c.kind === 'numeric' ? { name: c.name, kind: c.kind, detail: `mean ${g(c.mean)}, sd ${g(c.sd)}` }
-    : c.kind === 'binary' ? { name: c.name, kind: c.kind, detail: `${c.levels[0]} → 0, ${c.levels[1]} → 1`, levels: [...c.levels] }
-      : { name: c.name, kind: c.kind, detail: `${c.levels.length} levels: ${c.levels.join(', ')}`, levels: [...c.levels] });
+  return schema.columns.map((c) => ({ name: c.name, kind: c.kind, detail: describeColumn(c), ...(c.kind === 'numeric' ? {} : { levels: [...c.levels] }) }));
 }
 
 /** A CSV: parse it (each column's kind inferred), train a VAE with the table's schema, score every row by −ELBO. */

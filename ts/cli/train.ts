@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { ParsedTable, TableSchema } from '../csv';
-import { Autoencoder, VAE, convLayers, oneHot } from '../index';
+import { Autoencoder, VAE, convLayers, describeColumn, oneHot } from '../index';
 import type { LayerInfo } from '../model';
 import type { AutoencoderConfig, EpochLog, VAEConfig } from '../types';
 import type { TrainPlan } from './args';
@@ -69,12 +69,10 @@ export function tableModelConfig(schema: TableSchema, plan: TrainPlan): VAEConfi
 export function describeTable(t: ParsedTable): string[] {
   const lines = [`${t.rows} rows${t.dropped ? ` (${t.dropped} dropped for missing values)` : ''}, ${t.columns.length} columns encoded into ${t.schema.width} values per row` +
     `${t.preamble ? ` (scikit-learn preamble: ${t.preamble.samples} samples, ${t.preamble.features} features)` : ''}${t.schema.ignored.length ? `; not encoded: ${t.schema.ignored.join(', ')}` : ''}`];
-  const g = (x: number) => Number(x.toPrecision(4)).toString();
   for (const c of t.schema.columns) {
-    const what = c.kind === 'numeric' ? `mean ${g(c.mean)}, sd ${g(c.sd)}`
-      : c.kind === 'binary' ? `${c.levels[0]} → 0, ${c.levels[1]} → 1`
-        : `${c.levels.length} levels: ${c.levels.slice(0, 8).map((l, i) => (c.name === 'target' && t.preamble?.classes[i] !== undefined ? `${l} (${t.preamble.classes[i]})` : l)).join(', ')}${c.levels.length > 8 ? ', …' : ''}`;
-    lines.push(`  ${c.name}: ${c.kind} (${what})`);
+    // A scikit-learn file's target levels with their class names.
+    const level = (l: string, i: number) => (c.name === 'target' && t.preamble?.classes[i] !== undefined ? `${l} (${t.preamble.classes[i]})` : l);
+    lines.push(`  ${c.name}: ${c.kind} (${describeColumn(c, level)})`);
   }
   return [...lines, ...t.warnings.map((w) => `  note: ${w}`)];
 }
