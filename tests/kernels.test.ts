@@ -65,10 +65,11 @@ describe('GEMM: packed SIMD kernel vs scalar twin', () => {
 });
 
 describe('elementwise math: SIMD lanes vs scalar twin, and accuracy', () => {
-  const xs = new Float32Array(4001);
+  // 4011 = 250·16 + 2·4 + 3 values: the 16-value, four-lane and scalar loops all run.
+  const xs = new Float32Array(4011);
   for (let i = 0; i < xs.length; i++) xs[i] = -100 + i * 0.05;
   const positives = Float32Array.from(xs, (v) => Math.abs(v) + 1e-3);
-  const unit = Float32Array.from({ length: 4001 }, (_, i) => i / 4000);
+  const unit = Float32Array.from({ length: 4011 }, (_, i) => i / 4010);
   const reference: Record<keyof typeof MATH_FN, [Float32Array, (x: number) => number, number]> = {
     exp: [Float32Array.from(xs, (v) => Math.max(-87, Math.min(87, v))), Math.exp, 3e-7],
     ln: [positives, Math.log, 3e-7],
@@ -143,10 +144,11 @@ describe('activations and optimizers: SIMD lanes vs scalar twin, and both vs ind
     ['Adam', 13, (a, b) => optimizerReference('adam', a, b)],
     ['Adagrad', 14, (a, b) => optimizerReference('adagrad', a, b)],
   ];
-  // Sizes with and without a scalar tail.
+  // Sizes that end in each of the loops: 16 values at a time (64), four lanes then a scalar tail (1039 = 64·16 +
+  // 3·4 + 3), a scalar tail alone (1027).
   for (const [name, id, reference] of kernels) {
     it(`${name}`, () => {
-      for (const n of [1027, 64]) {
+      for (const n of [1039, 1027, 64]) {
         const a = randoms(n, id + 1).map((v) => v * 8);
         const b = randoms(n, id + 100);
         const run = (scalar: boolean) => core.scoped((alloc) => {

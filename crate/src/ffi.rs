@@ -4,14 +4,14 @@
 
 use crate::data::Source;
 use crate::gemm::{self, Op};
-use crate::math;
+use crate::math::{self, Real};
 use crate::mem;
 use crate::model::{status, Model};
 use crate::optim::{OptConfig, OptKind};
 use crate::plan::{Plan, Tensor, ERROR_WORDS};
 use crate::train::Objective;
 use crate::rng::Pcg32;
-use crate::simd::F32x4;
+use crate::simd::{wide_lanes, F32x4};
 
 /// Bumped whenever an export's signature or meaning changes; TypeScript refuses a module with another version.
 pub const ABI_VERSION: u32 = 8;
@@ -522,22 +522,20 @@ pub unsafe extern "C" fn vae_gemm(
     status::OK
 }
 
-/// Elementwise function `f` (0 exp, 1 ln, 2 sigmoid, 3 softplus, 4 tanh, 5 log1p) over n floats, four lanes at a
-/// time or (scalar = 1) one at a time.
+/// Elementwise function `f` (0 exp, 1 ln, 2 sigmoid, 3 softplus, 4 tanh, 5 log1p) over n floats as the training
+/// code runs such loops (`wide_lanes!`: 16 values at a time, then 4, then one) or (scalar = 1) one at a time.
 #[no_mangle]
 pub unsafe extern "C" fn vae_math(f: u32, x: *const f32, out: *mut f32, n: usize, scalar: u32) -> i32 {
     macro_rules! apply {
         ($func:path) => {{
-            let mut i = 0;
             if scalar == 0 {
-                while i + 4 <= n {
-                    $func(F32x4::load(x.add(i))).store(out.add(i));
-                    i += 4;
+                wide_lanes!(n, |T, i| {
+                    $func(T::load(x.add(i))).store(out.add(i));
+                });
+            } else {
+                for i in 0..n {
+                    *out.add(i) = $func(*x.add(i));
                 }
-            }
-            while i < n {
-                *out.add(i) = $func(*x.add(i));
-                i += 1;
             }
         }};
     }

@@ -6,7 +6,7 @@
 use crate::act::Activation;
 use crate::math::{self, exp_f64_nonpos, ln_f64, Real};
 use crate::ops::Dense;
-use crate::simd::lanes;
+use crate::simd::wide_lanes;
 
 /// How the prior enters the gradient: the ELBO's analytic KL term (weighted by β / rows), or the
 /// importance-weighted bound's per-draw terms, each decoder row weighted by its normalised weight / rows.
@@ -75,7 +75,7 @@ impl Latent {
             return;
         }
         let (lv, sd) = (b.logvar, b.std);
-        lanes!(rows * lat, |T, i| {
+        wide_lanes!(rows * lat, |T, i| {
             math::exp(T::load(lv.add(i)).mul(T::splat(0.5))).store(sd.add(i));
         });
         for i in 0..rows {

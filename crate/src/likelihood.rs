@@ -6,7 +6,7 @@
 //! categorical column a softmax over its levels). The row's term is the sum of its groups' terms.
 
 use crate::math::{self, Real};
-use crate::simd::{lanes, F32x4};
+use crate::simd::{wide_lanes, F32x4};
 
 /// The term of one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +22,12 @@ pub enum Recon {
     /// Categorical over the group's values (logits; x one-hot): −log softmax(o)[true] = logsumexp(o) − Σ x·o.
     Categorical,
 }
+
+/// Numbers of the terms (their `from_u32`), for the loops specialised by term.
+const BERNOULLI: u32 = 0;
+const GAUSSIAN: u32 = 1;
+const GAUSSIAN_LEARNED: u32 = 2;
+const SQUARED_ERROR: u32 = 3;
 
 impl Recon {
     pub fn from_u32(x: u32) -> Option<Recon> {
@@ -206,23 +212,25 @@ impl Likelihood {
         };
         let (lvp, dlv) = (io.params.add(grp.logvar), io.grads.add(grp.logvar));
         let cs = c.unwrap_or(0.0);
-        // Lanes and tail keep separate partial sums (lanes summed as hsum), as the loss always has.
-        let mut acc = F32x4::zero();
-        let mut tail = 0.0f32;
-        lanes!(w, |T, j| {
-            let lv = if learned { T::load(lvp.add(j)) } else { T::splat(0.0) };
-            let (l, gr, glv) = elem(recon, inv_var, T::load(x.add(j)), T::load(o.add(j)), lv);
-            accumulate(&mut acc, &mut tail, l);
-            if !e.is_null() {
-                l.add(T::splat(per)).store(e.add(j));
-            }
-            if c.is_some() {
-                gr.mul(T::splat(cs)).store(g.add(j));
-                if learned {
-                    T::load(dlv.add(j)).add(glv.mul(T::splat(cs))).store(dlv.add(j));
+        let a = Terms { inv_var, per, cs, learned, x, o, g, e, lvp, dlv, w };
+        // One loop per term, with the gradient and without: a choice left inside the loop is made for every value,
+        // keeps every term's constants live across it, and a loss-only pass would still compute the Bernoulli
+        // gradient's division.
+        macro_rules! with_grad {
+            ($r:expr) => {
+                if c.is_some() {
+                    terms::<{ $r }, true>(&a)
+                } else {
+                    terms::<{ $r }, false>(&a)
                 }
-            }
-        });
+            };
+        }
+        let (acc, tail) = match recon {
+            Recon::Bernoulli => with_grad!(BERNOULLI),
+            Recon::Gaussian => with_grad!(GAUSSIAN),
+            Recon::GaussianLearned => with_grad!(GAUSSIAN_LEARNED),
+            Recon::SquaredError | Recon::Categorical => with_grad!(SQUARED_ERROR),
+        };
         (acc.hsum() + tail) + per * w as f32
     }
 
@@ -234,7 +242,7 @@ impl Likelihood {
     pub unsafe fn link(&self, p: *mut f32, rows: usize) {
         if self.n_groups == 1 && self.groups[0].recon == Some(Recon::Bernoulli) {
             // The whole output at once (as release 0.1 did).
-            lanes!(rows * self.dim, |T, i| {
+            wide_lanes!(rows * self.dim, |T, i| {
                 math::sigmoid(T::load(p.add(i))).store(p.add(i));
             });
             return;
@@ -244,7 +252,7 @@ impl Likelihood {
             for grp in self.groups() {
                 let q = row.add(grp.start);
                 match grp.recon {
-                    Some(Recon::Bernoulli) => lanes!(grp.width, |T, i| {
+                    Some(Recon::Bernoulli) => wide_lanes!(grp.width, |T, i| {
                         math::sigmoid(T::load(q.add(i))).store(q.add(i));
                     }),
                     Some(Recon::Categorical) => softmax(q, grp.width),
@@ -305,6 +313,45 @@ unsafe fn softmax(p: *mut f32, w: usize) {
     }
 }
 
+#[derive(Clone, Copy)]
+struct Terms {
+    inv_var: f32,
+    per: f32,
+    cs: f32,
+    learned: bool,
+    x: *const f32,
+    o: *const f32,
+    g: *mut f32,
+    e: *mut f32,
+    lvp: *const f32,
+    dlv: *mut f32,
+    w: usize,
+}
+
+#[inline(always)]
+unsafe fn terms<const RECON: u32, const GRAD: bool>(a: &Terms) -> (F32x4, f32) {
+    let recon = Recon::from_u32(RECON).unwrap_or(Recon::SquaredError);
+    let Terms { inv_var, per, cs, learned, x, o, g, e, lvp, dlv, w } = *a;
+    // Lanes and tail keep separate partial sums (lanes summed as hsum), as the loss always has.
+    let mut acc = F32x4::zero();
+    let mut tail = 0.0f32;
+    wide_lanes!(w, |T, j| {
+        let lv = if learned { T::load(lvp.add(j)) } else { T::splat(0.0) };
+        let (l, gr, glv) = elem(recon, inv_var, T::load(x.add(j)), T::load(o.add(j)), lv);
+        accumulate(&mut acc, &mut tail, l);
+        if !e.is_null() {
+            l.add(T::splat(per)).store(e.add(j));
+        }
+        if GRAD {
+            gr.mul(T::splat(cs)).store(g.add(j));
+            if learned {
+                T::load(dlv.add(j)).add(glv.mul(T::splat(cs))).store(dlv.add(j));
+            }
+        }
+    });
+    (acc, tail)
+}
+
 /// Adds a lane vector to the vector accumulator, or a scalar to the scalar one.
 trait Accumulate: Real {
     fn into(self, acc: &mut F32x4, tail: &mut f32);
@@ -314,6 +361,15 @@ impl Accumulate for F32x4 {
     #[inline(always)]
     fn into(self, acc: &mut F32x4, _: &mut f32) {
         *acc = acc.add(self);
+    }
+}
+
+/// In lane order: the same additions, in the same order, as the four-lane loop would make.
+impl<T: Accumulate> Accumulate for crate::math::Pair<T> {
+    #[inline(always)]
+    fn into(self, acc: &mut F32x4, tail: &mut f32) {
+        self.0.into(acc, tail);
+        self.1.into(acc, tail);
     }
 }
 

@@ -152,11 +152,6 @@ mod imp {
         pub fn i32_to_f32(self) -> F32x4 {
             F32x4(f32x4_convert_i32x4(self.0))
         }
-        /// f32 lanes holding small integers converted to i32 lanes (truncating).
-        #[inline(always)]
-        pub fn from_f32_trunc(x: F32x4) -> Self {
-            U32x4(i32x4_trunc_sat_f32x4(x.0))
-        }
         #[inline(always)]
         pub fn add_i32(self, c: i32) -> Self {
             U32x4(i32x4_add(self.0, i32x4_splat(c)))
@@ -332,10 +327,6 @@ mod imp {
             F32x4(self.0.map(|x| x as i32 as f32))
         }
         #[inline(always)]
-        pub fn from_f32_trunc(x: F32x4) -> Self {
-            U32x4(x.0.map(|v| v as i32 as u32))
-        }
-        #[inline(always)]
         pub fn add_i32(self, c: i32) -> Self {
             U32x4(self.0.map(|x| (x as i32).wrapping_add(c) as u32))
         }
@@ -390,3 +381,56 @@ macro_rules! lanes {
     }};
 }
 pub(crate) use lanes;
+
+/// [`lanes!`] for long formulas (exp, log, division): first 16 values at a time as four independent vectors
+/// ([`crate::math::F32x16`]), then as `lanes!`. Each value is computed by the same per-lane operations, so the bits are
+/// those of `lanes!`; the four dependency chains overlap, where one chain leaves the processor waiting on each
+/// operation's latency (1.3–1.9× faster measured in V8). A body that accumulates across `$i` must add the four
+/// vectors in lane order (see `likelihood::Accumulate`).
+macro_rules! wide_lanes {
+    ($n:expr, |$T:ident, $i:ident| $body:block) => {{
+        let n: usize = $n;
+        let mut $i = 0usize;
+        {
+            #[allow(dead_code)]
+            type $T = $crate::math::F32x16;
+            while $i + 16 <= n {
+                $body
+                $i += 16;
+            }
+        }
+        let done = $i;
+        $crate::simd::lanes!(n - done, |$T, k| {
+            let $i = done + k;
+            $body
+        });
+    }};
+}
+pub(crate) use wide_lanes;
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use crate::math::Real;
+    use std::vec::Vec;
+
+    #[test]
+    fn wide_lanes_visits_each_index_once_widest_first() {
+        for n in 0..60usize {
+            let mut seen = Vec::new();
+            wide_lanes!(n, |T, i| {
+                seen.push((i, T::LANES));
+            });
+            let mut next = 0;
+            for &(i, lanes) in &seen {
+                assert_eq!(i, next, "n = {n}");
+                next += lanes;
+            }
+            assert_eq!(next, n);
+            let widths: Vec<usize> = seen.iter().map(|&(_, l)| l).collect();
+            let (w16, rest) = (n / 16, n % 16);
+            let want: Vec<usize> = [std::vec![16; w16], std::vec![4; rest / 4], std::vec![1; rest % 4]].concat();
+            assert_eq!(widths, want, "n = {n}");
+        }
+    }
+}
