@@ -18,8 +18,10 @@
 //! the imported `vae_thread_wait`) until the last chunk's worker wakes it, so a worker descheduled while holding a
 //! chunk gets the caller's core instead of competing with a spinning caller.
 //!
-//! Spins are short (a worker's about 0.1 ms, the caller's about 20 µs): longer ones measured no faster alone and
-//! slower beside a busy core or another training. Waking a sleeping worker costs the caller a system call (20–120
+//! Spins are short (a worker's about 30 µs, the caller's about 7 µs, measured on a 2-core AMD EPYC VM): longer ones
+//! measured no faster alone and slower beside a busy core or another training (a worker's 4× longer, 2026-12-01, 3
+//! rounds: beside a busy core 0.81–0.94× the one-thread speed instead of 0.90–1.09×; two trainings at once 8,312–9,618
+//! samples/s each instead of 9,658–10,738). Waking a sleeping worker costs the caller a system call (20–120
 //! µs on a VM), so a task that took less than [`WAKE_MIN_MS`] last time does not wake sleepers; awake workers still
 //! help with it.
 //!
@@ -75,8 +77,8 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 14;
 /// in small pieces, few enough that claiming and per-chunk set-up (a GEMM's packing) stay cheap.
 pub const CHUNKS_PER_THREAD: usize = 4;
 
-/// Spins of the caller waiting for workers' chunks before it sleeps (about 20 µs on a 4 GHz core). Longer spins
-/// measured no faster alone and slower beside a busy core.
+/// Spins of the caller waiting for workers' chunks before it sleeps (7 µs measured on this machine class's AMD EPYC).
+/// Longer spins measured no faster alone and slower beside a busy core.
 const JOIN_SPINS: u32 = 1 << 14;
 /// Longest single sleep of the caller (ms); it re-checks after it, in case a wake-up was lost.
 const JOIN_SLEEP_MS: f64 = 20.0;
