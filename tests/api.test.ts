@@ -147,6 +147,31 @@ describe('fit', () => {
     a.dispose(); b.dispose();
   });
 
+  it('one fit at a time: a second one is refused and changes nothing; one awaited inside a callback runs', async () => {
+    const data = unitData(64, 12);
+    const alone = await VAE.create(small);
+    await alone.fit(data, { epochs: 2, batchSize: 8 });
+    const vae = await VAE.create(small);
+    const first = vae.fit(data, { epochs: 2, batchSize: 8 });
+    // Started while the first is running (it is at its first await): refused before it touches anything.
+    await expect(vae.fit(unitData(64, 12, 9), { batchSize: 16, optimizer: { name: 'sgd', learningRate: 1 } }))
+      .rejects.toThrow('VAE.fit: this model is already training (another fit() has not finished); await it before starting another, or train a second model');
+    await first;
+    expect(weightBytes(vae).equals(weightBytes(alone))).toBe(true);
+    // Nested and awaited: allowed (the outer fit waits for it).
+    let innerLog: unknown[] = [];
+    const outerLog = await vae.fit(data, { epochs: 2, batchSize: 32, onEpochEnd: async (e) => { if (e.epoch === 1) innerLog = await vae.fit(data, { batchSize: 32 }); } });
+    expect([outerLog.length, innerLog.length]).toEqual([2, 1]);
+    // Started in a callback and not awaited: the outer fit stops at the callback's return instead of interleaving.
+    let started: Promise<unknown> | undefined;
+    await expect(vae.fit(data, { batchSize: 32, onBatchEnd: () => { started ??= vae.fit(data, { batchSize: 32 }); } }))
+      .rejects.toThrow('VAE.fit: a fit() started in a callback was still running when the callback returned; await it inside the callback');
+    await started;
+    // Nothing stays counted: the model trains again.
+    await vae.fit(data, { batchSize: 32 });
+    alone.dispose(); vae.dispose();
+  });
+
   it('each optimizer trains (loss falls), also with binarize and samples (what those change: below)', async () => {
     const x = unitData(200, 12, 9);
     for (const optimizer of [{ name: 'adam' as const }, { name: 'sgd' as const, learningRate: 0.05, momentum: 0.9 }, { name: 'adagrad' as const, learningRate: 0.05, weightDecay: 1e-4 }]) {

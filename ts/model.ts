@@ -103,6 +103,9 @@ export abstract class BaseModel {
   /** Pointer to the core model; 0 once disposed. */
   #handle: number;
   #optimizerName: string | undefined;
+  /** Fits running on this model, and how many of them are awaiting a callback of theirs. */
+  #fits = 0;
+  #fitsInCallback = 0;
   /** Epochs completed by `fit` over the model's life (saved in checkpoints). */
   epochsTrained = 0;
   protected readonly core: Core;
@@ -378,18 +381,42 @@ export abstract class BaseModel {
     const cond = this.conditionOf(where, 'options.condition', options.condition, train.rows);
     if (!val && options.validationCondition !== undefined) fail(where, 'options.validationCondition', options.validationCondition, 'left out without validationData');
     const valCond = val ? this.conditionOf(where, 'options.validationCondition', options.validationCondition, val.rows) : undefined;
-    // Starts (or restarts, after a failure) the worker threads this fit asks for; the model's setting returns after.
-    const setting = this.#threadSetting;
-    await this.setThreads(o.threads ?? setting);
+    // One fit at a time: another one's steps would interleave with this one's at each yield, with its own batch size,
+    // optimizer and conditions. A fit awaited inside a callback of the running one is fine (the outer one waits).
+    if (this.#fits > this.#fitsInCallback) {
+      throw new Error(`${where}: this model is already training (another fit() has not finished); await it before starting another, or train a second model`);
+    }
+    this.#fits++;
+    const depth = this.#fits;
     try {
-      return await this.#fit(where, o, options, train, val, cond, valCond);
+      // Starts (or restarts, after a failure) the worker threads this fit asks for; the model's setting returns after.
+      const setting = this.#threadSetting;
+      await this.setThreads(o.threads ?? setting);
+      try {
+        return await this.#fit(where, o, options, train, val, cond, valCond, depth);
+      } finally {
+        if (o.threads !== undefined && !this.disposed) await this.setThreads(setting);
+      }
     } finally {
-      if (o.threads !== undefined && !this.disposed) await this.setThreads(setting);
+      this.#fits--;
+    }
+  }
+
+  /** Awaits a user callback of the fit at `depth`; a fit it started must have ended when it returns. */
+  async #callback(where: string, depth: number, call: () => unknown): Promise<void> {
+    this.#fitsInCallback++;
+    try {
+      await call();
+    } finally {
+      this.#fitsInCallback--;
+    }
+    if (this.#fits > depth) {
+      throw new Error(`${where}: a fit() started in a callback was still running when the callback returned; await it inside the callback`);
     }
   }
 
   async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined, cond: Matrix | undefined,
-    valCond: Matrix | undefined): Promise<EpochLog[]> {
+    valCond: Matrix | undefined, depth: number): Promise<EpochLog[]> {
     const h = this.handle;
     const core = this.core;
     const x = core.x;
@@ -456,7 +483,7 @@ export abstract class BaseModel {
           seen += n;
           if (options.onBatchEnd) {
             const log: BatchLog = { epoch, batch: b, batches, loss: loss!, reconstruction: rec!, kl: kl!, klWeight: beta! };
-            await options.onBatchEnd(log);
+            await this.#callback(where, depth, () => options.onBatchEnd!(log));
           }
           // Let timers, I/O and abort signals run now and then.
           if (performance.now() - lastYield > 50) {
@@ -493,9 +520,9 @@ export abstract class BaseModel {
         if (ck && epoch % ck.everyEpochs === 0) {
           const bytes = this.save();
           if (ck.path !== undefined) await writeFileAtomic(ck.path, bytes);
-          if (ck.onCheckpoint) await ck.onCheckpoint(bytes, this.epochsTrained);
+          if (ck.onCheckpoint) await this.#callback(where, depth, () => ck.onCheckpoint!(bytes, this.epochsTrained));
         }
-        if (options.onEpochEnd) await options.onEpochEnd(log);
+        if (options.onEpochEnd) await this.#callback(where, depth, () => options.onEpochEnd!(log));
       }
     } finally {
       if (outer) this.bindCondition(outer.ptr, outer.dtype, where);
