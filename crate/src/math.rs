@@ -208,14 +208,14 @@ impl Real for F32x4 {
     const LANES: usize = 4;
 }
 
-/// Two F32x4 side by side, each operation applied to both: the same per-lane arithmetic as [`F32x4`] (so the same
-/// bits), with two independent dependency chains per instruction sequence, so long formulas (exp then log1p) overlap
-/// instead of waiting on each operation's latency.
+/// Two values of `T` side by side, each operation applied to both: the same per-lane arithmetic as `T` (so the same
+/// bits), with two independent dependency chains in one instruction sequence, so that long formulas (exp, then
+/// log1p) overlap instead of waiting on each operation's latency.
 #[derive(Clone, Copy)]
 pub struct Pair<T>(pub T, pub T);
-pub type F32x8 = Pair<F32x4>;
-pub type F32x16 = Pair<F32x8>;
-pub type F32x32 = Pair<F32x16>;
+/// Four F32x4: what [`crate::simd::wide_lanes`] runs. Measured in V8 against one F32x4: two 1.1–1.4× faster, four
+/// 1.3–1.9×, eight faster still on softplus but slower on tanh and log1p (registers spill).
+pub type F32x16 = Pair<Pair<F32x4>>;
 
 macro_rules! both {
     ($s:ident.$f:ident($($o:ident),*)) => {
