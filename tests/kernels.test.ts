@@ -144,8 +144,8 @@ describe('activations and optimizers: SIMD lanes vs scalar twin, and both vs ind
     ['Adam', 13, (a, b) => optimizerReference('adam', a, b)],
     ['Adagrad', 14, (a, b) => optimizerReference('adagrad', a, b)],
   ];
-  // Sizes that end in each of the loops: 16 values at a time (64), four lanes then a scalar tail (1039 = 64·16 +
-  // 3·4 + 3), a scalar tail alone (1027).
+  // Sizes that end in each of the activations' loops: 16 values at a time (64), four lanes then a scalar tail (1039
+  // = 64·16 + 3·4 + 3), a scalar tail alone (1027). (The optimizers run four lanes, then the tail.)
   for (const [name, id, reference] of kernels) {
     it(`${name}`, () => {
       for (const n of [1039, 1027, 64]) {

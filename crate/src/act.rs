@@ -1,5 +1,5 @@
-//! Activations: each one's value and derivative side by side, elementwise over ranges (four lanes at a time with
-//! a scalar tail, one generic formula for both) and over blocks of a row-major layer output.
+//! Activations: each one's value and derivative side by side, elementwise over ranges (16, then 4 values at a time,
+//! then a scalar tail, one generic formula for all: `wide_lanes!`) and over blocks of a row-major layer output.
 
 use crate::math::{self, Real};
 use crate::par;
@@ -66,12 +66,12 @@ fn grad<T: Real>(act: Act, slope: f32, a: T, h: T, d: T) -> T {
 macro_rules! each_act {
     ($act:expr, |$c:ident| $call:expr) => {
         match $act {
-            Act::Relu => { const $c: u32 = 0; $call }
-            Act::LeakyRelu => { const $c: u32 = 1; $call }
-            Act::Tanh => { const $c: u32 = 2; $call }
-            Act::Sigmoid => { const $c: u32 = 3; $call }
-            Act::Softplus => { const $c: u32 = 4; $call }
-            Act::Linear => { const $c: u32 = 5; $call }
+            Act::Relu => { const $c: u32 = Act::Relu as u32; $call }
+            Act::LeakyRelu => { const $c: u32 = Act::LeakyRelu as u32; $call }
+            Act::Tanh => { const $c: u32 = Act::Tanh as u32; $call }
+            Act::Sigmoid => { const $c: u32 = Act::Sigmoid as u32; $call }
+            Act::Softplus => { const $c: u32 = Act::Softplus as u32; $call }
+            Act::Linear => { const $c: u32 = Act::Linear as u32; $call }
         }
     };
 }
@@ -168,6 +168,13 @@ impl Activation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activation_numbers_round_trip() {
+        for a in [Act::Relu, Act::LeakyRelu, Act::Tanh, Act::Sigmoid, Act::Softplus, Act::Linear] {
+            assert_eq!(Act::from_u32(a as u32), Some(a));
+        }
+    }
 
     #[test]
     fn values_and_derivatives() {

@@ -23,20 +23,21 @@ pub enum Recon {
     Categorical,
 }
 
-/// Numbers of the terms (their `from_u32`), for the loops specialised by term.
+/// The terms' numbers (part of the ABI: the plan's words; also the loops specialised by term).
 const BERNOULLI: u32 = 0;
 const GAUSSIAN: u32 = 1;
 const GAUSSIAN_LEARNED: u32 = 2;
 const SQUARED_ERROR: u32 = 3;
+const CATEGORICAL: u32 = 4;
 
 impl Recon {
     pub fn from_u32(x: u32) -> Option<Recon> {
         Some(match x {
-            0 => Recon::Bernoulli,
-            1 => Recon::Gaussian,
-            2 => Recon::GaussianLearned,
-            3 => Recon::SquaredError,
-            4 => Recon::Categorical,
+            BERNOULLI => Recon::Bernoulli,
+            GAUSSIAN => Recon::Gaussian,
+            GAUSSIAN_LEARNED => Recon::GaussianLearned,
+            SQUARED_ERROR => Recon::SquaredError,
+            CATEGORICAL => Recon::Categorical,
             _ => return None,
         })
     }
@@ -199,10 +200,6 @@ impl Likelihood {
         let (x, o, g) = (x.add(s), o.add(s), g.add(s));
         let e = if e.is_null() { e } else { e.add(s) };
         let recon = grp.recon.unwrap_or(Recon::Bernoulli);
-        if recon == Recon::Categorical {
-            return categorical(x, o, g, e, w, c);
-        }
-        let learned = recon == Recon::GaussianLearned;
         let inv_var = 1.0 / self.variance;
         // Per-dimension constants of the Gaussian terms: ½ ln(2πσ²) (fixed) or ½ ln 2π (learned).
         let per = match recon {
@@ -212,7 +209,7 @@ impl Likelihood {
         };
         let (lvp, dlv) = (io.params.add(grp.logvar), io.grads.add(grp.logvar));
         let cs = c.unwrap_or(0.0);
-        let a = Terms { inv_var, per, cs, learned, x, o, g, e, lvp, dlv, w };
+        let a = Terms { inv_var, per, cs, x, o, g, e, lvp, dlv, w };
         // One loop per term, with the gradient and without: a choice left inside the loop is made for every value,
         // keeps every term's constants live across it, and a loss-only pass would still compute the Bernoulli
         // gradient's division.
@@ -229,7 +226,9 @@ impl Likelihood {
             Recon::Bernoulli => with_grad!(BERNOULLI),
             Recon::Gaussian => with_grad!(GAUSSIAN),
             Recon::GaussianLearned => with_grad!(GAUSSIAN_LEARNED),
-            Recon::SquaredError | Recon::Categorical => with_grad!(SQUARED_ERROR),
+            Recon::SquaredError => with_grad!(SQUARED_ERROR),
+            // Its normaliser couples the group's values: a loop of its own.
+            Recon::Categorical => return categorical(x, o, g, e, w, c),
         };
         (acc.hsum() + tail) + per * w as f32
     }
@@ -313,12 +312,12 @@ unsafe fn softmax(p: *mut f32, w: usize) {
     }
 }
 
+/// One group's inputs and outputs, for [`terms`].
 #[derive(Clone, Copy)]
 struct Terms {
     inv_var: f32,
     per: f32,
     cs: f32,
-    learned: bool,
     x: *const f32,
     o: *const f32,
     g: *mut f32,
@@ -328,11 +327,13 @@ struct Terms {
     w: usize,
 }
 
+/// The loop over one group's values for term `RECON`: the loss summed (lanes, then tail, as the loss always has
+/// been), each value's share into `e` if it is not null, and with `GRAD` the gradient scaled by `cs`.
 #[inline(always)]
 unsafe fn terms<const RECON: u32, const GRAD: bool>(a: &Terms) -> (F32x4, f32) {
     let recon = Recon::from_u32(RECON).unwrap_or(Recon::SquaredError);
-    let Terms { inv_var, per, cs, learned, x, o, g, e, lvp, dlv, w } = *a;
-    // Lanes and tail keep separate partial sums (lanes summed as hsum), as the loss always has.
+    let learned = RECON == GAUSSIAN_LEARNED;
+    let Terms { inv_var, per, cs, x, o, g, e, lvp, dlv, w } = *a;
     let mut acc = F32x4::zero();
     let mut tail = 0.0f32;
     wide_lanes!(w, |T, j| {
@@ -383,4 +384,62 @@ impl Accumulate for f32 {
 #[inline(always)]
 fn accumulate<T: Accumulate>(acc: &mut F32x4, tail: &mut f32, v: T) {
     v.into(acc, tail);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use crate::rng::Pcg32;
+    use std::vec::Vec;
+
+    #[test]
+    fn term_numbers_round_trip() {
+        for r in [Recon::Bernoulli, Recon::Gaussian, Recon::GaussianLearned, Recon::SquaredError, Recon::Categorical] {
+            assert_eq!(Recon::from_u32(r as u32), Some(r));
+        }
+    }
+
+    /// Each term over every width that ends in each of the loops (16 values, 4, scalar), against the definition
+    /// written out one value at a time in the order the loss has always been summed: value j into lane j mod 4 for
+    /// the values that fill whole vectors, the rest into a scalar, then hsum + that scalar + the constants.
+    #[test]
+    fn group_term_matches_the_value_by_value_sum_bit_for_bit() {
+        let mut rng = Pcg32::new(7, 1);
+        for recon in [Recon::Bernoulli, Recon::Gaussian, Recon::GaussianLearned, Recon::SquaredError] {
+            for w in 1..=41usize {
+                let lik = Likelihood::single(recon, 0.7, w, 0);
+                let x: Vec<f32> = (0..w).map(|_| rng.uniform()).collect();
+                let o: Vec<f32> = (0..w).map(|_| rng.uniform() * 8.0 - 4.0).collect();
+                let lv: Vec<f32> = (0..w).map(|_| rng.uniform() - 0.5).collect();
+                for scale in [None, Some(0.375f32)] {
+                    let (mut dout, mut row, mut e, mut dlv) = (std::vec![0.0f32; w], [0.0f32], std::vec![0.0f32; w], std::vec![0.0f32; w]);
+                    let io = ReconIo {
+                        params: lv.as_ptr(), grads: dlv.as_mut_ptr(), x: x.as_ptr(), out: o.as_ptr(), dout: dout.as_mut_ptr(),
+                        row_rec: row.as_mut_ptr(), elem: e.as_mut_ptr(),
+                    };
+                    let s = match scale { None => Scale::None, Some(c) => Scale::All(c) };
+                    unsafe { lik.reconstruction(io, 1, 1, s) };
+                    let per = match recon {
+                        Recon::Gaussian => HALF_LN_2PI + 0.5 * math::ln(0.7f32),
+                        Recon::GaussianLearned => HALF_LN_2PI,
+                        _ => 0.0,
+                    };
+                    let lvj = |j: usize| if recon == Recon::GaussianLearned { lv[j] } else { 0.0 };
+                    let (mut lanes, mut tail) = ([0.0f32; 4], 0.0f32);
+                    for j in 0..w {
+                        let (l, g, glv) = elem::<f32>(recon, 1.0 / 0.7, x[j], o[j], lvj(j));
+                        if j < w / 4 * 4 { lanes[j % 4] += l } else { tail += l }
+                        assert_eq!(e[j].to_bits(), (l + per).to_bits(), "{recon:?} w={w} e[{j}]");
+                        let c = scale.unwrap_or(0.0);
+                        let (want_g, want_lv) = if scale.is_some() { (g * c, if recon == Recon::GaussianLearned { 0.0 + glv * c } else { 0.0 }) } else { (0.0, 0.0) };
+                        assert_eq!(dout[j].to_bits(), want_g.to_bits(), "{recon:?} w={w} dout[{j}]");
+                        assert_eq!(dlv[j].to_bits(), want_lv.to_bits(), "{recon:?} w={w} dlv[{j}]");
+                    }
+                    let want = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail) + per * w as f32;
+                    assert_eq!(row[0].to_bits(), want.to_bits(), "{recon:?} w={w} scale={scale:?}");
+                }
+            }
+        }
+    }
 }

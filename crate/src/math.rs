@@ -1,6 +1,7 @@
 //! Elementary functions (exp, ln, log1p, sigmoid, softplus, tanh) built only from operations that round the same
 //! everywhere, so results are bit-identical across engines. Each function is written once, generic over
-//! [`Real`], and instantiated for `f32` (the scalar twin) and `F32x4` (the SIMD kernel); tests compare the two.
+//! [`Real`], and instantiated for `f32` (the scalar twin), `F32x4` (the SIMD kernel) and [`F32x16`] (four F32x4 at
+//! once, for long loops); tests compare them.
 //! Polynomials are Cephes' single-precision minimax fits (≈1 ulp on their reduced ranges).
 
 use crate::simd::{round_ties_even, F32x4};
@@ -28,10 +29,10 @@ pub trait Real: Copy {
     /// Splits positive normal x into (m, e) with x = m·2^e and m in [1, 2).
     fn frexp1(self) -> (Self, Self);
     fn sqrt(self) -> Self;
-    /// Loads one value (f32) or four (F32x4) from `p`.
+    /// Loads `LANES` values from `p`.
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
-    /// Lanes per value: 1 or 4.
+    /// Lanes per value: 1 (f32), 4 (F32x4), or twice its half's (Pair).
     const LANES: usize;
 }
 
@@ -303,7 +304,8 @@ const LN2_HI: f32 = 0.693_359_375;
 const LN2_LO: f32 = -2.121_944_4e-4;
 const LN2: f32 = 0.693_147_18;
 
-/// Clamp bounds, read through [`opaque`].
+/// Clamp bounds, read through [`opaque`]. (They live in linear memory, so a stray write would change them instead of
+/// trapping; Rust 1.63 has no `black_box` to hide a constant otherwise.)
 static EXP_MIN: f32 = -87.33;
 static EXP_MAX: f32 = 88.0;
 static TANH_MAX: f32 = 40.0;
