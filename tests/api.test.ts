@@ -147,29 +147,45 @@ describe('fit', () => {
     a.dispose(); b.dispose();
   });
 
-  it('one fit at a time: a second one is refused and changes nothing; one awaited inside a callback runs', async () => {
+  it('one fit at a time: a second one, also from a callback, is refused and changes nothing', async () => {
     const data = unitData(64, 12);
     const alone = await VAE.create(small);
     await alone.fit(data, { epochs: 2, batchSize: 8 });
     const vae = await VAE.create(small);
+    const message = 'VAE.fit: this model is already training (another fit() has not finished, or this one was started from its callback); await it before starting another, or train a second model';
     const first = vae.fit(data, { epochs: 2, batchSize: 8 });
     // Started while the first is running (it is at its first await): refused before it touches anything.
-    await expect(vae.fit(unitData(64, 12, 9), { batchSize: 16, optimizer: { name: 'sgd', learningRate: 1 } }))
-      .rejects.toThrow('VAE.fit: this model is already training (another fit() has not finished); await it before starting another, or train a second model');
+    await expect(vae.fit(unitData(64, 12, 9), { batchSize: 16, optimizer: { name: 'sgd', learningRate: 1 } })).rejects.toThrow(message);
     await first;
     expect(weightBytes(vae).equals(weightBytes(alone))).toBe(true);
-    // Nested and awaited: allowed (the outer fit waits for it).
-    let innerLog: unknown[] = [];
-    const outerLog = await vae.fit(data, { epochs: 2, batchSize: 32, onEpochEnd: async (e) => { if (e.epoch === 1) innerLog = await vae.fit(data, { batchSize: 32 }); } });
-    expect([outerLog.length, innerLog.length]).toEqual([2, 1]);
-    // Started in a callback and not awaited: the outer fit stops at the callback's return instead of interleaving.
-    let started: Promise<unknown> | undefined;
-    await expect(vae.fit(data, { batchSize: 32, onBatchEnd: () => { started ??= vae.fit(data, { batchSize: 32 }); } }))
-      .rejects.toThrow('VAE.fit: a fit() started in a callback was still running when the callback returned; await it inside the callback');
-    await started;
-    // Nothing stays counted: the model trains again.
-    await vae.fit(data, { batchSize: 32 });
+    // From a callback: refused too, and the running fit goes on as if it had not been tried.
+    let refused = 0;
+    await vae.fit(data, {
+      epochs: 2, batchSize: 8,
+      onBatchEnd: async (b) => { if (b.batch === 1) await expect(vae.fit(data)).rejects.toThrow(message).then(() => refused++); },
+    });
+    await alone.fit(data, { epochs: 2, batchSize: 8 });
+    expect(refused).toBe(2);
+    expect(weightBytes(vae).equals(weightBytes(alone))).toBe(true);
+    // Nothing stays set: the model trains again after a fit that threw.
+    await expect(vae.fit(data, { batchSize: 8, onEpochEnd: () => { throw new Error('from the callback'); } })).rejects.toThrow('from the callback');
+    await vae.fit(data, { batchSize: 8 });
     alone.dispose(); vae.dispose();
+  });
+
+  it('disposing the model in a callback stops its fit with the disposed-model error, before the next step', async () => {
+    for (const where of ['onBatchEnd', 'onEpochEnd'] as const) {
+      const vae = await VAE.create(small);
+      const live = core.liveAllocations();
+      let steps = 0;
+      const dispose = () => vae.dispose();
+      await expect(vae.fit(unitData(64, 12), { epochs: 2, batchSize: 8, onBatchEnd: () => { steps++; if (where === 'onBatchEnd') dispose(); }, onEpochEnd: where === 'onEpochEnd' ? dispose : undefined }))
+        .rejects.toThrow('VAE: this model has been disposed; create or load a new one');
+      // Disposed after the first step, or after the first epoch's 8: no step ran on the freed model.
+      expect(steps).toBe(where === 'onBatchEnd' ? 1 : 8);
+      // The fit's copies of the data were freed, and the model.
+      expect(core.liveAllocations()).toBeLessThan(live);
+    }
   });
 
   it('each optimizer trains (loss falls), also with binarize and samples (what those change: below)', async () => {

@@ -154,18 +154,24 @@ describe('conditional VAE', () => {
     busy.dispose();
   }, 60_000);
 
-  it('a fit run from another fit\'s callback binds the outer fit\'s conditions back when it ends', async () => {
-    const vae = await VAE.create({ inputDim: 784, latentDim: 4, encoder: [32], conditionDim: 10, seed: 8, threads: 1 });
+  it('a fit started from another fit\'s callback is refused; the outer fit keeps its conditions and bits', async () => {
+    const make = () => VAE.create({ inputDim: 784, latentDim: 4, encoder: [32], conditionDim: 10, seed: 8, threads: 1 });
+    const [vae, quiet] = [await make(), await make()];
     const x = images.subarray(0, 256 * 784);
-    let inner = 0;
+    const options = { batchSize: 64, epochs: 2, condition: condition.subarray(0, 2560) };
+    let refused = 0;
     const h = await vae.fit(x, {
-      batchSize: 64, epochs: 2, condition: condition.subarray(0, 2560),
-      onEpochEnd: async () => { if (inner++ === 0) await vae.fit(x.subarray(0, 64 * 784), { batchSize: 64, condition: condition.subarray(2560, 3200) }); },
+      ...options,
+      onEpochEnd: async () => {
+        await expect(vae.fit(x.subarray(0, 64 * 784), { batchSize: 64, condition: condition.subarray(2560, 3200) })).rejects.toThrow(/already training/);
+        refused++;
+      },
     });
-    // Before, the inner fit unbound the conditions and the outer fit's next step failed in the core.
-    expect(h.length).toBe(2);
-    expect(Number.isFinite(h[1]!.loss)).toBe(true);
+    expect([h.length, refused]).toEqual([2, 2]);
+    await quiet.fit(x, options);
+    expect(weightBytes(vae).equals(weightBytes(quiet))).toBe(true);
     vae.dispose();
+    quiet.dispose();
   }, 60_000);
 
   it('a missing, extra, wrong-length or non-finite condition is refused before anything changes', async () => {

@@ -103,9 +103,8 @@ export abstract class BaseModel {
   /** Pointer to the core model; 0 once disposed. */
   #handle: number;
   #optimizerName: string | undefined;
-  /** Fits running on this model, and how many of them are awaiting a callback of theirs. */
-  #fits = 0;
-  #fitsInCallback = 0;
+  /** True while a fit runs (see `fit`). */
+  #fitting = false;
   /** Epochs completed by `fit` over the model's life (saved in checkpoints). */
   epochsTrained = 0;
   protected readonly core: Core;
@@ -381,42 +380,28 @@ export abstract class BaseModel {
     const cond = this.conditionOf(where, 'options.condition', options.condition, train.rows);
     if (!val && options.validationCondition !== undefined) fail(where, 'options.validationCondition', options.validationCondition, 'left out without validationData');
     const valCond = val ? this.conditionOf(where, 'options.validationCondition', options.validationCondition, val.rows) : undefined;
-    // One fit at a time: another one's steps would interleave with this one's at each yield, with its own batch size,
-    // optimizer and conditions. A fit awaited inside a callback of the running one is fine (the outer one waits).
-    if (this.#fits > this.#fitsInCallback) {
-      throw new Error(`${where}: this model is already training (another fit() has not finished); await it before starting another, or train a second model`);
+    // One fit at a time, including from a callback of the running one: the second's steps would interleave with the
+    // first's at each await, with their own batch size, optimizer and conditions.
+    if (this.#fitting) {
+      throw new Error(`${where}: this model is already training (another fit() has not finished, or this one was started from its callback); await it before starting another, or train a second model`);
     }
-    this.#fits++;
-    const depth = this.#fits;
+    this.#fitting = true;
     try {
       // Starts (or restarts, after a failure) the worker threads this fit asks for; the model's setting returns after.
       const setting = this.#threadSetting;
       await this.setThreads(o.threads ?? setting);
       try {
-        return await this.#fit(where, o, options, train, val, cond, valCond, depth);
+        return await this.#fit(where, o, options, train, val, cond, valCond);
       } finally {
         if (o.threads !== undefined && !this.disposed) await this.setThreads(setting);
       }
     } finally {
-      this.#fits--;
-    }
-  }
-
-  /** Awaits a user callback of the fit at `depth`; a fit it started must have ended when it returns. */
-  async #callback(where: string, depth: number, call: () => unknown): Promise<void> {
-    this.#fitsInCallback++;
-    try {
-      await call();
-    } finally {
-      this.#fitsInCallback--;
-    }
-    if (this.#fits > depth) {
-      throw new Error(`${where}: a fit() started in a callback was still running when the callback returned; await it inside the callback`);
+      this.#fitting = false;
     }
   }
 
   async #fit(where: string, o: ResolvedFit, options: FitOptions, train: Matrix, val: Matrix | undefined, cond: Matrix | undefined,
-    valCond: Matrix | undefined, depth: number): Promise<EpochLog[]> {
+    valCond: Matrix | undefined): Promise<EpochLog[]> {
     const h = this.handle;
     const core = this.core;
     const x = core.x;
@@ -483,11 +468,13 @@ export abstract class BaseModel {
           seen += n;
           if (options.onBatchEnd) {
             const log: BatchLog = { epoch, batch: b, batches, loss: loss!, reconstruction: rec!, kl: kl!, klWeight: beta! };
-            await this.#callback(where, depth, () => options.onBatchEnd!(log));
+            await options.onBatchEnd(log);
+            void this.handle; // a callback may have disposed the model: stop with its error, before the next step
           }
           // Let timers, I/O and abort signals run now and then.
           if (performance.now() - lastYield > 50) {
             await yieldToEventLoop();
+            void this.handle; // so may code that ran meanwhile
             lastYield = performance.now();
           }
         }
@@ -520,12 +507,13 @@ export abstract class BaseModel {
         if (ck && epoch % ck.everyEpochs === 0) {
           const bytes = this.save();
           if (ck.path !== undefined) await writeFileAtomic(ck.path, bytes);
-          if (ck.onCheckpoint) await this.#callback(where, depth, () => ck.onCheckpoint!(bytes, this.epochsTrained));
+          if (ck.onCheckpoint) await ck.onCheckpoint(bytes, this.epochsTrained);
         }
-        if (options.onEpochEnd) await this.#callback(where, depth, () => options.onEpochEnd!(log));
+        if (options.onEpochEnd) await options.onEpochEnd(log);
+        void this.handle;
       }
     } finally {
-      if (outer) this.bindCondition(outer.ptr, outer.dtype, where);
+      if (outer && !this.disposed) this.bindCondition(outer.ptr, outer.dtype, where);
       core.free(dataPtr);
       core.free(valPtr);
       core.free(condPtr);
