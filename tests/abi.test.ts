@@ -50,11 +50,17 @@ describe('ABI', () => {
     const plan = src('plan.rs');
     expect(arm(plan, KIND.vae)).toBe('Kind::Vae');
     expect(arm(plan, KIND.autoencoder)).toBe('Kind::Autoencoder');
+    // likelihood.rs names its numbers (`const GAUSSIAN: u32 = 1;`) and decodes by name (`GAUSSIAN => Recon::Gaussian`).
     const lik = src('likelihood.rs');
-    expect(arm(lik, RECON.bernoulli)).toBe('Recon::Bernoulli');
-    expect(arm(lik, RECON.gaussian)).toBe('Recon::Gaussian');
-    expect(arm(lik, RECON.gaussianLearned)).toBe('Recon::GaussianLearned');
-    expect(arm(lik, RECON.squaredError)).toBe('Recon::SquaredError');
+    const named = (code: number) => {
+      const name = new RegExp(`const (\\w+): u32 = ${code};`).exec(lik)?.[1];
+      return name && new RegExp(`${name} => (\\w+::\\w+)`).exec(lik)?.[1];
+    };
+    expect(named(RECON.bernoulli)).toBe('Recon::Bernoulli');
+    expect(named(RECON.gaussian)).toBe('Recon::Gaussian');
+    expect(named(RECON.gaussianLearned)).toBe('Recon::GaussianLearned');
+    expect(named(RECON.squaredError)).toBe('Recon::SquaredError');
+    expect(named(RECON.categorical)).toBe('Recon::Categorical');
     const initArms = /let init = match r\.next\(\)\? \{([\s\S]*?)\};/.exec(plan)![1]!;
     expect(arm(initArms, INIT['lecun-uniform'])).toBe('Init::LecunUniform');
     expect(arm(initArms, INIT['glorot-uniform'])).toBe('Init::GlorotUniform');
