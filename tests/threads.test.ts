@@ -255,12 +255,14 @@ describe('threads', () => {
   it('a worker descheduled while it holds a chunk: the call waits for that chunk alone (asleep) and gives the same bits', async () => {
     const core = await init();
     const config: VAEConfig = { inputDim: 784, latentDim: 10, encoder: [200], seed: 13 };
-    const one = await train(config, data, 128, 4, 1);
+    // 8 steps (144 tasks): the pool decides once per 32 tasks, and its count carries over from earlier calls, so
+    // a decision is sure to see the delayed task only if 31 more follow it (4 steps left that to chance).
+    const one = await train(config, data, 128, 8, 1);
     const m = await VAE.create({ ...config, threads: 2 });
     const [slept, behind] = [stats(core)[JOINS_SLEPT]!, stats(core)[BEHIND]!];
     core.x.vae_threads_inject_delay(1, 1, 300);
     const t0 = performance.now();
-    await m.fit(data.subarray(0, 4 * 128 * 784), { batchSize: 128 });
+    await m.fit(data.subarray(0, 8 * 128 * 784), { batchSize: 128 });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(290);
     expect(controlWord(core, DELAYED)).toBe(0);
     expect(stats(core)[JOINS_SLEPT]!).toBeGreaterThan(slept);
