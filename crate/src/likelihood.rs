@@ -212,7 +212,8 @@ impl Likelihood {
         let a = Terms { inv_var, per, cs, x, o, g, e, lvp, dlv, w };
         // One loop per term, with the gradient and without: a choice left inside the loop is made for every value,
         // keeps every term's constants live across it, and a loss-only pass would still compute the Bernoulli
-        // gradient's division.
+        // gradient's division. Const generics, not an inlined function with constant arguments: LLVM merged the
+        // latter's twin loops back into one (a third fewer loops in the module, the likelihood 5–10% slower).
         macro_rules! with_grad {
             ($r:expr) => {
                 if c.is_some() {
