@@ -424,13 +424,11 @@ export abstract class BaseModel {
     const bind = (c: Matrix | undefined, p: number) => { if (c) this.bindCondition(p, c.dtype, where); };
     let idxPtr = 0;
     let statsPtr = 0;
-    let outer: { ptr: number; dtype: number } | undefined;
     try {
       if (val) valPtr = core.copyIn(val.data);
       if (cond) condPtr = core.copyIn(cond.data);
       if (valCond) valCondPtr = core.copyIn(valCond.data);
-      // What was bound before (an outer fit's rows, when this fit runs from its callback) is bound back at the end.
-      if (cond) outer = this.bindCondition(condPtr, cond.dtype, where);
+      bind(cond, condPtr);
       idxPtr = core.alloc(train.rows * 4);
       statsPtr = core.alloc(32);
       let lastYield = performance.now();
@@ -513,7 +511,7 @@ export abstract class BaseModel {
         void this.handle;
       }
     } finally {
-      if (outer && !this.disposed) this.bindCondition(outer.ptr, outer.dtype, where);
+      if (cond && !this.disposed) this.bindCondition(0, 0, where);
       core.free(dataPtr);
       core.free(valPtr);
       core.free(condPtr);
