@@ -38,22 +38,26 @@ for (let i = 0; i < 200; i++) gemmOnce();
 const gemmMs = (performance.now() - t0) / 200;
 bufs.flat().forEach((p) => x.vae_free(p));
 
-// Inference.
+// Inference: calls per second, the best of 5 windows of at least 0.2 s each after a warm-up of as long (the machine's
+// other tenants slow some windows down, never speed one up). Decoding is of real digits' codes: a ReLU decoder's
+// hidden units are then partly zero, as they are in use (a constant z would make that fraction arbitrary).
 const rate = (fn, rows) => {
-  fn();
-  let reps = 1;
-  for (;;) {
+  const windowOf = (seconds) => {
+    let reps = 0;
     const t = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    const s = (performance.now() - t) / 1000;
-    if (s > 0.3) return (reps * rows) / s;
-    reps *= 2;
-  }
+    do {
+      for (let i = 0; i < 16; i++) fn();
+      reps += 16;
+    } while (performance.now() - t < seconds * 1000);
+    return (reps * rows) / ((performance.now() - t) / 1000);
+  };
+  windowOf(0.2);
+  return Math.max(...Array.from({ length: 5 }, () => windowOf(0.2)));
 };
 const inference = {};
 for (const rows of [1, 256]) {
   const xs = images.subarray(0, rows * 784);
-  const z = new Float32Array(rows * 20).fill(0.1);
+  const z = vae.encode(xs).mean;
   inference[`encode@${rows}`] = rate(() => vae.encode(xs), rows);
   inference[`decode@${rows}`] = rate(() => vae.decode(z), rows);
 }
@@ -62,7 +66,7 @@ for (const rows of [1, 256]) {
   const x1 = images.subarray(0, 784);
   const out = { mean: new Float32Array(20), logVar: new Float32Array(20) };
   const dec = new Float32Array(784);
-  const z1 = new Float32Array(20).fill(0.1);
+  const z1 = vae.encode(x1).mean;
   inference['encodeOut@1'] = rate(() => vae.encode(x1, { out }), 1);
   inference['decodeOut@1'] = rate(() => vae.decode(z1, { out: dec }), 1);
 }
