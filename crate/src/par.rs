@@ -194,8 +194,8 @@ const WAKE_MIN_MS: f64 = 0.2;
 /// [`ADAPT_TASKS`] tasks (see `Control::adapt`); only how work is cut changes, never how an output is computed, so
 /// the bits do not. Touched only by the caller.
 static mut SPLIT: usize = 1;
-/// Chunks per thread for products while workers fall behind.
-pub const BEHIND_SPLIT: usize = 4;
+/// Chunks per thread for products while workers fall behind: as many as any task may have.
+pub const BEHIND_SPLIT: usize = CHUNKS_PER_THREAD;
 /// Tasks per decision.
 const ADAPT_TASKS: u32 = 32;
 /// Workers are behind when the caller, after claiming its last chunk, waited for theirs more than this fraction of
