@@ -118,6 +118,17 @@ function runConcurrently(argv, copies) {
   })));
 }
 
+/** The machine's CPU time so far in ticks, and the part of it the hypervisor gave to other guests ("steal" in
+ * Linux's /proc/stat); undefined elsewhere. */
+const cpuTicks = () => {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] };
+  } catch {
+    return undefined;
+  }
+};
+
 const results = Object.fromEntries(jobs.map((j) => [j.key, []]));
 for (let r = 1; r <= rounds; r++) {
   for (const job of jobs) {
@@ -126,7 +137,9 @@ for (let r = 1; r <= rounds; r++) {
     const argv = [...runtimeCommand(job.runtime ?? 'node'), here + job.script, ...job.args];
     if (job.pin !== undefined) argv.unshift('taskset', '-c', String(job.pin));
     const once = () => (job.copies ? runConcurrently(argv, job.copies) : runConcurrently(argv, 1));
+    const ticks = cpuTicks();
     const runs = job.busy ? await besideBusyCore(once) : await once();
+    const ticksAfter = cpuTicks();
     const bad = runs.find((p) => p.status !== 0);
     if (bad) {
       process.stderr.write(`failed\n${bad.stderr}\n`);
@@ -134,6 +147,7 @@ for (let r = 1; r <= rounds; r++) {
     }
     const each = runs.map((p) => JSON.parse(p.stdout.trim().split('\n').pop()));
     const res = each.length === 1 ? each[0] : { ...each[0], copies: each.length, samplesPerSecond: each.reduce((a, r) => a + r.samplesPerSecond, 0) };
+    if (ticks && ticksAfter && ticksAfter.total > ticks.total) res.stolenShare = (ticksAfter.steal - ticks.steal) / (ticksAfter.total - ticks.total);
     results[job.key].push(res);
     process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : res.roundTripUs !== undefined ? `round trip ${res.roundTripUs.toFixed(1)} µs\n` : res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `${res.refused ?? res.missing}\n`);
   }
@@ -177,6 +191,11 @@ const threadLines = (() => {
   const behind = (key) => results[key]?.[0]?.forkJoin ? `${fmt(stat(results[key].map((r) => r.forkJoin.behindShare * 100)), 0)}%` : undefined;
   const shares = [['alone', 'vae-wasm-mt/default'], ['two trainings at once', 'vae-wasm-copies-auto/default'], ['beside a busy core', 'vae-wasm-mt-busy/default']]
     .map(([what, key]) => [what, behind(key)]).filter(([, v]) => v !== undefined);
+  // A virtual machine's cores are not always its own: the time its hypervisor ran other guests instead.
+  const stolen = (key) => results[key]?.length && results[key].every((r) => r.stolenShare !== undefined) ? stat(results[key].map((r) => 100 * r.stolenShare)) : undefined;
+  const stolenRows = [['alone, 1 thread', 'vae-wasm/default'], [`alone, ${cores} threads`, 'vae-wasm-mt/default'], [`${cores} trainings at once, 1 thread each`, 'vae-wasm-copies/default'], [`${cores} trainings at once, threads: 'auto'`, 'vae-wasm-copies-auto/default']]
+    .map(([what, key]) => [what, stolen(key)]).filter(([, v]) => v !== undefined);
+  if (stolenRows.length > 0) l.push('', `CPU time the hypervisor gave to other guests while each ran (\`steal\` in /proc/stat, share of both cores' time): ${stolenRows.map(([w, v]) => `${w} ${fmt(v, 0)}%`).join('; ')}. Time taken from one core while the other works stretches every fork-join step; it is part of what "alone" measures on this machine.`);
   if (shares.length > 0) l.push('', `Share of the pool's decisions (one per 32 tasks) that found the workers behind and cut products into 4 chunks per thread instead of one: ${shares.map(([w, v]) => `${w} ${v}`).join(', ')}.`);
   l.push('', `Fork-join, ${cores} threads alone (counters of the core, per training step): ${fmt(fj((f) => f.tasksPerStep), 1)} tasks split across the threads and ${fmt(fj((f) => f.serialTasksPerStep), 1)} run on the caller alone; chunks computed by the caller ${fmt(fj((f) => f.callerChunksPerStep), 1)}, by the worker ${fmt(fj((f) => f.workerChunksPerStep), 1)}; the caller waited for a worker's chunk after its last claim in ${fmt(fj((f) => f.waitsPerStep), 1)} tasks, ${fmt(fj((f) => f.waitMsPerStep * 1000), 0)} µs per step in all (asleep in ${fmt(fj((f) => f.sleepsPerStep), 2)}); sleeping workers were woken in ${fmt(fj((f) => f.wakesPerStep), 2)} tasks per step.`,
     `Fork-join round trip (bench/forkjoin.mjs): a task of 2 parts of ${fmt(rt((r) => r.partUs), 0)} µs each takes ${fmt(rt((r) => r.twoThreadsUs), 1)} µs on 2 threads, ${fmt(rt((r) => r.roundTripUs), 1)} µs more than half of one thread's ${fmt(rt((r) => r.oneThreadUs), 1)} µs. Publishing and claiming an empty task: ${fmt(rt((r) => r.emptyUs), 2)} µs; ${fmt(rt((r) => r.emptyAsleepUs), 1)} µs when the worker sleeps (the caller's wake-up call; it does not wait for the worker). Per step: ${fj((f) => f.tasksPerStep).median.toFixed(0)} tasks × ${rt((r) => r.roundTripUs).median.toFixed(1)} µs = ${(fj((f) => f.tasksPerStep).median * rt((r) => r.roundTripUs).median).toFixed(0)} µs of round trips, plus the waits above, in a ${(128e6 / mt.median).toFixed(0)} µs step.`, '');
