@@ -78,6 +78,27 @@ describe('threads', () => {
     }
   }, 120_000);
 
+  it('one row at a time on 2 threads (products split by columns, each part skipping the row\'s zeros) gives the batch\'s bits', async () => {
+    const { model } = await train({ inputDim: 784, latentDim: 20, encoder: [400], seed: 5 }, data, 128, 10, 2);
+    const m = model as VAE;
+    const core = await init();
+    const rows = 20;
+    const x = data.subarray(0, rows * 784);
+    const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const batch = m.encode(x);
+    const decoded = m.decode(batch.mean);
+    const tasks = stats(core)[0]!;
+    for (let r = 0; r < rows; r++) {
+      const one = m.encode(x.subarray(r * 784, (r + 1) * 784));
+      expect(bytes(one.mean)).toEqual(bytes(batch.mean.subarray(r * 20, (r + 1) * 20)));
+      expect(bytes(one.logVar)).toEqual(bytes(batch.logVar.subarray(r * 20, (r + 1) * 20)));
+      expect(bytes(m.decode(one.mean))).toEqual(bytes(decoded.subarray(r * 784, (r + 1) * 784)));
+    }
+    // 784·400 multiply-adds per row: each one-row product of the first and last layers was split across the threads.
+    expect(stats(core)[0]! - tasks).toBeGreaterThanOrEqual(2 * rows);
+    m.dispose();
+  }, 60_000);
+
   it('other shapes and options split identically too (tanh, Gaussian learned variance, L = 2, dynamic binarization, SGD; autoencoder)', async () => {
     const cases: [VAEConfig | (AutoencoderConfig & { autoencoder: true }), FitOptions][] = [
       [{ inputDim: 784, latentDim: 7, encoder: [300, 130], decoder: [90, 301], activation: 'tanh', likelihood: 'gaussian', variance: 'learned', seed: 5 }, { samples: 2, optimizer: { name: 'sgd', learningRate: 1e-4, momentum: 0.9 } }],

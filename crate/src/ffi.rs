@@ -492,7 +492,8 @@ pub unsafe extern "C" fn vae_model_sample(m: *mut Model, n: usize, seed: u32, us
 static mut GEMM_SCRATCH: *mut f32 = core::ptr::null_mut();
 
 /// C (+)= op(A)·op(B) with the packed SIMD kernel, or with its scalar twin when `mode` is 1; modes 2 and 3 force the
-/// packed kernel's orientation (C, or Cᵀ = op(B)ᵀ·op(A)ᵀ) for tests and the benchmark.
+/// packed kernel's orientation (C, or Cᵀ = op(B)ᵀ·op(A)ᵀ) for tests and the benchmark. The same bits in every mode,
+/// except that one row of A times a B with an infinity or NaN facing a zero of that row may miss the NaN (see gemm.rs).
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn vae_gemm(

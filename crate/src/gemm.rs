@@ -5,7 +5,8 @@
 //! keeps the whole C tile in SIMD registers across a KC-long slice of k. Every C element is accumulated
 //! sequentially over k starting from its initial value (0, or C itself when accumulating), exactly like the naive
 //! loop in [`gemm_scalar`]; so the two agree bit for bit, and the result does not depend on blocking or on how the
-//! work is split.
+//! work is split. (One row of A times a finite B may skip A's zeros, which changes no bit: see `Sparse`. Where B
+//! holds an infinity or NaN facing a zero of that row, the full sum's NaN is then missing.)
 
 use crate::simd::F32x4;
 
@@ -234,7 +235,8 @@ unsafe fn micro_kernel<const T: bool>(kc: usize, ap: *const f32, bp: *const f32,
 /// of C's columns; when C is narrow and tall (convolutions' products over all pixels) that dominates. Then the
 /// product is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with the roles of A and B swapped and each tile written back through
 /// transposes. Every C element is still the same sequential sum over k (a·b = b·a exactly), so both orientations
-/// give the same bits.
+/// give the same bits. An NN product of one row may skip the row's zeros: the same bits when B is finite (see
+/// `Sparse`).
 ///
 /// # Safety
 /// As [`gemm_scalar`]; `scratch` must not alias any operand.
@@ -417,9 +419,10 @@ impl Terms for Dense {
 /// One row's k where A is not zero (a digit's background, a ReLU's output). A zero value's term is ±0 when B is
 /// finite, and adding ±0 leaves a sum unchanged unless the sum is −0 and the term +0. A sum that starts from +0 never
 /// becomes −0, so the terms are skipped only when no column starts from −0; the bits are then those of every term in
-/// order. Every NN product's B is a layer's weights, finite by construction: checked when set or loaded, and
-/// training applies no step with a non-finite loss or gradient. (Only an update that overflows, a learning rate
-/// times a gradient beyond 3.4e38, could make a weight infinite; 0·∞ is then NaN in the full sum and skipped here.)
+/// order. The model's NN products (dense and convolution layers forward, a transposed convolution's input gradient)
+/// all have a layer's weights as B, finite by construction: checked when set or loaded, and training applies no
+/// step with a non-finite loss or gradient. (Only an update that overflows, a learning rate times a gradient beyond
+/// 3.4e38, could make a weight infinite; 0·∞ is then NaN in the full sum and skipped here.)
 #[derive(Clone, Copy)]
 struct Sparse {
     terms: *const Term,
@@ -435,11 +438,14 @@ struct Term {
 
 impl Sparse {
     /// The terms of A's row (k values) written into `scratch`, when enough of them are zero to be worth skipping.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn of(a: *const f32, k: usize, b: *const f32, ldb: usize, c: *const f32, n: usize, accumulate: bool, scratch: &mut [f32]) -> Option<Sparse> {
         // A listed term costs more than a dense one (its B row's address is loaded too): measured on 1×784·784×400
         // and 1×400·400×784, skipping is 0.97–1.04× as fast with 1 zero in 5, 1.1× with 3 in 10, 1.55× with half of
         // them, 3.9–4.8× with an MNIST digit's 81%.
-        if k * core::mem::size_of::<Term>() > scratch.len() * 4 || (0..k).filter(|&p| *a.add(p) == 0.0).count() * 4 < k {
+        // (The alignment test is constant on wasm32, where a Term is aligned like an f32.)
+        let aligned = scratch.as_ptr() as usize % core::mem::align_of::<Term>() == 0;
+        if !aligned || k * core::mem::size_of::<Term>() > core::mem::size_of_val(scratch) || (0..k).filter(|&p| *a.add(p) == 0.0).count() * 4 < k {
             return None;
         }
         if accumulate && (0..n).any(|j| (*c.add(j)).to_bits() == 0x8000_0000) {
@@ -737,25 +743,44 @@ mod tests {
         let mut scratch = vec![0.0f32; SCRATCH];
         for &(n, k) in &[(1, 4), (3, 9), (20, 400), (37, 33), (70, 8), (400, 784), (784, 400)] {
             for &zeros in &[0.0f32, 0.2, 0.3, 0.81, 1.0] {
-                // Zeros of both signs, and other values of both signs (some tiny, so that sums cancel to zero).
-                let a: Vec<f32> = (0..k)
-                    .map(|p| if rng.uniform() < zeros { if p % 2 == 0 { 0.0 } else { -0.0 } } else { (rng.uniform() - 0.5) * if p % 3 == 0 { 1e-30 } else { 1.0 } })
+                // Zeros of both signs; other values of both signs, some subnormal (1e-40) or the smallest subnormal
+                // (whose products underflow to ±0).
+                let mut a: Vec<f32> = (0..k)
+                    .map(|p| {
+                        if rng.uniform() < zeros {
+                            return if p % 2 == 0 { 0.0 } else { -0.0 };
+                        }
+                        let x = rng.uniform() - 0.5;
+                        match p % 5 {
+                            0 => x * 1e-40,
+                            1 => x.signum() * f32::from_bits(1),
+                            _ => x,
+                        }
+                    })
                     .collect();
                 let ldb = n + 1;
-                let b = random(k * ldb, &mut rng);
-                let mut c0 = random(n, &mut rng);
-                c0[0] = 0.0;
-                if n > 1 {
-                    c0[1] = -0.0;
+                let mut b = random(k * ldb, &mut rng);
+                // The first two terms cancel exactly (the same B row, opposite values): every sum passes through +0.
+                if k >= 2 {
+                    a[1] = -a[0];
+                    let (first, rest) = b.split_at_mut(ldb);
+                    rest[..ldb].copy_from_slice(first);
                 }
-                for &accumulate in &[false, true] {
-                    let (mut c1, mut c2) = (c0.clone(), c0.clone());
-                    unsafe {
-                        gemm(Op::NN, 1, n, k, a.as_ptr(), k, b.as_ptr(), ldb, c1.as_mut_ptr(), n, accumulate, &mut scratch);
-                        gemm_scalar(Op::NN, 1, n, k, a.as_ptr(), k, b.as_ptr(), ldb, c2.as_mut_ptr(), n, accumulate);
+                for &minus_zero in &[false, true] {
+                    let mut c0 = random(n, &mut rng);
+                    c0[0] = 0.0;
+                    if minus_zero {
+                        c0[n - 1] = -0.0; // then an accumulating product sums every term
                     }
-                    for j in 0..n {
-                        assert_eq!(c1[j].to_bits(), c2[j].to_bits(), "1x{n}x{k} zeros {zeros} acc={accumulate} at {j}");
+                    for &accumulate in &[false, true] {
+                        let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                        unsafe {
+                            gemm(Op::NN, 1, n, k, a.as_ptr(), k, b.as_ptr(), ldb, c1.as_mut_ptr(), n, accumulate, &mut scratch);
+                            gemm_scalar(Op::NN, 1, n, k, a.as_ptr(), k, b.as_ptr(), ldb, c2.as_mut_ptr(), n, accumulate);
+                        }
+                        for j in 0..n {
+                            assert_eq!(c1[j].to_bits(), c2[j].to_bits(), "1x{n}x{k} zeros {zeros} −0 {minus_zero} acc={accumulate} at {j}");
+                        }
                     }
                 }
             }
