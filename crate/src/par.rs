@@ -204,15 +204,34 @@ const BEHIND_WAIT: f64 = 0.4;
 /// With small chunks, workers keep pace again when they compute at least this fraction of their fair share.
 const PACE_SHARE: f64 = 0.8;
 
-#[derive(Clone, Copy)]
+/// The tasks since the last decision: the caller's compute and wait times, the chunks the workers computed, and
+/// how many they could fairly have taken.
+#[derive(Clone, Copy, Default)]
 struct Window {
     tasks: u32,
     compute_ms: f64,
     wait_ms: f64,
-    chunks: u64,
     worker_chunks: u64,
+    fair_chunks: f64,
 }
-static mut WINDOW: Window = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, chunks: 0, worker_chunks: 0 };
+static mut WINDOW: Window = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, worker_chunks: 0, fair_chunks: 0.0 };
+
+/// The workers' fair share of a task's `parts` chunks on `threads` threads: (threads − 1)/threads of them, but at
+/// most all but the one the caller claims first (a task of 2 chunks on 3 threads gives the workers 1, not 1⅓).
+fn fair_share(parts: usize, threads: usize) -> f64 {
+    (parts as f64 * (threads - 1) as f64 / threads as f64).min(parts as f64 - 1.0)
+}
+
+/// Whether a window of tasks found the workers behind: with one chunk per thread (`split` 1), when the caller waited
+/// for theirs more than [`BEHIND_WAIT`] of the time it computed; with finer chunks, when the workers computed less
+/// than [`PACE_SHARE`] of their fair share.
+fn behind(split: usize, w: &Window) -> bool {
+    if split == 1 {
+        w.wait_ms > BEHIND_WAIT * w.compute_ms
+    } else {
+        (w.worker_chunks as f64) < PACE_SHARE * w.fair_chunks
+    }
+}
 
 /// Chunks per active thread for a split product, now (see [`SPLIT`]).
 pub fn product_split() -> usize {
@@ -472,34 +491,32 @@ impl Control {
             mine += 1;
         }
         stats::add(stats::CALLER_CHUNKS, mine as u64);
-        let t1 = sys::now_ms();
-        self.join(parts as u32 - mine);
+        let wait_ms = self.join(parts as u32 - mine);
         let t2 = sys::now_ms();
-        Self::adapt(parts, mine as usize, t1 - t0, t2 - t1);
+        Self::adapt(parts, mine as usize, t2 - t0 - wait_ms, wait_ms);
         let ms = t2 - t0;
         *slot = (f as usize, if slot.0 == f as usize { 0.75 * slot.1 + 0.25 * ms } else { ms });
     }
 
     /// Adds one task to the window that decides [`SPLIT`]: `compute_ms` the caller's time until its last claim came
-    /// back empty, `wait_ms` its wait for the workers' chunks after that.
+    /// back empty, `wait_ms` its wait for the workers' chunks after that. (Not inlined: `run` is generic, and one copy
+    /// of this per kind of task grew the module by 3 KB.)
+    #[inline(never)]
     fn adapt(parts: usize, mine: usize, compute_ms: f64, wait_ms: f64) {
         let mut w = unsafe { WINDOW };
         w.tasks += 1;
         w.compute_ms += compute_ms;
         w.wait_ms += wait_ms;
-        w.chunks += parts as u64;
         w.worker_chunks += (parts - mine) as u64;
+        w.fair_chunks += fair_share(parts, active());
         if w.tasks < ADAPT_TASKS {
             unsafe { WINDOW = w };
             return;
         }
-        let threads = active() as f64;
-        let fair = (threads - 1.0) / threads;
-        let share = w.worker_chunks as f64 / w.chunks as f64;
-        let behind = if unsafe { SPLIT } == 1 { w.wait_ms > BEHIND_WAIT * w.compute_ms } else { share < PACE_SHARE * fair };
+        let behind = behind(unsafe { SPLIT }, &w);
         unsafe { SPLIT = if behind { BEHIND_SPLIT } else { 1 } };
         stats::add(stats::BEHIND, behind as u64);
-        unsafe { WINDOW = Window { tasks: 0, compute_ms: 0.0, wait_ms: 0.0, chunks: 0, worker_chunks: 0 } };
+        unsafe { WINDOW = Window::default() };
     }
 
     /// Test hook: while a fault is armed, the caller lets a worker claim the first chunk of each task (for up to a
@@ -531,10 +548,10 @@ impl Control {
     }
 
     /// Waits until workers have finished `target` chunks of the current task: spins a while, then sleeps until the
-    /// worker finishing a chunk wakes it.
-    fn join(&self, target: u32) {
+    /// worker finishing a chunk wakes it. Returns how long it waited (ms).
+    fn join(&self, target: u32) -> f64 {
         if self.done.load(SeqCst) >= target {
-            return;
+            return 0.0;
         }
         let t0 = sys::now_ms();
         stats::add(stats::JOINS_WAITED, 1);
@@ -557,7 +574,9 @@ impl Control {
             }
         }
         self.waiting.store(0, SeqCst);
-        stats::add(stats::WAIT_NS, ((sys::now_ms() - t0) * 1e6) as u64);
+        let waited = sys::now_ms() - t0;
+        stats::add(stats::WAIT_NS, (waited * 1e6) as u64);
+        waited
     }
 
     /// A worker's loop: helps with each new task, and returns the last generation it saw (low 32 bits) after
@@ -747,6 +766,31 @@ mod tests {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     use std::vec::Vec;
+
+    #[test]
+    fn workers_keep_pace_when_they_take_their_fair_share_even_of_tasks_with_fewer_chunks_than_threads() {
+        let window = |tasks: &[(usize, u64)], threads: usize| {
+            let mut w = Window::default();
+            for &(parts, workers) in tasks {
+                w.worker_chunks += workers;
+                w.fair_chunks += fair_share(parts, threads);
+            }
+            w
+        };
+        // 2 threads, 4 chunks each: the worker keeps pace with 4 of 8, not with 3.
+        assert!(!behind(BEHIND_SPLIT, &window(&[(8, 4); 32], 2)));
+        assert!(behind(BEHIND_SPLIT, &window(&[(8, 3); 32], 2)));
+        // 3 threads: tasks of 2 chunks leave the workers at most 1 each; taking it is keeping pace (with a share of
+        // (threads − 1)/threads = 2/3 of every task's chunks, it read as behind).
+        assert!(!behind(BEHIND_SPLIT, &window(&[(2, 1); 32], 3)));
+        assert!(behind(BEHIND_SPLIT, &window(&[(2, 0); 32], 3)));
+        assert!(!behind(BEHIND_SPLIT, &window(&[(12, 8); 32], 3)));
+        assert!(behind(BEHIND_SPLIT, &window(&[(12, 6); 32], 3)));
+        // One chunk per thread: decided by the caller's wait against its compute time.
+        let w = Window { tasks: 32, compute_ms: 10.0, wait_ms: 3.0, ..Window::default() };
+        assert!(!behind(1, &w));
+        assert!(behind(1, &Window { wait_ms: 5.0, ..w }));
+    }
 
     #[test]
     fn split_covers_everything_once_and_halves_are_prefixes() {
