@@ -542,7 +542,7 @@ async function restore(): Promise<void> {
   status('Restored the model you saved last time in this browser.');
 }
 
-/** Last held out of a user's IDX images (their label file is split the same way). */
+/** Last held out of a user's IDX images (the worker splits their label file by the rows it holds). */
 const testRowsOf = (rows: number) => Math.min(1000, Math.floor(rows / 10));
 
 const isTable = (file: File) => /\.(csv|tsv|txt)$/i.test(file.name) || /^text\//.test(file.type);
@@ -573,8 +573,7 @@ async function openFile(file: File): Promise<void> {
   if (array.shape.length === 1) {
     // A label file (MNIST's *-labels-idx1-ubyte) for the images opened before it.
     const labels = idxLabels(array);
-    const testRows = testRowsOf(labels.length);
-    send({ type: 'labels', name: file.name, train: labels.slice(0, labels.length - testRows), test: labels.slice(labels.length - testRows) });
+    send({ type: 'labels', name: file.name, labels });
     return;
   }
   const img = idxImages(array);

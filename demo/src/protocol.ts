@@ -54,8 +54,9 @@ export type ToWorker =
   | { type: 'select'; a: number; b: number }
   | { type: 'decode'; z: Float32Array }
   | { type: 'hash' }
-  /** A label file (IDX, one byte per image) for the images sent last, split as they were. */
-  | { type: 'labels'; name: string; train: Uint8Array; test: Uint8Array }
+  /** A label file (IDX, one byte per image) for the images sent last, in their order (the worker splits it as it
+   * split them). */
+  | { type: 'labels'; name: string; labels: Uint8Array }
   /** The class a conditional model draws (samples, interpolation, sliders, manifold). */
   | { type: 'class'; digit: number }
   /** A CSV file's bytes: parse (schema inferred), train a table VAE, score every row. */

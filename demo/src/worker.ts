@@ -315,16 +315,16 @@ const handlers: { [K in ToWorker['type']]: (m: Extract<ToWorker, { type: K }>) =
   },
   labels: async (m) => {
     if (!train) throw new Error('open the images first, then their label file');
-    const count = m.train.length + m.test.length;
+    const count = m.labels.length;
     const images = train.rows + (test?.rows ?? 0);
     if (count !== images) throw new Error(`${m.name} has ${count.toLocaleString()} labels, but the images are ${images.toLocaleString()}; open the label file that belongs to them`);
-    const all = [...m.train, ...m.test];
-    const bad = all.findIndex((l) => l >= CLASSES);
-    if (bad >= 0) throw new Error(`${m.name}: label ${bad + 1} is ${all[bad]}; the conditional VAE takes classes 0–${CLASSES - 1}`);
+    const bad = m.labels.findIndex((l) => l >= CLASSES);
+    if (bad >= 0) throw new Error(`${m.name}: label ${bad + 1} is ${m.labels[bad]}; the conditional VAE takes classes 0–${CLASSES - 1}`);
     await stop();
-    train.labels = m.train;
-    if (test) test.labels = m.test;
-    post({ type: 'labelled', name: m.name, trainRows: m.train.length, testRows: m.test.length });
+    // The images' split: the training rows first, then the held-out ones.
+    train.labels = m.labels.subarray(0, train.rows);
+    if (test) test.labels = m.labels.subarray(train.rows);
+    post({ type: 'labelled', name: m.name, trainRows: train.rows, testRows: test?.rows ?? 0 });
   },
   table: async (m) => {
     await stop();
