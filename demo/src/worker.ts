@@ -19,8 +19,6 @@ let selected = { a: 0, b: 1 };
 let speed = 0;
 /** A conditional model's class for what it draws. */
 let digit = 0;
-/** The table model (a CSV's rows), apart from the image model. */
-let tableVae: VAE | undefined;
 
 /** Test images shown beside their reconstructions, and test codes plotted for a 2-D latent space. */
 const SHOWN = 12;
@@ -347,25 +345,27 @@ async function table(name: string, bytes: Uint8Array, s: TableSettings): Promise
   const t = parseCsv(bytes, { name });
   const classes = t.preamble?.classes.length ? ` (scikit-learn preamble: ${t.preamble.samples} samples, ${t.preamble.features} features, classes ${t.preamble.classes.join(', ')})` : '';
   post({ type: 'tableSchema', name, rows: t.rows, width: t.schema.width, columns: describeColumns(t.schema), ignored: t.schema.ignored, warnings: t.warnings, ...(classes ? { preamble: classes } : {}) });
-  tableVae?.dispose();
-  tableVae = undefined;
+  // The model lives for this table's scores only: nothing else reads it.
   const m = await VAE.create({ schema: t.schema, latentDim: s.latent, encoder: [s.hidden], seed: s.seed });
-  tableVae = m;
-  const t0 = performance.now();
-  let last = 0;
-  await m.fit(t.data, {
-    epochs: s.epochs, batchSize: s.batch, optimizer: { name: 'adam', learningRate: s.learningRate },
-    onEpochEnd: (e) => {
-      const now = performance.now();
-      if (now - last > 100 || e.epoch === s.epochs) {
-        last = now;
-        post({ type: 'tableProgress', epoch: e.epoch, epochs: s.epochs, loss: e.loss });
-      }
-    },
-  });
-  const r = m.score(t.data, { method: 'elbo', seed: 1 });
-  post({ type: 'tableScores', scores: r.scores, perColumn: r.perColumn, columns: r.columns!, parameters: m.parameterCount, seconds: (performance.now() - t0) / 1000 },
-    [r.scores.buffer, r.perColumn.buffer]);
+  try {
+    const t0 = performance.now();
+    let last = 0;
+    await m.fit(t.data, {
+      epochs: s.epochs, batchSize: s.batch, optimizer: { name: 'adam', learningRate: s.learningRate },
+      onEpochEnd: (e) => {
+        const now = performance.now();
+        if (now - last > 100 || e.epoch === s.epochs) {
+          last = now;
+          post({ type: 'tableProgress', epoch: e.epoch, epochs: s.epochs, loss: e.loss });
+        }
+      },
+    });
+    const r = m.score(t.data, { method: 'elbo', seed: 1 });
+    post({ type: 'tableScores', scores: r.scores, perColumn: r.perColumn, columns: r.columns!, parameters: m.parameterCount, seconds: (performance.now() - t0) / 1000 },
+      [r.scores.buffer, r.perColumn.buffer]);
+  } finally {
+    m.dispose();
+  }
 }
 
 // Messages are handled one at a time, in order.
