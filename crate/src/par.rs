@@ -513,9 +513,9 @@ impl Control {
             unsafe { WINDOW = w };
             return;
         }
-        let behind = behind(unsafe { SPLIT }, &w);
-        unsafe { SPLIT = if behind { BEHIND_SPLIT } else { 1 } };
-        stats::add(stats::BEHIND, behind as u64);
+        let is_behind = behind(unsafe { SPLIT }, &w);
+        unsafe { SPLIT = if is_behind { BEHIND_SPLIT } else { 1 } };
+        stats::add(stats::BEHIND, is_behind as u64);
         unsafe { WINDOW = Window::default() };
     }
 
