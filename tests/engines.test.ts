@@ -87,7 +87,7 @@ describe('Node, the reference', () => {
 
   it('the refused step leaves the model as it was', () => {
     expect(reference.refused).toMatchObject({ unchanged: true, lossFinite: false });
-    expect(reference.refused!.error).toMatch(/^VAE\.fit: the loss or a gradient became NaN or infinite at epoch 1, batch 1; that update was not applied/);
+    expect(reference.refused!.error).toMatch(/^VAE\.fit: the loss, a gradient or the update they give became NaN or infinite at epoch 1, batch 1; that update was not applied/);
     expect(reference.refused!.nanGradients).toBeGreaterThan(1000); // NaN really flowed through the kernels
   });
 

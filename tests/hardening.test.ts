@@ -39,6 +39,31 @@ describe('divergence', () => {
     a.dispose();
   });
 
+  it('a step whose gradient is finite but whose update overflows is not applied either: no ∞ reaches the weights or the optimizer state', async () => {
+    // Before, the first two finished with an infinite Adam/Adagrad state (weights frozen, silently) and the third
+    // with infinite weights.
+    const y = x.subarray(0, 50);
+    const overflowing: OptimizerConfig[] = [
+      { name: 'adam', weightDecay: 1e25 }, // (g + λθ)² in v
+      { name: 'adagrad', weightDecay: 1e25 }, // the same in s
+      { name: 'sgd', learningRate: 1e30, weightDecay: 1e10 }, // θ − lr·(g + λθ)
+    ];
+    for (const optimizer of overflowing) {
+      const a = await VAE.create(cfg);
+      const before = bytesOf(a);
+      await expect(a.fit(y, { batchSize: 10, optimizer }), JSON.stringify(optimizer))
+        .rejects.toThrow(/the update they give became NaN or infinite at epoch 1, batch 1; that update was not applied/);
+      expect(bytesOf(a).equals(before)).toBe(true);
+      const file = decodeSafetensors(a.save());
+      expect(Object.entries(file.tensors).filter(([, t]) => !(t.data as Float32Array).every(Number.isFinite)).map(([k]) => k)).toEqual([]);
+      // Training goes on from there with settings that do not overflow.
+      const h = await a.fit(y, { batchSize: 5, epochs: 1, optimizer: { name: 'adam' } });
+      expect(h[0]!.skippedBatches).toBeUndefined();
+      expect(bytesOf(a).equals(before)).toBe(false);
+      a.dispose();
+    }
+  });
+
   it('optimizer settings that float32 turns into 1, 0 or ∞ are refused before the first step (each put NaN in the weights)', async () => {
     const y = x.subarray(0, 50);
     const a = await VAE.create(cfg);

@@ -180,7 +180,7 @@ export interface EpochLog {
   valLoss?: number;
   valReconstruction?: number;
   valKl?: number;
-  /** Batches skipped because their loss or gradient was not finite (only with `onNonFinite: 'skip'`). */
+  /** Batches skipped because their loss, gradient or update was not finite (only with `onNonFinite: 'skip'`). */
   skippedBatches?: number;
   /** Training samples processed per second during this epoch (excluding validation). */
   samplesPerSecond: number;
@@ -237,9 +237,9 @@ export interface FitOptions {
   onBatchEnd?: (log: BatchLog) => void | Promise<void>;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /**
-   * A step whose loss or any gradient is NaN or infinite is never applied. `'throw'` (default): `fit` rejects, and
-   * the weights are those after the last finite step. `'skip'`: the batch is skipped and counted in the epoch's
-   * `skippedBatches`.
+   * A step whose loss, any gradient or any value its update would write (a weight, an optimizer moment) is NaN or
+   * infinite is never applied. `'throw'` (default): `fit` rejects, and the weights are those after the last finite
+   * step. `'skip'`: the batch is skipped and counted in the epoch's `skippedBatches`.
    */
   onNonFinite?: 'throw' | 'skip';
   /** Stops training between steps; `fit` then resolves with the history so far. */

@@ -131,6 +131,8 @@ pub unsafe extern "C" fn vae_model_param_count(m: *mut Model) -> usize {
 
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_params(m: *mut Model) -> *mut f32 {
+    // The caller may write through it.
+    model(m).forget_max_state();
     model(m).params
 }
 
@@ -293,6 +295,7 @@ pub unsafe extern "C" fn vae_model_set_state(m: *mut Model, words: *const u32) -
 /// Optimizer state (`vae_model_opt_slots` × param_count floats), or null when none is held.
 #[no_mangle]
 pub unsafe extern "C" fn vae_model_opt_state(m: *mut Model) -> *mut f32 {
+    model(m).forget_max_state();
     model(m).opt_state().0
 }
 

@@ -38,12 +38,18 @@ pub struct Model {
     /// Optimizer state: `opt.kind.slots()` buffers of n_params each (`state_block`, or in `spare`).
     opt_state: *mut f32,
     opt_state_kind: Option<OptKind>,
-    /// The allocations: params then grads; the optimizer state; and, once a step ran its update on several
-    /// threads, a spare copy of params and state that the update writes and that is swapped in only when the step
-    /// succeeded (see `train_step`).
+    /// The allocations: params then grads; the optimizer state; and, once a step ran its update out of place
+    /// (split across threads, or not proved unable to overflow), a spare copy of params and state that the update
+    /// writes and that is swapped in only when the step succeeded (see `train_step`).
     block: *mut f32,
     state_block: *mut f32,
     spare: *mut f32,
+    /// The largest magnitude in the parameters and optimizer state, as the last in-place update wrote them (or as
+    /// measured by the step that found None), from which a step proves that its update cannot overflow and so may
+    /// run in place (see `train_step`). None whenever they may have changed otherwise: anything that writes the
+    /// parameters or the state, or hands out a pointer through which JavaScript could, must call
+    /// `forget_max_state`.
+    pub max_state: Option<f32>,
     /// Optimizer steps taken with the current optimizer state.
     pub step: u64,
     /// Training stream: shuffling, ε, binarisation.
@@ -76,6 +82,7 @@ impl Model {
             block: params,
             state_block: core::ptr::null_mut(),
             spare: core::ptr::null_mut(),
+            max_state: None,
             step: 0,
             rng: Pcg32::new(seed, 1),
             aux: Pcg32::new(seed, 2),
@@ -212,6 +219,7 @@ impl Model {
             return Err(status::OUT_OF_MEMORY);
         }
         self.drop_spare();
+        self.forget_max_state();
         if !self.state_block.is_null() {
             mem::free(self.state_block as *mut u8);
         }
@@ -235,10 +243,16 @@ impl Model {
 
     /// Clears optimizer state (moments, step count).
     pub fn reset_optimizer(&mut self) {
+        self.forget_max_state();
         if let Some(kind) = self.opt_state_kind {
             unsafe { core::ptr::write_bytes(self.opt_state, 0, self.n_params() * kind.slots()) };
         }
         self.step = 0;
+    }
+
+    /// Says that the parameters or the optimizer state may have been written other than by an update.
+    pub fn forget_max_state(&mut self) {
+        self.max_state = None;
     }
 
     // ---- out-of-place optimizer steps --------------------------------------------------------------------------

@@ -10,7 +10,6 @@ use crate::likelihood::Scale;
 use crate::model::{status, Model};
 use crate::optim;
 use crate::par;
-use crate::simd::F32x4;
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
@@ -92,7 +91,8 @@ impl Model {
 
     /// One training step on the rows `idx` of `src`, with KL weight β = kl_weight · min(1, (step + 1) / warmup)
     /// (β = kl_weight when warmup is 0) from the model's own step count. ε and binarisation draws come from the
-    /// training RNG. If the loss or any gradient is not finite, nothing is updated and NON_FINITE is returned.
+    /// training RNG. If the loss, any gradient or any value the update would write is not finite, nothing is updated
+    /// (the draws stay taken) and NON_FINITE is returned.
     /// Returns the stats and β.
     ///
     /// # Safety
@@ -127,7 +127,42 @@ impl Model {
         }
         let stats = self.forward_backward(batch, samples, beta, objective, true);
         let n = self.n_params();
-        let finite = stats.loss.is_finite() && all_finite(self.grads, n);
+        let max_g = optim::max_magnitude(self.grads, n);
+        if par::failed() {
+            self.rng = rng_before;
+            return Err(status::WORKER_FAILED);
+        }
+        if !(stats.loss.is_finite() && max_g.is_finite()) {
+            return Err(status::NON_FINITE);
+        }
+        // All or nothing. The update writes in place only when nothing can go wrong inside it: it is one chunk (so
+        // no worker runs it, and none can die in it) and the magnitudes of θ, the state and g prove that no value
+        // overflows. Otherwise it writes the spare pair, which becomes the model's only if no worker failed and
+        // every value written is finite (finite gradients can still overflow there: lr·v, g², a large weight decay).
+        let (st, slots) = self.opt_state();
+        let at = |p: *mut f32| if slots > 1 { p.add(n) } else { p };
+        let from = optim::Slots { theta: self.params, s1: st, s2: at(st) };
+        let t = self.step + 1;
+        if par::parts(n, par::PARALLEL_MIN_ELEMENTS) == 1 {
+            let max_state = match self.max_state {
+                Some(m) => m,
+                None => optim::max_state(from, slots, n),
+            };
+            self.max_state = Some(max_state);
+            if opt.cannot_overflow(t, max_state, max_g) {
+                self.max_state = Some(optim::update_proved(&opt, t, from, self.grads, n));
+                self.step += 1;
+                return Ok((stats, beta));
+            }
+        }
+        let to = match self.standby() {
+            Some((theta, s1)) => optim::Slots { theta, s1, s2: at(s1) },
+            None => {
+                self.rng = rng_before;
+                return Err(status::OUT_OF_MEMORY);
+            }
+        };
+        let finite = optim::update_into(&opt, t, from, self.grads, to, n);
         if par::failed() {
             self.rng = rng_before;
             return Err(status::WORKER_FAILED);
@@ -135,29 +170,9 @@ impl Model {
         if !finite {
             return Err(status::NON_FINITE);
         }
-        // All or nothing: an update split across threads reads the parameters and state and writes the spare pair,
-        // which becomes the model's only if no worker failed; on one thread it runs in place.
-        let (st, slots) = self.opt_state();
-        let at = |p: *mut f32| if slots > 1 { p.add(n) } else { p };
-        let from = optim::Slots { theta: self.params, s1: st, s2: at(st) };
-        let threads = par::active();
-        let standby = if par::parts(n, par::PARALLEL_MIN_ELEMENTS) > 1 { self.standby() } else { None };
-        let to = match standby {
-            Some((theta, s1)) => optim::Slots { theta, s1, s2: at(s1) },
-            None => {
-                par::use_threads(1);
-                from
-            }
-        };
-        optim::update_into(&opt, self.step + 1, from, self.grads, to, n);
-        par::use_threads(threads);
-        if par::failed() {
-            self.rng = rng_before;
-            return Err(status::WORKER_FAILED);
-        }
-        if standby.is_some() {
-            self.swap_in_standby();
-        }
+        self.swap_in_standby();
+        // Known again only after the next measurement (an in-place step's proof needs one).
+        self.max_state = None;
         self.step += 1;
         Ok((stats, beta))
     }
@@ -178,58 +193,5 @@ impl Model {
             core::ptr::copy_nonoverlapping(eps, self.buf(self.plan.bufs.eps), rows * samples * self.plan.latent_dim());
         }
         Ok(self.forward_backward(rows, samples, beta, objective, true))
-    }
-}
-
-/// True when every element is finite (x·0 is NaN exactly for ±∞ and NaN).
-///
-/// # Safety
-/// p addresses n floats.
-pub unsafe fn all_finite(p: *const f32, n: usize) -> bool {
-    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
-    struct Task {
-        p: *const f32,
-        n: usize,
-        finite: AtomicBool,
-    }
-    let t = Task { p, n, finite: AtomicBool::new(true) };
-    par::run(&t, par::parts(n, par::PARALLEL_MIN_ELEMENTS), |t, p| {
-        let (i0, i1) = p.range(t.n, 4);
-        if !range_finite(t.p.add(i0), i1 - i0) {
-            t.finite.store(false, Relaxed);
-        }
-    });
-    t.finite.load(Relaxed)
-}
-
-unsafe fn range_finite(p: *const f32, n: usize) -> bool {
-    let mut acc = F32x4::zero();
-    let zero = F32x4::zero();
-    let mut i = 0;
-    while i + 4 <= n {
-        acc = acc.add(F32x4::load(p.add(i)).mul(zero));
-        i += 4;
-    }
-    let mut s = acc.hsum();
-    while i < n {
-        s += *p.add(i) * 0.0;
-        i += 1;
-    }
-    s == 0.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finite_check() {
-        let mut v = [1.0f32; 13];
-        assert!(unsafe { all_finite(v.as_ptr(), 13) });
-        v[12] = f32::NAN;
-        assert!(!unsafe { all_finite(v.as_ptr(), 13) });
-        v[12] = 0.0;
-        v[5] = f32::INFINITY;
-        assert!(!unsafe { all_finite(v.as_ptr(), 13) });
     }
 }

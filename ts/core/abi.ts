@@ -85,7 +85,7 @@ export function statusMessage(code: number): string {
   switch (code) {
     case Status.BAD_CONFIG: return 'the core rejected the model configuration';
     case Status.OUT_OF_MEMORY: return 'out of WebAssembly memory (the 4 GiB address space is exhausted)';
-    case Status.NON_FINITE: return 'the loss or a gradient became NaN or infinite';
+    case Status.NON_FINITE: return 'the loss, a gradient or the update they give became NaN or infinite';
     case Status.BAD_ARGUMENT: return 'the core rejected an argument';
     case Status.NO_OPTIMIZER: return 'no optimizer is set';
     case Status.WORKER_FAILED: return 'a worker thread failed';
