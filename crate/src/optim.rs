@@ -55,9 +55,7 @@ impl OptConfig {
         let adagrad_ok = self.kind != OptKind::Adagrad || self.eps > 0.0;
         ok(self.lr) && self.lr > 0.0 && ok(self.beta1) && ok(self.beta2) && ok(self.eps) && ok(self.momentum) && ok(self.weight_decay) && adam_ok && adagrad_ok
     }
-}
 
-impl OptConfig {
     /// True when no value that step `t` computes can overflow, for any θ and state of magnitude at most `max_state`
     /// and any g of magnitude at most `max_g` (squares, Adam's v and Adagrad's s, being ≥ 0 as training writes them
     /// and loading checks). The bounds take the worst case of every operation in exact arithmetic, in f64 (which
