@@ -419,10 +419,10 @@ impl Terms for Dense {
 /// One row's k where A is not zero (a digit's background, a ReLU's output). A zero value's term is ±0 when B is
 /// finite, and adding ±0 leaves a sum unchanged unless the sum is −0 and the term +0. A sum that does not start from
 /// −0 never becomes −0 (x + y is −0 only when both are; an exact cancellation gives +0), so the terms are skipped only
-/// when no column starts from −0; the bits are then those of every term in order. The model's NN products (dense and convolution layers forward, a transposed convolution's input gradient)
-/// all have a layer's weights as B, finite by construction: checked when set or loaded, and training applies no
-/// step with a non-finite loss or gradient. (Only an update that overflows, a learning rate times a gradient beyond
-/// 3.4e38, could make a weight infinite; 0·∞ is then NaN in the full sum and skipped here.)
+/// when no column starts from −0; the bits are then those of every term in order. The model's NN products (dense
+/// and convolution layers forward, a transposed convolution's input gradient) all have a layer's weights as B,
+/// finite by construction: checked when set or loaded, and training applies no step whose loss, gradients or
+/// update are not finite.
 #[derive(Clone, Copy)]
 struct Sparse {
     terms: *const Term,
