@@ -30,6 +30,8 @@ const stats = (core: Core) => core.scoped((alloc) => {
   return Array.from(core.f64(p, 10));
 });
 const STALE = 7;
+/** Workers asleep in Atomics.wait (`word::SLEEPERS` in par.rs). */
+const SLEEPERS = 4;
 const JOINS_SLEPT = 5;
 /** Decisions that found the workers behind, so products were cut into more chunks (`SPLIT` in par.rs). */
 const BEHIND = 9;
@@ -317,6 +319,25 @@ describe('threads', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect(core.x.vae_threads_available()).toBe(1);
   });
+
+  it('a pool started after a stopped one counts only its own sleeping workers (else every task pays a wake-up call)', async () => {
+    const core = await init();
+    const asleep = async (n: number) => {
+      for (let t = 0; t < 100 && controlWord(core, SLEEPERS) < n; t++) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 50));
+      return controlWord(core, SLEEPERS);
+    };
+    const x = data.subarray(0, 4 * 128 * 784);
+    for (let round = 0; round < 3; round++) {
+      const m = await VAE.create({ inputDim: 784, latentDim: 4, encoder: [64], threads: 3 });
+      await m.fit(x, { batchSize: 128 });
+      // Both workers asleep, and counted once each, however many pools were stopped with their workers asleep.
+      expect(await asleep(2)).toBe(2);
+      m.dispose();
+      await new Promise((r) => setTimeout(r, 400));
+      expect(core.x.vae_threads_available()).toBe(1);
+    }
+  }, 30_000);
 
   it('`node -e` training with threads exits on its own when done (no dangling workers)', () => {
     const script = `

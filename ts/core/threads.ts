@@ -213,6 +213,9 @@ async function start(core: Core, workers: number): Promise<void> {
   const module = core.module;
   const memory = core.x.memory;
   const control = core.x.vae_thread_control();
+  // A worker terminated while asleep never took itself off the sleepers' count: left there, it would make the caller
+  // of every later task pay a wake-up call (measured: 15.5 instead of 5.7 per default training step).
+  Atomics.store(new Int32Array(memory.buffer, control, CONTROL_WORDS), SLEEPERS, 0);
   if (messageBuffer === 0) messageBuffer = core.alloc(MESSAGE_BYTES);
   const message = messageBuffer;
   while (stacks.length < workers) stacks.push(core.alloc(STACK_BYTES));
