@@ -390,6 +390,21 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(bad.stderr).toMatch(/wrong\.csv/);
     expect(run('score', '--model', model, '--data', data, '--threshold', '1', '--reference', data).status).toBe(2);
     expect(run('score', '--data', data).status).toBe(2);
+    // An --out that is a file the command reads (also through a link) is refused before anything is written, and a
+    // folder before any scoring: the model and the data stay as they were.
+    const [modelBytes, dataBytes] = [readFileSync(model), readFileSync(data)];
+    const link = join(out, 'link.safetensors');
+    symlinkSync(model, link);
+    for (const [flag, path, ref] of [['--model', model], ['--model', link], ['--data', data], ['--reference', scores, scores]]) {
+      const o = run('score', '--model', model, '--data', data, '--out', path!, ...(ref ? ['--reference', ref] : []));
+      expect(o.status, o.stderr).toBe(1);
+      expect(o.stderr).toContain(`--out ${path} is the ${flag} file: the scores would replace it`);
+    }
+    expect(readFileSync(model).equals(modelBytes)).toBe(true);
+    expect(readFileSync(data).equals(dataBytes)).toBe(true);
+    const dir = run('score', '--model', model, '--data', data, '--out', out);
+    expect(dir.status).toBe(1);
+    expect(dir.stderr).toContain(`--out ${out} is a folder`);
   }, 60_000);
 
   it('a .npy array and an IDX file train; --data and --dataset together exit 2', () => {

@@ -2,13 +2,15 @@
  * `vae-wasm score`: anomaly scores of new rows under a saved model (VAE or autoencoder), a threshold, and which
  * columns (or pixels) make each row unusual; written as CSV (row, score, flagged, top columns).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Papa from 'papaparse';
 import { Autoencoder, VAE, threshold } from '../index';
 import { decodeSafetensors } from '../safetensors';
 import type { ScoreOptions } from '../types';
 import type { ScorePlan } from './args';
 import { DatasetError, loadOwnData, type OwnData } from './datasets';
+import { writeAtomic } from './write';
 
 async function loadAnyModel(path: string): Promise<VAE | Autoencoder> {
   const bytes = readFileSync(path);
@@ -29,7 +31,23 @@ async function rowsFor(model: VAE | Autoencoder, path: string): Promise<OwnData>
   return data;
 }
 
+/** Refuses an --out that cannot take the scores: a folder, or one of the files the command reads (the scores would
+ * replace it), also through another path to the same file. */
+function checkOut(plan: ScorePlan): void {
+  if (existsSync(plan.out) && statSync(plan.out).isDirectory()) throw new DatasetError(`--out ${plan.out} is a folder; give the path of the CSV to write`);
+  const same = (a: string, b: string) => {
+    if (resolve(a) === resolve(b)) return true;
+    if (!existsSync(a) || !existsSync(b)) return false;
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  };
+  for (const [flag, path] of [['--model', plan.model], ['--data', plan.data], ['--reference', plan.reference]] as const) {
+    if (path !== undefined && same(plan.out, path)) throw new DatasetError(`--out ${plan.out} is the ${flag} file: the scores would replace it; give another --out`);
+  }
+}
+
 export async function score(plan: ScorePlan, log: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<void> {
+  checkOut(plan);
   const model = await loadAnyModel(plan.model);
   try {
     await model.setThreads(plan.threads);
@@ -67,7 +85,7 @@ export async function score(plan: ScorePlan, log: (s: string) => void = (s) => p
       fields: ['row', 'score', 'flagged', 'top_columns'],
       data: Array.from(result.scores, (s, r) => [rowName(r), s.toFixed(4), flagged[r] ? 1 : 0, top(r).join('; ')]),
     }, { newline: '\n' });
-    writeFileSync(plan.out, `${lines}\n`);
+    writeAtomic(plan.out, `${lines}\n`);
     const count = flagged.filter(Boolean).length;
     log(`vae-wasm: scored ${n} rows of ${data.label} with ${method === 'elbo' ? '−ELBO' : method === 'logLikelihood' ? '−L_k' : 'the reconstruction term'}` +
       `${options.samples !== undefined ? ` (${options.samples} samples)` : ''} in ${seconds.toFixed(1)} s; threshold ${cut.toFixed(3)} (${how}); ${count} flagged`);

@@ -1,5 +1,5 @@
 /** The `train` command's work: load data, fit with a progress bar per epoch, write the four output files. */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { ParsedTable, TableSchema } from '../csv';
@@ -9,13 +9,7 @@ import type { AutoencoderConfig, EpochLog, VAEConfig } from '../types';
 import type { TrainPlan } from './args';
 import { DatasetError, datasetLabelFiles, head, type Images, labelsFor, loadDataset, loadOwnData } from './datasets';
 import { imageGridPng, imageShapeFor } from './png';
-
-/** Writes a file atomically: a temporary file in the same folder, then a rename. */
-export function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
+import { writeAtomic } from './write';
 
 const f2 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(2));
 
