@@ -343,7 +343,17 @@ describe('inference API', () => {
     expect(vae.reconstruct(x, { out: rec })).toBe(rec);
     expect(rec).toEqual(vae.reconstruct(x));
     expect(() => vae.decode(want.mean, { out: new Float32Array(23) })).toThrow('VAE.decode: options.out must be a Float32Array of 24 values (the result\'s size), got Float32Array(23)');
-    expect(() => vae.encode(x, { out: { mean: out.mean, logVar: out.mean } })).toThrow(/VAE\.encode: options\.out must be two different arrays/);
+    // The two arrays must not share memory, even in part (one would overwrite the other), and both must be given.
+    const overlap = /VAE\.encode: options\.out must be two arrays for mean and logVar that share no memory/;
+    expect(() => vae.encode(x, { out: { mean: out.mean, logVar: out.mean } })).toThrow(overlap);
+    const buf = new Float32Array(11).fill(7);
+    expect(() => vae.encode(x, { out: { mean: buf.subarray(0, 6), logVar: buf.subarray(5, 11) } })).toThrow(overlap);
+    expect(buf.every((v) => v === 7)).toBe(true);
+    const apart = new Float32Array(12);
+    expect(vae.encode(x, { out: { mean: apart.subarray(0, 6), logVar: apart.subarray(6, 12) } }).mean).toEqual(want.mean);
+    expect(apart.subarray(6)).toEqual(want.logVar);
+    expect(() => vae.encode(x, { out: { mean: out.mean } as never })).toThrow(/options\.out must be both mean and logVar, each a Float32Array of 6 values/);
+    expect(() => vae.encode(x, { out: { mean: out.mean, logvar: out.logVar } as never })).toThrow(/VAE\.encode: unknown key of options\.out "logvar"; expected one of mean, logVar/);
     expect(() => vae.reconstruct(x, { out: new Float64Array(24) as never })).toThrow(/options\.out must be a Float32Array of 24 values/);
     vae.dispose();
     const ae = await Autoencoder.create(small);

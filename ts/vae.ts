@@ -116,10 +116,19 @@ export class VAE extends BaseModel {
     const c = this.conditionOf(where, 'options.condition', options.condition, m.rows);
     const h = this.handle;
     const n = m.rows * this.config.latentDim;
-    if (options.out !== undefined) checkObject(where, 'options.out', options.out);
-    const into = options.out === undefined ? undefined
-      : { mean: this.outArray(where, 'options.out.mean', options.out.mean, n)!, logVar: this.outArray(where, 'options.out.logVar', options.out.logVar, n)! };
-    if (into && into.mean === into.logVar) fail(where, 'options.out', options.out, 'two different arrays for mean and logVar');
+    let into: { mean: Float32Array; logVar: Float32Array } | undefined;
+    if (options.out !== undefined) {
+      const out = options.out;
+      checkObject(where, 'options.out', out);
+      checkKeys(where, out, ['mean', 'logVar'], 'key of options.out');
+      const size = `a Float32Array of ${n} values (the result's size)`;
+      if (out.mean === undefined || out.logVar === undefined) fail(where, 'options.out', out, `both mean and logVar, each ${size}`);
+      into = { mean: this.outArray(where, 'options.out.mean', out.mean, n)!, logVar: this.outArray(where, 'options.out.logVar', out.logVar, n)! };
+      const [a, b] = [into.mean, into.logVar];
+      if (a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength) {
+        fail(where, 'options.out', out, 'two arrays for mean and logVar that share no memory (these overlap, so one would overwrite the other)');
+      }
+    }
     return this.withCondition(c, () => this.withMatrix(m, (p, alloc) => {
       const mean = alloc(n * 4);
       const logVar = alloc(n * 4);
