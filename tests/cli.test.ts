@@ -418,6 +418,14 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/training a VAE 64 → dense 16 .* on 64 rows of .*x\.npy \(\.npy \[64, 8, 8\]\)/);
     expect(PNG.sync.read(readFileSync(join(out, 'npy', 'samples.png'))).width).toBe((8 * 10 + 2) * 2);
+    // Scored: the same array, but not a CSV, whose columns would be scaled by their own statistics.
+    const npyModel = join(out, 'npy', 'model.safetensors');
+    expect(run('score', '--model', npyModel, '--data', npyFile, '--out', join(out, 's.csv')).status).toBe(0);
+    const csv = join(out, 'x.csv');
+    writeFileSync(csv, `${Array.from({ length: 64 }, (_, j) => `c${j}`).join(',')}\n${Array.from({ length: 4 }, (_, r) => Array.from(rows.subarray(64 * r, 64 * r + 64)).join(',')).join('\n')}\n`);
+    const table = run('score', '--model', npyModel, '--data', csv, '--out', join(out, 's.csv'));
+    expect(table.status).toBe(1);
+    expect(table.stderr).toContain('x.csv is a table (CSV), but the model has no table schema');
     const idx = run('train', '--data', join(findMnistDir(), 't10k-images-idx3-ubyte'), '--limit', '256', '--latent', '2', '--encoder', '16', '--epochs', '1', '--out', join(out, 'idx'));
     expect(idx.status, idx.stderr).toBe(0);
     const both = run('train', '--data', npyFile, '--dataset', 'mnist');

@@ -9,7 +9,7 @@ import { Autoencoder, VAE, threshold } from '../index';
 import { decodeSafetensors } from '../safetensors';
 import type { ScoreOptions } from '../types';
 import type { ScorePlan } from './args';
-import { DatasetError, loadOwnData, type OwnData } from './datasets';
+import { DatasetError, loadOwnData, type OwnData, sniffFormat } from './datasets';
 import { writeAtomic } from './write';
 
 async function loadAnyModel(path: string): Promise<VAE | Autoencoder> {
@@ -25,6 +25,10 @@ async function loadAnyModel(path: string): Promise<VAE | Autoencoder> {
 
 /** The rows of `path` as the model reads them (a table with the model's schema), checked against its input size. */
 async function rowsFor(model: VAE | Autoencoder, path: string): Promise<OwnData> {
+  // A table would be scaled by its own columns' statistics, which need not be those of the model's training data.
+  if (model.schema === undefined && sniffFormat(path) === 'csv') {
+    throw new DatasetError(`${path} is a table (CSV), but the model has no table schema (it was not trained on a CSV), so how its values were scaled is unknown; give the rows as the model reads them (a .npy array)`);
+  }
   const data = await loadOwnData(path, model.schema);
   if (data.table === undefined && model.schema !== undefined) throw new DatasetError(`${path} is ${data.format}, but the model was trained on a table (CSV)`);
   if (data.rows.cols !== model.config.inputDim) throw new DatasetError(`${path} has ${data.rows.cols} values per row; the model reads ${model.config.inputDim}`);
