@@ -33,6 +33,23 @@ describe('describeColumn', () => {
   });
 });
 
+describe('column names that are keys of Object.prototype', () => {
+  it('parse, encode and decode like any other name: constructor, toString and __proto__ stay numeric, own keys', () => {
+    const csv = `constructor,toString,__proto__,hasOwnProperty\n${Array.from({ length: 30 }, (_, i) => `${i},${2 * i},${i % 7},${i % 2 ? 'yes' : 'no'}`).join('\n')}\n`;
+    const t = parseCsv(csv);
+    expect(t.schema.columns.map((c) => [c.name, c.kind, c.width])).toEqual([['constructor', 'numeric', 1], ['toString', 'numeric', 1], ['__proto__', 'numeric', 1], ['hasOwnProperty', 'binary', 1]]);
+    const { rows, probabilities } = decodeRows(t.schema, t.data);
+    const row = rows[5]!;
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+    expect(Object.keys(row)).toEqual(['constructor', 'toString', '__proto__', 'hasOwnProperty']);
+    expect(Object.getOwnPropertyDescriptor(row, '__proto__')!.value).toBeCloseTo(5, 4);
+    expect(row.constructor).toBeCloseTo(5, 4);
+    expect(row.hasOwnProperty).toBe('yes');
+    expect(Object.getPrototypeOf(probabilities)).toBe(Object.prototype);
+    expect(Object.keys(probabilities)).toEqual(['hasOwnProperty']);
+  });
+});
+
 describe('a table schema in a model', () => {
   const parsed = parseCsv(table(600));
   const schema = parsed.schema;

@@ -362,7 +362,8 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
   for (const k of Object.keys(o.columns)) {
     if (!l.names.includes(k)) throw new Error(`parseCsv: columns names ${quote(k)}, which ${name} does not have; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
   }
-  const role = (n: string) => o.columns[n];
+  // Own keys only: a column named "constructor" or "toString" must not find Object.prototype's.
+  const role = (n: string) => (Object.hasOwn(o.columns, n) ? o.columns[n] : undefined);
   const warnings: string[] = [];
   let schema: TableSchema;
   let counted: { rows: number; dropped: number };
@@ -455,7 +456,7 @@ function inferColumn(name: string, s: ColumnStats, kind: ColumnKind | undefined,
 function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema, checkOnly: boolean, rows = 0): { data: Float32Array; labels: Record<string, string[]>; counted: { rows: number; dropped: number } } {
   // Columns by name (without a header the names are column1, column2, … by position, as when the schema was made).
   const at = schema.columns.map((c) => l.names.indexOf(c.name));
-  const labelNames = l.names.filter((n) => o.columns[n] === 'label');
+  const labelNames = l.names.filter((n) => Object.hasOwn(o.columns, n) && o.columns[n] === 'label');
   const labels: Record<string, string[]> = Object.fromEntries(labelNames.map((n) => [n, [] as string[]]));
   const labelAt = labelNames.map((n) => l.names.indexOf(n));
   const data = new Float32Array(checkOnly ? 0 : rows * schema.width);

@@ -92,18 +92,18 @@ export function decodeRows(schema: TableSchema, values: ArrayLike<number>): Deco
   const n = values.length / schema.width;
   const rows: Record<string, number | string>[] = [];
   const probabilities: Record<string, Float32Array> = {};
-  for (const c of schema.columns) if (c.kind !== 'numeric') probabilities[c.name] = new Float32Array(n * (c.kind === 'binary' ? 1 : c.width));
+  for (const c of schema.columns) if (c.kind !== 'numeric') put(probabilities, c.name, new Float32Array(n * (c.kind === 'binary' ? 1 : c.width)));
   const level = (s: string) => (isNumber(s) ? Number(s) : s);
   for (let r = 0; r < n; r++) {
     const out: Record<string, number | string> = {};
     const base = r * schema.width;
     for (const c of schema.columns) {
       if (c.kind === 'numeric') {
-        out[c.name] = values[base + c.offset]! * (c.sd > 0 ? c.sd : 1) + c.mean;
+        put(out, c.name, values[base + c.offset]! * (c.sd > 0 ? c.sd : 1) + c.mean);
       } else if (c.kind === 'binary') {
         const p = values[base + c.offset]!;
         probabilities[c.name]![r] = p;
-        out[c.name] = level(c.levels[p >= 0.5 ? 1 : 0]);
+        put(out, c.name, level(c.levels[p >= 0.5 ? 1 : 0]!));
       } else {
         let best = 0;
         for (let k = 0; k < c.width; k++) {
@@ -111,12 +111,17 @@ export function decodeRows(schema: TableSchema, values: ArrayLike<number>): Deco
           probabilities[c.name]![r * c.width + k] = v;
           if (v > values[base + c.offset + best]!) best = k;
         }
-        out[c.name] = c.levels[best]!;
+        put(out, c.name, c.levels[best]!);
       }
     }
     rows.push(out);
   }
   return { rows, probabilities };
+}
+
+/** obj[key] = value as an own property, whatever the key (`__proto__` would otherwise replace obj's prototype). */
+function put<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** A decimal number as a CSV cell writes it (no hex, no Infinity, no NaN). */
