@@ -50,6 +50,22 @@ describe('column names that are keys of Object.prototype', () => {
   });
 });
 
+describe('numbers beyond what a model can read', () => {
+  it('are refused where they appear, naming the row and column: in parseCsv, with or without a schema, and decodeRows', () => {
+    expect(() => parseCsv('a,b\n1,1e400\n2,3\n4,5\n')).toThrow('parseCsv: CSV column "b": row 2 has "1e400", beyond the range of numbers');
+    expect(() => parseCsv('a,b\n1,1e200\n2,-1e200\n4,5\n')).toThrow(/column "b": its values are so large that their spread overflows .*rescale the column/);
+    const t = parseCsv('a,b\n1,2\n2,3\n4,5\n');
+    expect(() => parseCsv('a,b\n1,1e300\n', { schema: t.schema })).toThrow(/row 2, column "b": "1e300" is 8\.\d+e\+299 standard deviations from the column's mean; standardised, it does not fit a 32-bit float/);
+    expect(() => parseCsv('a,b\n1,-1e400\n', { schema: t.schema })).toThrow(/"-1e400" is beyond the range of numbers/);
+    expect(parseCsv('a,b\n1,1e30\n', { schema: t.schema }).data[1]).toBeCloseTo(1e30 / t.schema.columns[1]!.sd, -25);
+    const c = parseCsv('a,b,c\n1,x,yes\n2,y,no\n3,x,no\n');
+    expect(() => decodeRows(c.schema, [NaN, 0, 0])).toThrow("decodeRows: values[0] (row 0) is NaN; expected finite numbers, a model's outputs for rows of this schema");
+    expect(() => decodeRows(c.schema, new Float32Array([0, 1, 0, 1, Infinity, 0]))).toThrow('values[4] (row 1) is Infinity');
+    expect(() => decodeRows(c.schema, ['1', '0.2', '0.3'] as never)).toThrow('values[0] (row 0) is "1"');
+    expect(decodeRows(c.schema, [0, 0.9, 0.1]).rows).toEqual([{ a: 2, b: 'y', c: 'no' }]);
+  });
+});
+
 describe('a table schema in a model', () => {
   const parsed = parseCsv(table(600));
   const schema = parsed.schema;

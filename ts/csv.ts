@@ -172,10 +172,15 @@ function guessDelimiter(src: TextSource): string {
   return r.meta.delimiter || ',';
 }
 
+/** The largest finite float32. */
+const F32_MAX = 3.4028234663852886e38;
+
 interface ColumnStats {
   numbers: number;
   texts: number;
   firstText?: { row: number; value: string };
+  /** The first number too large for a 64-bit float (it reads as ±Infinity). */
+  firstHuge?: { row: number; value: string };
   /** Welford's running mean and sum of squared deviations. */
   mean: number;
   m2: number;
@@ -190,6 +195,7 @@ function newStats(): ColumnStats {
 function addCell(s: ColumnStats, v: string, row: number): void {
   if (isNumber(v)) {
     const x = Number(v);
+    if (!Number.isFinite(x)) s.firstHuge ??= { row, value: v };
     s.numbers++;
     const d = x - s.mean;
     s.mean += d / s.numbers;
@@ -431,7 +437,9 @@ function inferColumn(name: string, s: ColumnStats, kind: ColumnKind | undefined,
   const chosen: ColumnKind = kind ?? (two ? 'binary' : numericOnly ? 'numeric' : s.numbers > s.texts ? (() => { throw textError(); })() : 'categorical');
   if (chosen === 'numeric') {
     if (!numericOnly) throw textError();
+    if (s.firstHuge) throw new Error(`${where}: row ${s.firstHuge.row} has ${quote(s.firstHuge.value)}, beyond the range of numbers (about ±1.8e308); fix the cell or add it to missing`);
     const sd = Math.sqrt(s.m2 / s.numbers);
+    if (!Number.isFinite(s.mean) || !Number.isFinite(sd)) throw new Error(`${where}: its values are so large that their spread overflows (mean ${s.mean}, sd ${sd}); rescale the column (divide it by a power of ten) first`);
     if (sd === 0) warnings.push(`column ${quote(name)} is constant (${values[0]}): it encodes as 0 and carries no information`);
     return { name, kind: 'numeric', offset, width: 1, mean: s.mean, sd };
   }
@@ -470,7 +478,10 @@ function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema
       let code: number | undefined;
       if (c.kind === 'numeric') {
         if (!isNumber(v)) throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is not a number, and the column is numeric`);
-        if (!checkOnly) data[base + c.offset] = (Number(v) - c.mean) / (c.sd > 0 ? c.sd : 1);
+        const x = (Number(v) - c.mean) / (c.sd > 0 ? c.sd : 1);
+        // Beyond float32's range the row would hold ±Infinity (or NaN), which no model can read.
+        if (!(Math.abs(x) <= F32_MAX)) throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is ${Number.isFinite(x) ? `${x.toExponential(2)} standard deviations from the column's mean` : 'beyond the range of numbers'}; standardised, it does not fit a 32-bit float`);
+        if (!checkOnly) data[base + c.offset] = x;
         continue;
       }
       code = lookups[k]!.get(v);

@@ -89,6 +89,12 @@ export function decodeRows(schema: TableSchema, values: ArrayLike<number>): Deco
   if (!(ArrayBuffer.isView(values) || Array.isArray(values)) || values.length % schema.width !== 0) {
     throw new TypeError(`decodeRows: values must be a flat array of rows × ${schema.width} (the schema's width), got ${describe(values)}`);
   }
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new TypeError(`decodeRows: values[${i}] (row ${Math.floor(i / schema.width)}) is ${describe(v)}; expected finite numbers, a model's outputs for rows of this schema`);
+    }
+  }
   const n = values.length / schema.width;
   const rows: Record<string, number | string>[] = [];
   const probabilities: Record<string, Float32Array> = {};
