@@ -273,6 +273,8 @@ interface Layout {
   /** Records taken by the preamble and the header. */
   skip: number;
   names: string[];
+  /** Each name's column (the first, if a schema's header-less names repeat): lookups stay linear in the columns. */
+  index: Map<string, number>;
   header: boolean;
   preamble?: { samples: number; features: number; classes: string[] };
 }
@@ -332,7 +334,9 @@ function layout(src: TextSource, o: Resolved): Layout {
     // A header-less schema's columns match by position: its names (the length is checked by the caller).
     if (o.schema && o.schema.fileColumns.length === names.length) names = [...o.schema.fileColumns];
   }
-  return { delimiter, skip, names, header, ...(preamble ? { preamble } : {}) };
+  const index = new Map<string, number>();
+  names.forEach((n, j) => { if (!index.has(n)) index.set(n, j); });
+  return { delimiter, skip, names, index, header, ...(preamble ? { preamble } : {}) };
 }
 
 /** One pass over the data rows (after preamble and header), with field counts and missing values checked. */
@@ -366,7 +370,7 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
   const l = layout(src, o);
   const name = o.name;
   for (const k of Object.keys(o.columns)) {
-    if (!l.names.includes(k)) throw new Error(`parseCsv: columns names ${quote(k)}, which ${name} does not have; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
+    if (!l.index.has(k)) throw new Error(`parseCsv: columns names ${quote(k)}, which ${name} does not have; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
   }
   // Own keys only: a column named "constructor" or "toString" must not find Object.prototype's.
   const role = (n: string) => (Object.hasOwn(o.columns, n) ? o.columns[n] : undefined);
@@ -379,9 +383,10 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
       if (v !== 'ignore' && v !== 'label') throw new Error(`parseCsv: columns[${quote(k)}] is ${v}, but the schema fixes every kind; only 'ignore' and 'label' apply with a schema`);
     }
     if (s.header) {
-      for (const c of s.columns) if (!l.names.includes(c.name)) throw new Error(`parseCsv: ${name} has no column ${quote(c.name)}, which the schema encodes; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
+      for (const c of s.columns) if (!l.index.has(c.name)) throw new Error(`parseCsv: ${name} has no column ${quote(c.name)}, which the schema encodes; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
+      const known = new Set([...s.columns.map((c) => c.name), ...s.ignored]);
       for (const n of l.names) {
-        if (!s.columns.some((c) => c.name === n) && !s.ignored.includes(n) && role(n) !== 'ignore' && role(n) !== 'label') {
+        if (!known.has(n) && role(n) !== 'ignore' && role(n) !== 'label') {
           throw new Error(`parseCsv: ${name} has a column ${quote(n)} that the schema does not know; pass columns: { ${JSON.stringify(n)}: 'ignore' } to leave it out`);
         }
       }
@@ -393,7 +398,8 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
   } else {
     const usedNames = l.names.filter((n) => role(n) !== 'ignore' && role(n) !== 'label');
     if (usedNames.length === 0) throw new Error(`parseCsv: every column of ${name} is ignored or a label; nothing to encode`);
-    const used = usedNames.map((n) => l.names.indexOf(n));
+    const usedSet = new Set(usedNames);
+    const used = usedNames.map((n) => l.index.get(n)!);
     const stats = used.map(() => newStats());
     counted = dataRows(src, o, l, used, (cells, row) => {
       for (let u = 0; u < used.length; u++) addCell(stats[u]!, cells[used[u]!]!, row);
@@ -412,7 +418,7 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
       columns.push(c);
       offset += c.width;
     });
-    schema = { format: 'vae-wasm/table', version: 1, width: offset, columns, ignored: l.names.filter((n) => !usedNames.includes(n)), fileColumns: [...l.names], header: l.header, missing: [...o.missing] };
+    schema = { format: 'vae-wasm/table', version: 1, width: offset, columns, ignored: l.names.filter((n) => !usedSet.has(n)), fileColumns: [...l.names], header: l.header, missing: [...o.missing] };
   }
   const bytes = counted.rows * schema.width * 4;
   if (bytes > MAX_ENCODED_BYTES) {
@@ -463,10 +469,10 @@ function inferColumn(name: string, s: ColumnStats, kind: ColumnKind | undefined,
 /** The second pass (or, with a given schema, a checking pass first): every row into its encoding. */
 function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema, checkOnly: boolean, rows = 0): { data: Float32Array; labels: Record<string, string[]>; counted: { rows: number; dropped: number } } {
   // Columns by name (without a header the names are column1, column2, … by position, as when the schema was made).
-  const at = schema.columns.map((c) => l.names.indexOf(c.name));
+  const at = schema.columns.map((c) => l.index.get(c.name) ?? -1);
   const labelNames = l.names.filter((n) => Object.hasOwn(o.columns, n) && o.columns[n] === 'label');
   const labels: Record<string, string[]> = Object.fromEntries(labelNames.map((n) => [n, [] as string[]]));
-  const labelAt = labelNames.map((n) => l.names.indexOf(n));
+  const labelAt = labelNames.map((n) => l.index.get(n)!);
   const data = new Float32Array(checkOnly ? 0 : rows * schema.width);
   const lookups = schema.columns.map((c) => (c.kind === 'numeric' ? undefined : new Map(c.levels.map((v, i) => [v, i]))));
   let r = 0;

@@ -69,7 +69,8 @@ export function checkSchema(s: unknown, where = 'parseCsv'): asserts s is TableS
     offset += c.width;
   }
   if (o.width !== offset) bad(`has width ${describe(o.width)} but its columns add up to ${offset}`);
-  for (const n of [...names, ...o.ignored!]) if (!o.fileColumns!.includes(n)) bad(`fileColumns lacks ${quote(String(n))}`);
+  const file = new Set(o.fileColumns);
+  for (const n of [...names, ...o.ignored!]) if (!file.has(n)) bad(`fileColumns lacks ${quote(String(n))}`);
 }
 
 export interface DecodedRows {
