@@ -402,6 +402,14 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     }
     expect(readFileSync(model).equals(modelBytes)).toBe(true);
     expect(readFileSync(data).equals(dataBytes)).toBe(true);
+    // A missing model, or a file that is not one, is named as what it is.
+    const missing = run('score', '--model', join(out, 'nope.safetensors'), '--data', data, '--out', scores);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`--model ${join(out, 'nope.safetensors')}: no such file; pass a model.safetensors written by vae-wasm train or model.save()`);
+    const notModel = run('score', '--model', data, '--data', data, '--out', scores);
+    expect(notModel.status).toBe(1);
+    expect(notModel.stderr).toMatch(/--model .*new\.csv is not a model file \(safetensors: .*\); pass a model\.safetensors/);
+    expect(run('eval', '--model', join(out, 'nope.safetensors')).stderr).toContain('no such file; pass a model.safetensors');
     const dir = run('score', '--model', model, '--data', data, '--out', out);
     expect(dir.status).toBe(1);
     expect(dir.stderr).toContain(`--out ${out} is a folder`);

