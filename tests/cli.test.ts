@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlink
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
+import { gzipSync } from 'fflate';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { parseTrainArgs } from '../ts/cli/args';
@@ -302,6 +303,10 @@ describe('vae-wasm train --data (your own data, told apart by content)', () => {
     expect(sniffFormat(d)).toBe('images');
     expect(sniffFormat('/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz')).toBe('idx');
     expect(sniffFormat(sklearnCsv('digits.csv.gz'))).toBe('csv');
+    // A .gz is told apart by what its first bytes decompress to, not by decompressing all of it (a small file can
+    // hold gigabytes): here, the first 32 KB of 64 MB of zeros compressed, which cannot be decompressed whole.
+    writeFileSync(join(d, 'zeros.gz'), gzipSync(new Uint8Array(64e6)).subarray(0, 1 << 15));
+    expect(sniffFormat(join(d, 'zeros.gz'))).toBe('idx');
     expect(() => sniffFormat(join(d, 'junk.csv'))).toThrow(/junk\.csv: not a format vae-wasm reads: expected a folder of PNG\/JPEG images, .* it starts with bytes ff fe 00 01 02 c3/);
     expect(() => sniffFormat(join(d, 'missing'))).toThrow(/no such file or folder/);
   });

@@ -4,7 +4,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { gunzipSync } from 'fflate';
+import { Gunzip, gunzipSync } from 'fflate';
 import { loadCsv, parseCsv, type ParsedTable, type TableSchema } from '../csv';
 import { idxImages, loadIdx } from '../idx';
 import { imageFormat, loadImages } from '../image-files';
@@ -155,7 +155,7 @@ export interface OwnData {
 export function sniffFormat(path: string): DataFormat {
   if (!existsSync(path)) throw new DatasetError(`no such file or folder: ${path}`);
   if (statSync(path).isDirectory()) return 'images';
-  const head = new Uint8Array(512);
+  const head = new Uint8Array(1 << 16);
   const fd = openSync(path, 'r');
   let n: number;
   try {
@@ -167,7 +167,16 @@ export function sniffFormat(path: string): DataFormat {
   if (n === 0) throw new DatasetError(`${path} is empty`);
   if (imageFormat(b)) return 'images';
   if (b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY') return 'npy';
-  if (b[0] === 0x1f && b[1] === 0x8b) return gunzipSync(readFileSync(path)).subarray(0, 2).every((x) => x === 0) ? 'idx' : 'csv';
+  if (b[0] === 0x1f && b[1] === 0x8b) {
+    // From what the first bytes decompress to, never the whole file (a small .gz can hold gigabytes).
+    let first: Uint8Array | undefined;
+    try {
+      new Gunzip((chunk) => { first ??= chunk; }).push(b, false);
+    } catch {
+      // corrupt: reading the file says so
+    }
+    return first !== undefined && first.length >= 2 && first[0] === 0 && first[1] === 0 ? 'idx' : 'csv';
+  }
   if (n >= 4 && b[0] === 0 && b[1] === 0 && [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].includes(b[2]!) && b[3]! >= 1) return 'idx';
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(b.subarray(0, Math.max(0, n - 4))); // a multi-byte character may be cut at the end
