@@ -151,8 +151,11 @@ describe('a table schema in a model', () => {
     const vae = await VAE.create({ schema, latentDim: 2, encoder: [8], seed: 1 });
     const before = vae.getWeights();
     const other = parseCsv(table(600).replace('size,weight', 'length,weight'));
-    await expect(vae.fit(other, { epochs: 1 })).rejects.toThrow(/VAE\.fit: data was encoded with another schema than the model's \(columns length \(numeric\), weight \(numeric\), .*; the model's: size \(numeric\), .*\); parse it with parseCsv\(text, \{ schema: model.schema \}\)/);
+    await expect(vae.fit(other, { epochs: 1 })).rejects.toThrow(`VAE.fit: data was encoded with another schema than the model's (column 1 ("size") has name "length" in the data's schema, "size" in the model's); parse it with parseCsv(text, { schema: model.schema })`);
     expect(() => vae.score(other)).toThrow(/VAE\.score: x was encoded with another schema/);
+    // Same names and kinds, other statistics (parsed from other rows): the message says which.
+    const fewer = parseCsv(table(50));
+    expect(() => vae.score(fewer)).toThrow(/\(column 1 \("size"\) has mean -?[\d.e+-]+ in the data's schema, -?[\d.e+-]+ in the model's\)/);
     expect(vae.getWeights()).toEqual(before);
     const image = await VAE.create({ inputDim: 4, latentDim: 1 });
     expect(() => image.toRows(new Float32Array(4))).toThrow(/VAE\.toRows: this model has no table schema/);

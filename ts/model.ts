@@ -21,11 +21,22 @@ function sameSchema(a: TableSchema, b: unknown): boolean {
   return JSON.stringify(a.columns) === JSON.stringify((b as { columns?: unknown }).columns);
 }
 
-function describeColumns(s: unknown): string {
-  const cols = (s as { columns?: { name?: unknown; kind?: unknown }[] }).columns;
-  if (!Array.isArray(cols)) return describe(s);
-  const names = cols.slice(0, 6).map((c) => `${String(c.name)} (${String(c.kind)})`).join(', ');
-  return cols.length > 6 ? `${names}, … ${cols.length} in all` : names;
+/** Where the data's schema `given` first differs from the model's: its column count, or one column's name, kind,
+ * statistics (mean, sd) or levels. */
+function schemaDifference(given: unknown, model: TableSchema): string {
+  const cols = (given as { columns?: unknown }).columns;
+  if (!Array.isArray(cols)) return `the data's schema is ${describe(given)}`;
+  if (cols.length !== model.columns.length) return `the data has ${cols.length} columns, the model ${model.columns.length}`;
+  for (let i = 0; i < cols.length; i++) {
+    const g = cols[i] as Record<string, unknown>;
+    const m = model.columns[i] as unknown as Record<string, unknown>;
+    for (const key of ['name', 'kind', 'mean', 'sd', 'levels', 'offset', 'width']) {
+      if (JSON.stringify(g?.[key]) !== JSON.stringify(m[key])) {
+        return `column ${i + 1} (${JSON.stringify(m.name)}) has ${key} ${JSON.stringify(g?.[key])} in the data's schema, ${JSON.stringify(m[key])} in the model's`;
+      }
+    }
+  }
+  return "the columns' other fields differ";
 }
 
 /** Each value's share of the reconstruction term, summed per schema column (a categorical's levels together). */
@@ -226,7 +237,7 @@ export abstract class BaseModel {
     const schema = this.schema;
     const given = typeof x === 'object' && x !== null && 'schema' in x ? (x as { schema: unknown }).schema : undefined;
     if (schema && given !== undefined && !sameSchema(schema, given)) {
-      throw new TypeError(`${this.className}.${where}: ${what} was encoded with another schema than the model's (columns ${describeColumns(given)}; the model's: ${describeColumns(schema)}); parse it with parseCsv(text, { schema: model.schema })`);
+      throw new TypeError(`${this.className}.${where}: ${what} was encoded with another schema than the model's (${schemaDifference(given, schema)}); parse it with parseCsv(text, { schema: model.schema })`);
     }
     return toMatrix(`${this.className}.${where}`, what, x, this.inputDim, this.rules);
   }
