@@ -174,6 +174,18 @@ describe('resizing', () => {
     expect(Array.from(out.data)).toEqual(want);
   });
 
+  it('shrinking one way while enlarging the other holds only the smaller of the two intermediate images', () => {
+    // 2000 rows × 1 column made 1 row × 65535 columns: the old order held 2000 × 65535 doubles (1 GB); the output
+    // is 64 KB. Every output pixel is the mean of the column.
+    const v = Array.from({ length: 2000 }, (_, j) => (j * 7) % 256);
+    const peak = process.resourceUsage().maxRSS; // KB
+    const out = fromImageData(grey(1, 2000, v), { channels: 1, size: [1, 65535] });
+    expect(process.resourceUsage().maxRSS - peak, 'the peak memory grew by more than 300 MB').toBeLessThan(300_000);
+    expect(out.shape).toEqual([1, 1, 65535, 1]);
+    const mean = Math.floor(v.reduce((a, b) => a + b, 0) / v.length + 0.5);
+    expect(out.data.every((x) => x === mean)).toBe(true);
+  }, 20_000);
+
   it('enlarging interpolates linearly between pixel centres, edges clamped', () => {
     const out = fromImageData(grey(2, 1, [0, 200]), { channels: 1, size: [1, 4] });
     // Output centres at input x = −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).

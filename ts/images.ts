@@ -200,31 +200,56 @@ export class ImageStack {
       }
       return;
     }
-    // Columns first (each image row to W pixels), then rows (h rows to H).
+    // Columns first (each image row to W pixels), then rows (h rows to H). Each output row is the sum of its input
+    // rows' terms in ascending order, starting from 0, either way below, so both give the same bits; the first holds
+    // the h resized input rows, the second the H output rows being summed, whichever is fewer (a tall image made
+    // wide and flat held h × W doubles: 300 × 65535 × 3 took 470 MB).
     const ax = axisWeights(w, W);
-    const tmp = new Float64Array(h * W * c);
-    for (let y = 0; y < h; y++) {
+    const ay = axisWeights(h, H);
+    const widen = (y: number, into: Float64Array, at: number) => {
       pixelRow(img, y, c, this.options.background, row);
       for (let x = 0; x < W; x++) {
-        const d = (y * W + x) * c;
+        const d = at + x * c;
         for (let t = ax.from[x]!; t < ax.to[x]!; t++) {
           const s = ax.index[t]! * c;
           const wt = ax.weight[t]!;
-          for (let k = 0; k < c; k++) tmp[d + k] = tmp[d + k]! + wt * row[s + k]!;
+          for (let k = 0; k < c; k++) into[d + k] = into[d + k]! + wt * row[s + k]!;
         }
       }
-    }
-    const ay = axisWeights(h, H);
-    const out = new Float64Array(W * c);
-    for (let y = 0; y < H; y++) {
-      out.fill(0);
-      for (let t = ay.from[y]!; t < ay.to[y]!; t++) {
-        const wt = ay.weight[t]!;
-        const s = ay.index[t]! * W * c;
-        for (let k = 0; k < W * c; k++) out[k] = out[k]! + wt * tmp[s + k]!;
+    };
+    const n = W * c;
+    if (h <= H) {
+      const tmp = new Float64Array(h * n);
+      for (let y = 0; y < h; y++) widen(y, tmp, y * n);
+      const out = new Float64Array(n);
+      for (let y = 0; y < H; y++) {
+        out.fill(0);
+        for (let t = ay.from[y]!; t < ay.to[y]!; t++) {
+          const wt = ay.weight[t]!;
+          const s = ay.index[t]! * n;
+          for (let k = 0; k < n; k++) out[k] = out[k]! + wt * tmp[s + k]!;
+        }
+        quantise(out, this.data, offset + y * n);
       }
-      quantise(out, this.data, offset + y * W * c);
+      return;
     }
+    // Fewer output rows: each input row, resized once, is added to the output rows it contributes to.
+    const uses: number[][] = Array.from({ length: h }, () => []);
+    for (let y = 0; y < H; y++) for (let t = ay.from[y]!; t < ay.to[y]!; t++) uses[ay.index[t]!]!.push(y, t);
+    const sums = new Float64Array(H * n);
+    const wide = new Float64Array(n);
+    for (let j = 0; j < h; j++) {
+      const u = uses[j]!;
+      if (u.length === 0) continue;
+      wide.fill(0);
+      widen(j, wide, 0);
+      for (let q = 0; q < u.length; q += 2) {
+        const o = u[q]! * n;
+        const wt = ay.weight[u[q + 1]!]!;
+        for (let k = 0; k < n; k++) sums[o + k] = sums[o + k]! + wt * wide[k]!;
+      }
+    }
+    for (let y = 0; y < H; y++) quantise(sums.subarray(y * n, (y + 1) * n), this.data, offset + y * n);
   }
 
   result(skipped?: string[]): ImageSet {
