@@ -1,7 +1,7 @@
 // Images → { data, shape: [n, h, w, c], files }: loadImages (Node: folders and files, PNG by pngjs, JPEG by jpeg-js),
 // fromImageData (every environment), the alpha/grey/resize rules against values computed here by hand from the
 // documented formulas, and each bad input's error. The browser helpers are tested in Chromium (browser.test.ts).
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -64,6 +64,13 @@ describe('loadImages', () => {
     expect(set.shape).toEqual([3, 2, 2, 1]);
     expect(set.files).toEqual([join(d, 'a.png'), join(d, 'b.png'), join(d, 'c-no-extension')]);
     expect(set.skipped).toEqual(['.DS_Store', 'labels.csv', 'notes.txt', 'sub/']);
+    // Links are followed: to an image, read; to a folder, skipped like one; broken, skipped.
+    symlinkSync(join(d, 'a.png'), join(d, 'a-link.png'));
+    symlinkSync(join(d, 'sub'), join(d, 'sub-link'));
+    symlinkSync(join(d, 'missing.png'), join(d, 'broken.png'));
+    const linked = await loadImages(d);
+    expect(linked.files).toEqual([join(d, 'a-link.png'), join(d, 'a.png'), join(d, 'b.png'), join(d, 'c-no-extension')]);
+    expect(linked.skipped).toEqual(['.DS_Store', 'broken.png', 'labels.csv', 'notes.txt', 'sub-link/', 'sub/']);
     expect(Array.from(set.data)).toEqual([0, 50, 100, 255, 10, over(20, 128), over(30, 0), over(40, 64), 200, 0, 0, 200]);
     // On black instead of white, and alpha dropped.
     expect(Array.from((await loadImages([join(d, 'b.png')], { background: 0 })).data)).toEqual([10, over(20, 128, 0), 0, over(40, 64, 0)]);

@@ -165,8 +165,10 @@ export async function loadImages(source: string | readonly string[], options: Im
       files = [];
       for (const e of entries) {
         const path = `${source.replace(/\/+$/, '')}/${e.name}`;
-        if (e.isDirectory()) skipped.push(`${e.name}/`);
-        else if (e.name.startsWith('.') || !(e.isFile() || e.isSymbolicLink())) skipped.push(e.name);
+        // A link is followed to see what it names: a folder (or a broken link) is skipped like a sub-folder.
+        const target = e.isSymbolicLink() ? await fs.stat(path).catch(() => undefined) : e;
+        if (e.isDirectory() || target?.isDirectory()) skipped.push(`${e.name}/`);
+        else if (e.name.startsWith('.') || !target?.isFile()) skipped.push(e.name);
         else files.push(path);
       }
     } else {
