@@ -98,6 +98,11 @@ describe('a table schema in a model', () => {
 
   it('VAE.create({ schema }): input size and likelihood from it; a clash or a bad schema is refused, naming it', async () => {
     const vae = await VAE.create({ schema, latentDim: 2, encoder: [8], seed: 1 });
+    // The model keeps its own copy, frozen: an edit through model.schema would change toRows and the saved file.
+    expect(vae.schema).not.toBe(schema);
+    expect(Object.isFrozen(vae.schema!.columns[0])).toBe(true);
+    expect(() => { (vae.schema!.columns[0] as { mean: number }).mean = 1000; }).toThrow(TypeError);
+    expect(vae.schema!.columns).toEqual(schema.columns);
     expect(vae.config.inputDim).toBe(7);
     expect(vae.config.likelihood).toEqual(schemaLikelihood(schema));
     expect(vae.schema).toEqual(schema);

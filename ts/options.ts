@@ -147,15 +147,24 @@ function oneOf<T extends string>(where: string, what: string, v: unknown, values
 
 const LAYER_KEYS = ['inputDim', 'inputShape', 'latentDim', 'encoder', 'decoder', 'output', 'activation', 'leakySlope', 'init', 'seed', 'threads', 'schema'] as const;
 
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
 /**
  * A config with a table's `schema`: the row's width is the schema's, and the reconstruction term (`key`:
- * likelihood or loss) defaults to the schema's per-column groups. The schema is checked, and copied, so a caller's
- * later edits do not reach the model.
+ * likelihood or loss) defaults to the schema's per-column groups. The schema is checked, copied (a caller's later
+ * edits do not reach the model) and frozen.
  */
 function withSchema(where: string, config: Record<string, unknown>, key: 'likelihood' | 'loss'): { config: Record<string, unknown>; schema?: TableSchema } {
   if (config.schema === undefined) return { config };
   checkSchema(config.schema, where);
-  const schema = JSON.parse(JSON.stringify(config.schema)) as TableSchema;
+  // Frozen: model.schema is this object, so an edit through it would change toRows and what save writes.
+  const schema = deepFreeze(JSON.parse(JSON.stringify(config.schema)) as TableSchema);
   if (config.inputShape !== undefined) fail(where, 'inputShape', config.inputShape, `left out with a schema: a table's rows are flat (${schema.width} values)`);
   if (config.inputDim !== undefined && config.inputDim !== schema.width) fail(where, 'inputDim', config.inputDim, `left out or ${schema.width}, the schema's width`);
   const groups = key === 'likelihood' ? schemaLikelihood(schema) : schemaLoss(schema);
