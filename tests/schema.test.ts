@@ -117,6 +117,12 @@ describe('a table schema in a model', () => {
     await expect(VAE.create({ schema, inputDim: 5, latentDim: 2 })).rejects.toThrow("VAE.create: inputDim must be left out or 7, the schema's width, got 5");
     await expect(VAE.create({ schema, inputShape: [7, 1, 1], latentDim: 2 })).rejects.toThrow(/inputShape must be left out with a schema: a table's rows are flat \(7 values\)/);
     await expect(VAE.create({ schema: { ...schema, width: 9 }, latentDim: 2 })).rejects.toThrow('VAE.create: schema has width 9 but its columns add up to 7');
+    // Every field is checked: an sd that JSON turned from Infinity into null, lists of strings, no column twice.
+    const withColumn = (i: number, c: object) => ({ ...schema, columns: schema.columns.map((x, j) => (j === i ? { ...x, ...c } : x)) });
+    await expect(VAE.create({ schema: withColumn(0, { sd: null }) as never, latentDim: 2 })).rejects.toThrow(/columns\[0\] \("size"\): numeric needs width 1, a finite mean and a finite sd ≥ 0/);
+    await expect(VAE.create({ schema: { ...schema, missing: [1] } as never, latentDim: 2 })).rejects.toThrow('VAE.create: schema missing[0] is 1; expected a string');
+    await expect(VAE.create({ schema: { ...schema, fileColumns: [...schema.fileColumns, 'size'] }, latentDim: 2 })).rejects.toThrow('VAE.create: schema fileColumns names a column twice');
+    await expect(VAE.create({ schema: { ...schema, ignored: ['size'] }, latentDim: 2 })).rejects.toThrow('VAE.create: schema both encodes and ignores column "size"');
     await expect(VAE.create({ schema, latentDim: 2, likelihood: [{ type: 'gaussian', width: 6 }] })).rejects.toThrow(/widths summing to the 7 values of a row \(they sum to 6\)/);
     // An explicit likelihood of the right width overrides the schema's.
     const plain = await VAE.create({ schema, latentDim: 2, likelihood: 'gaussian' });

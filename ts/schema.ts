@@ -58,7 +58,7 @@ export function checkSchema(s: unknown, where = 'parseCsv'): asserts s is TableS
     const levels = (c as { levels?: unknown }).levels;
     const okLevels = Array.isArray(levels) && levels.every((l) => typeof l === 'string') && new Set(levels).size === levels.length;
     if (c.kind === 'numeric') {
-      if (c.width !== 1 || !Number.isFinite(c.mean) || !(c.sd >= 0)) bad(`columns[${i}] (${quote(c.name)}): numeric needs width 1, a finite mean and sd ≥ 0`);
+      if (c.width !== 1 || !Number.isFinite(c.mean) || !(Number.isFinite(c.sd) && c.sd >= 0)) bad(`columns[${i}] (${quote(c.name)}): numeric needs width 1, a finite mean and a finite sd ≥ 0`);
     } else if (c.kind === 'binary') {
       if (c.width !== 1 || !okLevels || (levels as string[]).length !== 2) bad(`columns[${i}] (${quote(c.name)}): binary needs width 1 and two distinct levels`);
     } else if (c.kind === 'categorical') {
@@ -69,6 +69,15 @@ export function checkSchema(s: unknown, where = 'parseCsv'): asserts s is TableS
     offset += c.width;
   }
   if (o.width !== offset) bad(`has width ${describe(o.width)} but its columns add up to ${offset}`);
+  const strings = (what: 'ignored' | 'fileColumns' | 'missing', a: unknown[]) => {
+    const i = a.findIndex((v) => typeof v !== 'string');
+    if (i >= 0) bad(`${what}[${i}] is ${describe(a[i])}; expected a string`);
+    if (what !== 'missing' && new Set(a).size !== a.length) bad(`${what} names a column twice`);
+  };
+  strings('ignored', o.ignored!);
+  strings('fileColumns', o.fileColumns!);
+  strings('missing', o.missing!);
+  for (const n of o.ignored!) if (names.has(n)) bad(`both encodes and ignores column ${quote(n)}`);
   const file = new Set(o.fileColumns);
   for (const n of [...names, ...o.ignored!]) if (!file.has(n)) bad(`fileColumns lacks ${quote(String(n))}`);
 }
