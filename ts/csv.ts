@@ -172,9 +172,6 @@ function guessDelimiter(src: TextSource): string {
   return r.meta.delimiter || ',';
 }
 
-/** The largest finite float32. */
-const F32_MAX = 3.4028234663852886e38;
-
 interface ColumnStats {
   numbers: number;
   texts: number;
@@ -339,6 +336,12 @@ function layout(src: TextSource, o: Resolved): Layout {
   return { delimiter, skip, names, index, header, ...(preamble ? { preamble } : {}) };
 }
 
+/** What `columns` says of column `n`, if anything: own keys only (a column named "constructor" or "toString" must
+ * not find Object.prototype's). */
+function roleOf(o: Resolved, n: string): ColumnKind | 'ignore' | 'label' | undefined {
+  return Object.hasOwn(o.columns, n) ? o.columns[n] : undefined;
+}
+
 /** One pass over the data rows (after preamble and header), with field counts and missing values checked. */
 function dataRows(src: TextSource, o: Resolved, l: Layout, used: number[], onRow: (cells: string[], row: number) => void): { rows: number; dropped: number } {
   let seen = 0;
@@ -372,8 +375,6 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
   for (const k of Object.keys(o.columns)) {
     if (!l.index.has(k)) throw new Error(`parseCsv: columns names ${quote(k)}, which ${name} does not have; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
   }
-  // Own keys only: a column named "constructor" or "toString" must not find Object.prototype's.
-  const role = (n: string) => (Object.hasOwn(o.columns, n) ? o.columns[n] : undefined);
   const warnings: string[] = [];
   let schema: TableSchema;
   let counted: { rows: number; dropped: number };
@@ -386,7 +387,7 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
       for (const c of s.columns) if (!l.index.has(c.name)) throw new Error(`parseCsv: ${name} has no column ${quote(c.name)}, which the schema encodes; its columns are ${l.names.slice(0, 10).map(quote).join(', ')}${l.names.length > 10 ? ', …' : ''}`);
       const known = new Set([...s.columns.map((c) => c.name), ...s.ignored]);
       for (const n of l.names) {
-        if (!known.has(n) && role(n) !== 'ignore' && role(n) !== 'label') {
+        if (!known.has(n) && roleOf(o, n) !== 'ignore' && roleOf(o, n) !== 'label') {
           throw new Error(`parseCsv: ${name} has a column ${quote(n)} that the schema does not know; pass columns: { ${JSON.stringify(n)}: 'ignore' } to leave it out`);
         }
       }
@@ -396,7 +397,7 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
     schema = s;
     counted = encodeRows(src, o, l, schema, true).counted;
   } else {
-    const usedNames = l.names.filter((n) => role(n) !== 'ignore' && role(n) !== 'label');
+    const usedNames = l.names.filter((n) => roleOf(o, n) !== 'ignore' && roleOf(o, n) !== 'label');
     if (usedNames.length === 0) throw new Error(`parseCsv: every column of ${name} is ignored or a label; nothing to encode`);
     const usedSet = new Set(usedNames);
     const used = usedNames.map((n) => l.index.get(n)!);
@@ -413,7 +414,7 @@ function parseSource(src: TextSource, o: Resolved): ParsedTable {
     used.forEach((j, u) => {
       const n = l.names[j]!;
       // scikit-learn's target is a class index when the preamble names the classes.
-      const kind = role(n) ?? (l.preamble && n === 'target' && j === l.names.length - 1 && l.preamble.classes.length >= 2 ? 'categorical' : undefined);
+      const kind = roleOf(o, n) ?? (l.preamble && n === 'target' && j === l.names.length - 1 && l.preamble.classes.length >= 2 ? 'categorical' : undefined);
       const c = inferColumn(n, stats[u]!, kind as ColumnKind | undefined, o, offset, counted.rows, warnings);
       columns.push(c);
       offset += c.width;
@@ -470,7 +471,7 @@ function inferColumn(name: string, s: ColumnStats, kind: ColumnKind | undefined,
 function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema, checkOnly: boolean, rows = 0): { data: Float32Array; labels: Record<string, string[]>; counted: { rows: number; dropped: number } } {
   // Columns by name (without a header the names are column1, column2, … by position, as when the schema was made).
   const at = schema.columns.map((c) => l.index.get(c.name) ?? -1);
-  const labelNames = l.names.filter((n) => Object.hasOwn(o.columns, n) && o.columns[n] === 'label');
+  const labelNames = l.names.filter((n) => roleOf(o, n) === 'label');
   const labels: Record<string, string[]> = Object.fromEntries(labelNames.map((n) => [n, [] as string[]]));
   const labelAt = labelNames.map((n) => l.index.get(n)!);
   const data = new Float32Array(checkOnly ? 0 : rows * schema.width);
@@ -486,7 +487,7 @@ function encodeRows(src: TextSource, o: Resolved, l: Layout, schema: TableSchema
         if (!isNumber(v)) throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is not a number, and the column is numeric`);
         const x = (Number(v) - c.mean) / (c.sd > 0 ? c.sd : 1);
         // Beyond float32's range the row would hold ±Infinity (or NaN), which no model can read.
-        if (!(Math.abs(x) <= F32_MAX)) throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is ${Number.isFinite(x) ? `${x.toExponential(2)} standard deviations from the column's mean` : 'beyond the range of numbers'}; standardised, it does not fit a 32-bit float`);
+        if (!Number.isFinite(Math.fround(x))) throw new Error(`parseCsv: ${o.name} row ${row}, column ${quote(c.name)}: ${quote(v)} is ${Number.isFinite(x) ? `${x.toExponential(2)} standard deviations from the column's mean` : 'beyond the range of numbers'}; standardised, it does not fit a 32-bit float`);
         if (!checkOnly) data[base + c.offset] = x;
         continue;
       }
