@@ -181,9 +181,9 @@ describe('resizing', () => {
     expect(Array.from(out.data)).toEqual(want);
   });
 
-  it('shrinking one way while enlarging the other holds only the smaller of the two intermediate images', () => {
-    // 2000 rows × 1 column made 1 row × 65535 columns: the old order held 2000 × 65535 doubles (1 GB); the output
-    // is 64 KB. Every output pixel is the mean of the column.
+  it('shrinking one way while enlarging the other holds only the output rows being summed, not every widened row', () => {
+    // 2000 rows × 1 column made 1 row × 65535 columns: holding every widened input row took 2000 × 65535 doubles
+    // (1 GB); the output is 64 KB. Every output pixel is the mean of the column.
     const v = Array.from({ length: 2000 }, (_, j) => (j * 7) % 256);
     const peak = process.resourceUsage().maxRSS; // KB
     const out = fromImageData(grey(1, 2000, v), { channels: 1, size: [1, 65535] });

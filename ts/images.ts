@@ -200,56 +200,52 @@ export class ImageStack {
       }
       return;
     }
-    // Columns first (each image row to W pixels), then rows (h rows to H). Each output row is the sum of its input
-    // rows' terms in ascending order, starting from 0, either way below, so both give the same bits; the first holds
-    // the h resized input rows, the second the H output rows being summed, whichever is fewer (a tall image made
-    // wide and flat held h × W doubles: 300 × 65535 × 3 took 470 MB).
+    // Columns first (each image row to W pixels), then rows (h rows to H). Input rows are widened one at a time and
+    // added to the output rows they contribute to; an output row is summed from 0 over its input rows in ascending
+    // order, and written once its last one is in. Output rows cover ascending, overlapping ranges of input rows, so
+    // only the rows open at once are held (a tall image made wide and flat held all h widened rows: 300 × 65535 × 3
+    // doubles took 470 MB).
     const ax = axisWeights(w, W);
     const ay = axisWeights(h, H);
-    const widen = (y: number, into: Float64Array, at: number) => {
-      pixelRow(img, y, c, this.options.background, row);
+    const n = W * c;
+    const first = (y: number) => ay.index[ay.from[y]!]!;
+    const last = (y: number) => ay.index[ay.to[y]! - 1]!;
+    // The most output rows open at once: y and those before it whose last input row is not before y's first.
+    let open = 1;
+    for (let y = 0, lo = 0; y < H; y++) {
+      while (last(lo) < first(y)) lo++;
+      open = Math.max(open, y - lo + 1);
+    }
+    // For each input row j, its terms (the output row and the weight's index), ascending in the output row.
+    const uses = new Int32Array(h + 1);
+    for (let t = 0; t < ay.index.length; t++) uses[ay.index[t]! + 1]!++;
+    for (let j = 0; j < h; j++) uses[j + 1] = uses[j + 1]! + uses[j]!;
+    const term = new Int32Array(2 * ay.index.length);
+    const fill = uses.slice(0, h);
+    for (let y = 0; y < H; y++) for (let t = ay.from[y]!; t < ay.to[y]!; t++) { const q = 2 * fill[ay.index[t]!]!++; term[q] = y; term[q + 1] = t; }
+    const sums = new Float64Array(open * n);
+    const wide = new Float64Array(n);
+    let next = 0; // the first output row not yet written
+    for (let j = 0; j < h && next < H; j++) {
+      if (uses[j] === uses[j + 1]) continue;
+      pixelRow(img, j, c, this.options.background, row);
+      wide.fill(0);
       for (let x = 0; x < W; x++) {
-        const d = at + x * c;
         for (let t = ax.from[x]!; t < ax.to[x]!; t++) {
           const s = ax.index[t]! * c;
           const wt = ax.weight[t]!;
-          for (let k = 0; k < c; k++) into[d + k] = into[d + k]! + wt * row[s + k]!;
+          for (let k = 0; k < c; k++) wide[x * c + k] = wide[x * c + k]! + wt * row[s + k]!;
         }
       }
-    };
-    const n = W * c;
-    if (h <= H) {
-      const tmp = new Float64Array(h * n);
-      for (let y = 0; y < h; y++) widen(y, tmp, y * n);
-      const out = new Float64Array(n);
-      for (let y = 0; y < H; y++) {
-        out.fill(0);
-        for (let t = ay.from[y]!; t < ay.to[y]!; t++) {
-          const wt = ay.weight[t]!;
-          const s = ay.index[t]! * n;
-          for (let k = 0; k < n; k++) out[k] = out[k]! + wt * tmp[s + k]!;
-        }
-        quantise(out, this.data, offset + y * n);
-      }
-      return;
-    }
-    // Fewer output rows: each input row, resized once, is added to the output rows it contributes to.
-    const uses: number[][] = Array.from({ length: h }, () => []);
-    for (let y = 0; y < H; y++) for (let t = ay.from[y]!; t < ay.to[y]!; t++) uses[ay.index[t]!]!.push(y, t);
-    const sums = new Float64Array(H * n);
-    const wide = new Float64Array(n);
-    for (let j = 0; j < h; j++) {
-      const u = uses[j]!;
-      if (u.length === 0) continue;
-      wide.fill(0);
-      widen(j, wide, 0);
-      for (let q = 0; q < u.length; q += 2) {
-        const o = u[q]! * n;
-        const wt = ay.weight[u[q + 1]!]!;
+      for (let q = 2 * uses[j]!; q < 2 * uses[j + 1]!; q += 2) {
+        const y = term[q]!;
+        const o = (y % open) * n;
+        if (first(y) === j) sums.fill(0, o, o + n);
+        const wt = ay.weight[term[q + 1]!]!;
         for (let k = 0; k < n; k++) sums[o + k] = sums[o + k]! + wt * wide[k]!;
       }
+      for (; next < H && last(next) <= j; next++) quantise(sums.subarray((next % open) * n, (next % open + 1) * n), this.data, offset + next * n);
     }
-    for (let y = 0; y < H; y++) quantise(sums.subarray(y * n, (y + 1) * n), this.data, offset + y * n);
   }
 
   result(skipped?: string[]): ImageSet {
