@@ -56,6 +56,29 @@ describe('loadIdx', () => {
     expect(() => loadIdx(Uint8Array.from([0x1f, 0x8b, 1, 2, 3]))).toThrow(/corrupt gzip/);
     expect(() => idxImages(loadIdx(idx(0x0c, [1], new Uint8Array(4))))).toThrow(/uint8 or float32/);
   });
+
+  it('decompresses a gzipped file no further than its header declares', () => {
+    // The real MNIST test images, gzipped here: the same array as the raw file (output in many chunks).
+    const raw = readFileSync(join(MNIST_DIR, 't10k-images-idx3-ubyte'));
+    const gz = loadIdx(gzipSync(raw, { level: 1 }));
+    expect(gz.shape).toEqual([10000, 28, 28]);
+    expect(Buffer.compare(Buffer.from(gz.data as Uint8Array), raw.subarray(16))).toBe(0);
+    // A header of 4 bytes of data followed by 64 MB (a 64 kB file): refused once more than 4 bytes have come.
+    const bomb = gzipSync(idx(0x08, [2, 2], new Uint8Array(64 << 20)));
+    expect(bomb.length).toBeLessThan(1 << 17);
+    expect(() => loadIdx(bomb)).toThrow(/loadIdx: payload is more than the 4 bytes the header's shape \[2, 2\] of uint8 needs/);
+    // A header declaring 16 GiB is refused before anything of that size is made.
+    expect(() => loadIdx(gzipSync(idx(0x0d, [65536, 65536], new Uint8Array(8))))).toThrow(/the header's shape \[65536, 65536\] of float32 is 17179869184 bytes, more than the 2 GiB a gzipped IDX file may declare/);
+    // Too little data, a cut-off file, a file of two gzip members (header, then values), a bad header.
+    expect(() => loadIdx(gzipSync(idx(0x08, [2, 3], new Uint8Array(5))))).toThrow(/payload is 5 bytes; the header's shape \[2, 3\] of uint8 needs 6/);
+    const whole = gzipSync(raw, { level: 1 });
+    expect(() => loadIdx(whole.subarray(0, whole.length >> 1))).toThrow(/loadIdx: corrupt gzip data \(unexpected EOF\)/);
+    const file = idx(0x08, [1, 3], Uint8Array.from([4, 5, 6]));
+    const members = Uint8Array.from([...gzipSync(file.subarray(0, 9)), ...gzipSync(file.subarray(9))]);
+    expect([...loadIdx(members).data]).toEqual([4, 5, 6]);
+    expect(() => loadIdx(gzipSync(Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 0])))).toThrow(/bad magic/);
+    expect(() => loadIdx(gzipSync(Uint8Array.from([0, 0, 8, 2, 0, 0, 0])))).toThrow(/truncated header/);
+  });
 });
 
 describe('safetensors', () => {

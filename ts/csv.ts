@@ -28,6 +28,7 @@
  */
 import Papa from 'papaparse';
 import { toBytes } from './data';
+import { gunzipChunks, isGzip } from './gzip';
 import { nodeFs } from './node';
 import { checkKeys, checkObject, describe } from './options';
 import { checkSchema, type ColumnKind, type ColumnSchema, isNumber, quote, type TableSchema } from './schema';
@@ -513,15 +514,16 @@ export function parseCsvSource(src: TextSource, options?: CsvOptions): ParsedTab
 }
 
 /**
- * A CSV file (Node), read from disk in 1 MB pieces in each pass, so that any file size runs in memory bounded by
- * the encoded table; errors name the file.
+ * A CSV file (Node), gzipped or not (told by its first bytes), read from disk in 1 MB pieces in each pass (a gzipped
+ * one decompressed as it is read), so that any file size runs in memory bounded by the encoded table; errors name
+ * the file.
  */
 export async function loadCsv(path: string, options: CsvOptions = {}): Promise<ParsedTable> {
   if (typeof path !== 'string' || path === '') throw new TypeError(`loadCsv: path must be a file path, got ${describe(path)}`);
   const fs = await nodeFs<typeof import('node:fs')>('loadCsv', 'parseCsv(await file.text())');
   if (!fs.existsSync(path)) throw new Error(`loadCsv: no such file: ${path}`);
   if (fs.statSync(path).isDirectory()) throw new Error(`loadCsv: ${path} is a folder; expected a CSV file`);
-  const src = bytesSource(path, function* () {
+  const file = function* (): Generator<Uint8Array> {
     const fd = fs.openSync(path, 'r');
     try {
       const buf = new Uint8Array(CHUNK);
@@ -533,6 +535,18 @@ export async function loadCsv(path: string, options: CsvOptions = {}): Promise<P
     } finally {
       fs.closeSync(fd);
     }
-  });
+  };
+  const head = file();
+  const first = head.next();
+  head.return(undefined); // closes the file
+  // A gzipped file is decompressed as it is read, in each pass (never held whole).
+  const gzipped = !first.done && isGzip(first.value);
+  const src = bytesSource(path, gzipped ? function* () {
+    try {
+      yield* gunzipChunks(file());
+    } catch (e) {
+      throw new Error(`loadCsv: ${path} is not valid gzip data (${(e as Error).message})`);
+    }
+  } : file);
   return parseCsvSource(src, { ...options, name: options.name ?? path });
 }

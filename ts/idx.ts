@@ -1,7 +1,7 @@
 /** IDX files (MNIST's format), gzipped or not. */
-import { gunzipSync } from 'fflate';
 import { MAX_UNITS } from './core/abi';
 import { toBytes } from './data';
+import { gunzipChunks, isGzip } from './gzip';
 import { positiveInt } from './options';
 import type { BytesInput } from './types';
 
@@ -13,23 +13,34 @@ export interface IdxArray {
 
 const TYPES = { 0x08: ['uint8', 1], 0x09: ['int8', 1], 0x0b: ['int16', 2], 0x0c: ['int32', 4], 0x0d: ['float32', 4], 0x0e: ['float64', 8] } as const;
 
-export function loadIdx(input: BytesInput): IdxArray {
-  let bytes = toBytes('loadIdx', 'bytes', input, 'an IDX file, gzipped or not');
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new Error(`loadIdx: corrupt gzip data (${(e as Error).message})`);
-    }
+/** A gzipped IDX file's declared size may be at most this (2 GiB): its data is then copied into the core's memory. */
+const MAX_GZIPPED_IDX_BYTES = 2 ** 31;
+
+interface IdxHeader {
+  dtype: IdxArray['dtype'];
+  size: number;
+  shape: number[];
+  count: number;
+  /** Where the values start: the header's length. */
+  start: number;
+}
+
+/** The header at the start of `bytes`, or undefined while fewer bytes than it needs have come (with `partial`). */
+function idxHeader(bytes: Uint8Array, partial = false): IdxHeader | undefined {
+  if (bytes.length < 4) {
+    if (partial) return undefined;
+    throw new Error(`loadIdx: ${bytes.length} bytes is too short for an IDX header (at least 4)`);
   }
-  if (bytes.length < 4) throw new Error(`loadIdx: ${bytes.length} bytes is too short for an IDX header (at least 4)`);
   if (bytes[0] !== 0 || bytes[1] !== 0) throw new Error('loadIdx: bad magic number (the first two bytes must be zero); not an IDX file');
   const t = TYPES[bytes[2] as keyof typeof TYPES];
   if (!t) throw new Error(`loadIdx: unknown data type code 0x${bytes[2]!.toString(16)}`);
   const ndims = bytes[3]!;
   if (ndims === 0) throw new Error('loadIdx: zero dimensions');
+  if (bytes.length < 4 + 4 * ndims) {
+    if (partial) return undefined;
+    throw new Error(`loadIdx: truncated header: ${ndims} dimensions need ${4 + 4 * ndims} bytes`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * ndims) throw new Error(`loadIdx: truncated header: ${ndims} dimensions need ${4 + 4 * ndims} bytes`);
   const shape: number[] = [];
   let count = 1;
   for (let i = 0; i < ndims; i++) {
@@ -38,7 +49,55 @@ export function loadIdx(input: BytesInput): IdxArray {
     count *= d;
   }
   const [dtype, size] = t;
-  const start = 4 + 4 * ndims;
+  return { dtype, size, shape, count, start: 4 + 4 * ndims };
+}
+
+/**
+ * A gzipped IDX file's bytes, decompressed into one array of the size its header declares: never more than that is
+ * made, whatever the file holds (a small .gz can expand to gigabytes).
+ */
+function gunzipIdx(gz: Uint8Array): Uint8Array {
+  let head: Uint8Array = new Uint8Array(0);
+  let out: Uint8Array | undefined;
+  let at = 0;
+  try {
+    for (const chunk of gunzipChunks([gz])) {
+      if (!out) {
+        const joined = new Uint8Array(head.length + chunk.length);
+        joined.set(head);
+        joined.set(chunk, head.length);
+        head = joined;
+        const h = idxHeader(head, true);
+        if (!h) continue;
+        const total = h.start + h.count * h.size;
+        if (total > MAX_GZIPPED_IDX_BYTES) {
+          throw new Error(`loadIdx: the header's shape [${h.shape.join(', ')}] of ${h.dtype} is ${h.count * h.size} bytes, more than the ${MAX_GZIPPED_IDX_BYTES / 2 ** 30} GiB a gzipped IDX file may declare; split the file`);
+        }
+        out = new Uint8Array(total);
+        if (head.length > total) throw new Error(`loadIdx: payload is more than the ${total - h.start} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
+        out.set(head);
+        at = head.length;
+        continue;
+      }
+      if (at + chunk.length > out.length) {
+        const h = idxHeader(out)!;
+        throw new Error(`loadIdx: payload is more than the ${out.length - h.start} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
+      }
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+  } catch (e) {
+    const m = (e as Error).message;
+    throw m.startsWith('loadIdx:') ? e : new Error(`loadIdx: corrupt gzip data (${m})`);
+  }
+  return out ? out.subarray(0, at) : head;
+}
+
+export function loadIdx(input: BytesInput): IdxArray {
+  let bytes = toBytes('loadIdx', 'bytes', input, 'an IDX file, gzipped or not');
+  if (isGzip(bytes)) bytes = gunzipIdx(bytes);
+  const { dtype, shape, count, size, start } = idxHeader(bytes)!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const expected = count * size;
   if (bytes.length - start !== expected) {
     throw new Error(`loadIdx: payload is ${bytes.length - start} bytes; the header's shape [${shape.join(', ')}] of ${dtype} needs ${expected}`);

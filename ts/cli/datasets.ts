@@ -4,8 +4,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { Gunzip, gunzipSync } from 'fflate';
-import { loadCsv, parseCsv, type ParsedTable, type TableSchema } from '../csv';
+import { loadCsv, type ParsedTable, type TableSchema } from '../csv';
+import { gunzipChunks, isGzip } from '../gzip';
 import { idxImages, loadIdx } from '../idx';
 import { imageFormat, loadImages } from '../image-files';
 import { loadNpy } from '../npy';
@@ -167,11 +167,11 @@ export function sniffFormat(path: string): DataFormat {
   if (n === 0) throw new DatasetError(`${path} is empty`);
   if (imageFormat(b)) return 'images';
   if (b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY') return 'npy';
-  if (b[0] === 0x1f && b[1] === 0x8b) {
+  if (isGzip(b)) {
     // From what the first bytes decompress to, never the whole file (a small .gz can hold gigabytes).
     let first: Uint8Array | undefined;
     try {
-      new Gunzip((chunk) => { first ??= chunk; }).push(b, false);
+      first = gunzipChunks([b]).next().value ?? undefined;
     } catch {
       // corrupt: reading the file says so
     }
@@ -197,10 +197,7 @@ export async function loadOwnData(path: string, trainTable?: TableSchema): Promi
     return { format, rows: { data: set.data, rows: n, cols: h * w * c }, imageShape: [h, w, c], names: set.files, label: `${path} (${n} images, ${h}×${w}×${c})` };
   }
   if (format === 'csv') {
-    const gz = readFileSync(path, { flag: 'r' }).subarray(0, 2);
-    const table = gz[0] === 0x1f && gz[1] === 0x8b
-      ? (() => { try { return parseCsv(gunzipSync(readFileSync(path)), { name: path, ...(trainTable ? { schema: trainTable } : {}) }); } catch (e) { return fail(e); } })()
-      : await loadCsv(path, trainTable ? { schema: trainTable } : {}).catch(fail);
+    const table = await loadCsv(path, trainTable ? { schema: trainTable } : {}).catch(fail);
     return { format, rows: { data: table.data, rows: table.rows, cols: table.schema.width }, table, label: `${path} (${table.rows} rows)` };
   }
   let arr: { shape: number[]; data: Images['data'] | Float64Array | Int8Array | Int16Array | Int32Array };
