@@ -165,6 +165,30 @@ suite('data in the forms users have', () => {
     expect(() => loadIdx([0, 0, 8, 1] as never)).toThrow(/^loadIdx: bytes must be a Uint8Array or an ArrayBuffer \(an IDX file, gzipped or not\), got \[0, 0, 8, 1\]$/);
     for (const m of [vae, ae, aeBack, fromTorch]) m.dispose();
   });
+
+  it('an array whose buffer was transferred away (postMessage) is named as such, not as empty', async () => {
+    const vae = await VAE.create(small);
+    // (Only arrays made here: mnist() hands out views of one cached Buffer, whose slice() is a view too.)
+    const detach = <T extends ArrayBufferView | ArrayBuffer>(a: T): T => {
+      const buf = (ArrayBuffer.isView(a) ? a.buffer : a) as ArrayBuffer;
+      structuredClone(buf, { transfer: [buf] });
+      return a;
+    };
+    const said = /its ArrayBuffer is detached: it was transferred \(postMessage with a transfer list\) and reads as empty; pass the data before transferring it, or a copy/;
+    await expect(vae.fit(detach(new Uint8Array(mnist('train-images-idx3-ubyte', 8))), { epochs: 1 })).rejects.toThrow(said);
+    expect(() => vae.encode(detach(new Float32Array(784)))).toThrow(/^VAE\.encode: x: its ArrayBuffer is detached/);
+    expect(() => vae.encode({ data: detach(new Uint8ClampedArray(784)), rows: 1, cols: 784 } as never)).toThrow(said);
+    expect(() => loadIdx(detach(idxFile(1)))).toThrow(/^loadIdx: bytes: its ArrayBuffer is detached/);
+    expect(() => loadIdx(detach(idxFile(1).slice().buffer))).toThrow(said);
+    await expect(VAE.load(detach(vae.save()))).rejects.toThrow(said);
+    // A caller's output array: the message says what was given.
+    const z = vae.encode(mnist('t10k-images-idx3-ubyte', 1)).mean;
+    expect(() => vae.decode(z, { out: detach(new Float32Array(784)) })).toThrow(/Float32Array\(0\) \(detached: transferred away\)/);
+    expect(describe(detach(new ArrayBuffer(8)))).toBe('a detached ArrayBuffer (transferred away)');
+    // An empty array that was never transferred is still just empty.
+    expect(() => vae.encode(new Float32Array(0))).toThrow(/x is empty; expected at least one row of 784 values/);
+    vae.dispose();
+  });
 });
 
 suite('first mistakes get errors that say what to do', () => {

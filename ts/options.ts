@@ -18,6 +18,24 @@ export const DESCRIBE_MAX = 160;
  * time (at most 5 items per array or object, 2 levels deep, typed arrays by type and length only), whatever is
  * given: 60,000 images, a deeply nested array, a throwing getter or a revoked Proxy.
  */
+/**
+ * Whether an array's memory (or a buffer) was transferred away (postMessage with a transfer list, or a worker's
+ * transfer): it then reads as empty, which would otherwise be all an error could say about it.
+ */
+export function isDetached(v: unknown): boolean {
+  const buf = ArrayBuffer.isView(v) ? v.buffer : v;
+  if (!(buf instanceof ArrayBuffer) || buf.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buf, 0, 0);
+    return false;
+  } catch {
+    return true; // "Cannot perform Construct on a detached ArrayBuffer"
+  }
+}
+
+/** What to say of a detached array. */
+export const DETACHED = 'its ArrayBuffer is detached: it was transferred (postMessage with a transfer list) and reads as empty; pass the data before transferring it, or a copy';
+
 export function describe(v: unknown): string {
   let s: string;
   try {
@@ -48,9 +66,9 @@ function describeValue(v: unknown, depth: number): string {
   const o = v as object;
   if (ArrayBuffer.isView(o)) {
     const n = 'length' in o ? (o as unknown as ArrayLike<unknown>).length : o.byteLength;
-    return `${className(o) ?? 'ArrayBufferView'}(${n})`;
+    return `${className(o) ?? 'ArrayBufferView'}(${n})${isDetached(o) ? ' (detached: transferred away)' : ''}`;
   }
-  if (o instanceof ArrayBuffer) return `ArrayBuffer(${o.byteLength} bytes)`;
+  if (o instanceof ArrayBuffer) return isDetached(o) ? 'a detached ArrayBuffer (transferred away)' : `ArrayBuffer(${o.byteLength} bytes)`;
   if (Array.isArray(o)) {
     const n = o.length;
     if (n === 0) return '[]';
