@@ -144,6 +144,23 @@ describe('parseCsv', () => {
     expect(() => parseCsv(TEXT, { schema, columns: { age: 'binary' } })).toThrow(/the schema fixes every kind/);
   });
 
+  it("with a schema, header: true or false reads a file laid out unlike the schema's (columns by position)", () => {
+    const { schema, data } = parseCsv(TEXT);
+    const body = TEXT.slice(TEXT.indexOf('\n') + 1);
+    // The same rows without their header; by default the schema's word (a header) holds, and the first row's cells
+    // are no column names it knows.
+    expect(parseCsv(body, { schema, header: false }).data).toEqual(data);
+    expect(() => parseCsv(body, { schema })).toThrow(/parseCsv: CSV has no column "age", which the schema encodes; its columns are "30", "yes", "red", "1.5"/);
+    // A schema made without a header, and a file with one (whatever it calls the columns).
+    const bare = parseCsv(body, { header: false });
+    const renamed = `w,x,y,z\n${body}`;
+    const withHeader = parseCsv(renamed, { schema: bare.schema, header: true });
+    expect(withHeader.data).toEqual(bare.data);
+    expect(withHeader.schema).toBe(bare.schema);
+    // By position means the same number of columns.
+    expect(() => parseCsv('w,x,y\n1,2,3\n', { schema: bare.schema, header: true })).toThrow(/has 3 columns; the schema \(made without a header: columns by position\) has 4/);
+  });
+
   it('an encoding too large for the core is refused after one pass, before it is allocated', () => {
     // 600,000 rows of one categorical column with 1000 levels: 2.4 GB of one-hot floats from a 4 MB text.
     const levels = Array.from({ length: 1000 }, (_, i) => `L${i}`);

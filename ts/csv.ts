@@ -13,7 +13,8 @@
  *   (a quoted field spanning lines counts once); blank lines are skipped.
  * - Header (`header: 'auto'`): the first row (after a preamble) names the columns when some column is numeric below
  *   it and not in it, or when none of its cells appears again in its column in the next 1,000 rows. Without a header
- *   the columns are named column1, column2, …
+ *   the columns are named column1, column2, … With a schema, 'auto' means "as the schema's file was"; `header: true`
+ *   or `false` says this file differs, and its columns then match the schema's file's by position.
  * - Kinds: exactly two distinct values → binary (numbers: the smaller → 0; the pairs false/true, no/yes, n/y, f/t,
  *   off/on, negative/positive, absent/present in either case: the first → 0; otherwise code-point order); else all
  *   numbers → numeric, standardised with the mean and the population standard deviation (a constant column encodes
@@ -305,8 +306,10 @@ function layout(src: TextSource, o: Resolved): Layout {
   if (rows.length === 0) throw new Error(`parseCsv: ${name} has a preamble but no rows`);
   const cand = rows[0]!;
   let header: boolean;
-  if (o.schema) header = o.schema.header;
-  else if (o.header !== 'auto') header = o.header;
+  // With a schema, 'auto' means the file is laid out as the schema's was; an explicit true or false says otherwise
+  // (then columns match by position, as the schema's file had them).
+  if (o.header !== 'auto') header = o.header;
+  else if (o.schema) header = o.schema.header;
   else {
     const sample = rows.slice(1);
     const missing = new Set(o.missing);
@@ -326,10 +329,12 @@ function layout(src: TextSource, o: Resolved): Layout {
       seen.set(n, j);
     });
     if (first.length === skip) throw new Error(`parseCsv: ${name} has a header (${names.slice(0, 6).map(quote).join(', ')}${names.length > 6 ? ', …' : ''}) but no data rows`);
+    // A header-less schema's columns match by position whatever this header calls them.
+    if (o.schema && !o.schema.header && o.schema.fileColumns.length === names.length) names = [...o.schema.fileColumns];
   } else {
     names = cand.map((_, j) => `column${j + 1}`);
     if (preamble) names[names.length - 1] = 'target';
-    // A header-less schema's columns match by position: its names (the length is checked by the caller).
+    // Without a header, a schema's columns match by position: its file's names (the length is checked below).
     if (o.schema && o.schema.fileColumns.length === names.length) names = [...o.schema.fileColumns];
   }
   const index = new Map<string, number>();
