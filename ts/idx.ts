@@ -60,6 +60,7 @@ function gunzipIdx(gz: Uint8Array): Uint8Array {
   let head: Uint8Array = new Uint8Array(0);
   let out: Uint8Array | undefined;
   let at = 0;
+  const tooLong = (h: IdxHeader) => new Error(`loadIdx: payload is more than the ${h.count * h.size} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
   try {
     for (const chunk of gunzipChunks([gz])) {
       if (!out) {
@@ -74,15 +75,12 @@ function gunzipIdx(gz: Uint8Array): Uint8Array {
           throw new Error(`loadIdx: the header's shape [${h.shape.join(', ')}] of ${h.dtype} is ${h.count * h.size} bytes, more than the ${MAX_GZIPPED_IDX_BYTES / 2 ** 30} GiB a gzipped IDX file may declare; split the file`);
         }
         out = new Uint8Array(total);
-        if (head.length > total) throw new Error(`loadIdx: payload is more than the ${total - h.start} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
+        if (head.length > total) throw tooLong(h);
         out.set(head);
         at = head.length;
         continue;
       }
-      if (at + chunk.length > out.length) {
-        const h = idxHeader(out)!;
-        throw new Error(`loadIdx: payload is more than the ${out.length - h.start} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
-      }
+      if (at + chunk.length > out.length) throw tooLong(idxHeader(out)!);
       out.set(chunk, at);
       at += chunk.length;
     }
