@@ -7,7 +7,7 @@
  * returns; the dimensions after the first multiply to the row width).
  */
 import { DType } from './core/abi';
-import { DETACHED, describe, isDetached } from './options';
+import { describe, rejectDetached } from './options';
 
 export interface Matrix {
   data: Uint8Array | Float32Array;
@@ -40,7 +40,7 @@ function flat(input: unknown): Uint8Array | Float32Array | undefined {
 function shaped(where: string, what: string, input: object, cols: number, colsName: string): { data: unknown; width?: number } {
   const o = input as { data?: unknown; shape?: unknown; rows?: unknown; cols?: unknown };
   const data = o.data;
-  if (isDetached(data)) throw new TypeError(`${where}: ${what}.data: ${DETACHED}`);
+  rejectDetached(where, `${what}.data`, data);
   const length = flat(data)?.length ?? (Array.isArray(data) ? data.length : undefined);
   if (length === undefined) {
     throw new TypeError(`${where}: ${what}.data must be a typed array or a flat number[], got ${describe(data)}`);
@@ -85,7 +85,7 @@ export function toMatrix(where: string, what: string, input: unknown, cols: numb
   if (typeof input === 'object' && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input) && 'data' in input) {
     source = shaped(where, what, input, cols, colsName).data;
   }
-  if (isDetached(source)) throw new TypeError(`${where}: ${what}: ${DETACHED}`);
+  rejectDetached(where, what, source);
   let data = flat(source);
   if (data === undefined && Array.isArray(source)) {
     const rows = source as unknown[];
@@ -164,7 +164,7 @@ export function toCodes(where: string, what: string, input: unknown, cols: numbe
  * `Blob.arrayBuffer()` give) or any other view of one (Uint8ClampedArray, DataView, ...). Never copies.
  */
 export function toBytes(where: string, what: string, v: unknown, expected: string): Uint8Array {
-  if (isDetached(v)) throw new TypeError(`${where}: ${what}: ${DETACHED}`);
+  rejectDetached(where, what, v);
   if (v instanceof Uint8Array) return v;
   if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   if (v instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer)) return new Uint8Array(v);

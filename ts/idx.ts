@@ -58,37 +58,39 @@ function idxHeader(bytes: Uint8Array, partial = false): IdxHeader | undefined {
  */
 function gunzipIdx(gz: Uint8Array): Uint8Array {
   let head: Uint8Array = new Uint8Array(0);
-  let out: Uint8Array | undefined;
+  let h: IdxHeader | undefined;
+  let out = new Uint8Array(0);
   let at = 0;
-  const tooLong = (h: IdxHeader) => new Error(`loadIdx: payload is more than the ${h.count * h.size} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
   try {
     for (const chunk of gunzipChunks([gz])) {
-      if (!out) {
+      let piece = chunk;
+      if (!h) {
+        // Bytes gather until the header is whole; then the array it declares takes them and what follows.
         const joined = new Uint8Array(head.length + chunk.length);
         joined.set(head);
         joined.set(chunk, head.length);
         head = joined;
-        const h = idxHeader(head, true);
+        h = idxHeader(head, true);
         if (!h) continue;
         const total = h.start + h.count * h.size;
         if (total > MAX_GZIPPED_IDX_BYTES) {
           throw new Error(`loadIdx: the header's shape [${h.shape.join(', ')}] of ${h.dtype} is ${h.count * h.size} bytes, more than the ${MAX_GZIPPED_IDX_BYTES / 2 ** 30} GiB a gzipped IDX file may declare; split the file`);
         }
         out = new Uint8Array(total);
-        if (head.length > total) throw tooLong(h);
-        out.set(head);
-        at = head.length;
-        continue;
+        piece = head;
       }
-      if (at + chunk.length > out.length) throw tooLong(idxHeader(out)!);
-      out.set(chunk, at);
-      at += chunk.length;
+      if (at + piece.length > out.length) {
+        throw new Error(`loadIdx: payload is more than the ${h.count * h.size} bytes the header's shape [${h.shape.join(', ')}] of ${h.dtype} needs`);
+      }
+      out.set(piece, at);
+      at += piece.length;
     }
   } catch (e) {
     const m = (e as Error).message;
     throw m.startsWith('loadIdx:') ? e : new Error(`loadIdx: corrupt gzip data (${m})`);
   }
-  return out ? out.subarray(0, at) : head;
+  // Without a whole header, what came (loadIdx then says what is missing).
+  return h ? out.subarray(0, at) : head;
 }
 
 export function loadIdx(input: BytesInput): IdxArray {

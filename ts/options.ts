@@ -14,11 +14,6 @@ import { checkSchema, schemaLikelihood, schemaLoss, type TableSchema } from './s
 export const DESCRIBE_MAX = 160;
 
 /**
- * A short description of any value for error messages: bounded in size (at most DESCRIBE_MAX characters) and in
- * time (at most 5 items per array or object, 2 levels deep, typed arrays by type and length only), whatever is
- * given: 60,000 images, a deeply nested array, a throwing getter or a revoked Proxy.
- */
-/**
  * Whether an array's memory (or a buffer) was transferred away (postMessage with a transfer list, or a worker's
  * transfer): it then reads as empty, which would otherwise be all an error could say about it.
  */
@@ -33,9 +28,18 @@ export function isDetached(v: unknown): boolean {
   }
 }
 
-/** What to say of a detached array. */
-export const DETACHED = 'its ArrayBuffer is detached: it was transferred (postMessage with a transfer list) and reads as empty; pass the data before transferring it, or a copy';
+/** Throws a TypeError naming `what` if `v`'s memory was transferred away (see [[isDetached]]). */
+export function rejectDetached(where: string, what: string, v: unknown): void {
+  if (isDetached(v)) {
+    throw new TypeError(`${where}: ${what}: its ArrayBuffer is detached: it was transferred (postMessage with a transfer list) and reads as empty; pass the data before transferring it, or a copy`);
+  }
+}
 
+/**
+ * A short description of any value for error messages: bounded in size (at most DESCRIBE_MAX characters) and in
+ * time (at most 5 items per array or object, 2 levels deep, typed arrays by type and length only), whatever is
+ * given: 60,000 images, a deeply nested array, a throwing getter or a revoked Proxy.
+ */
 export function describe(v: unknown): string {
   let s: string;
   try {
