@@ -3,10 +3,14 @@
 // 2 threads (the parts side by side): the round trip is what 2 threads take beyond half of one thread's time. Also
 // a task of empty parts (publishing and claiming alone: the caller takes every part before the worker looks), and
 // the same when the worker sleeps (the caller then pays the wake-up call). Prints one JSON line, in microseconds.
+// Parts of 150 µs: a task that took under 0.2 ms last time does not wake a sleeping worker (WAKE_MIN_MS in
+// crate/src/par.rs), so with 2 parts of 50 µs, once the worker had gone to sleep the caller computed both parts of
+// every later task, and the figure said whether the worker happened to fall asleep (measured: 1.3 or 34–48 µs,
+// from run to run) instead of what a round trip costs (7–11 µs with 150 µs parts, on the same machine).
 import { VAE, init } from '../dist/index.js';
 import { arg } from './mnist.mjs';
 
-const partUs = Number(arg('part-us', 50));
+const partUs = Number(arg('part-us', 150));
 const vae = await VAE.create({ inputDim: 4, latentDim: 2, threads: 2 }); // starts the pool
 if (vae.threads !== 2) throw new Error(`asked for 2 threads, got ${vae.threads}: ${vae.threadsNote}`);
 const core = await init();
