@@ -287,9 +287,9 @@ const FEW_ROWS: usize = 16;
 
 /// Terms (rows of B) per pass of [`few_rows`] over C's columns. Over all of B at once, each 64-byte piece of a row
 /// came from a different row far from the last (one row of 1×400·400×784 read 240 rows 3 KB apart, one page each);
-/// over 32 rows at a time, those rows are streams the prefetcher follows. Measured on 1×400·400×784 (a decoder's
-/// output layer) on an Intel Xeon with 2 MB of L2: 1.2× the calls per second (8–64 rows all alike); 2–15 rows and
-/// 1×784·784×400 no slower.
+/// over 32 rows at a time there are few enough such streams, we think, for the prefetcher to follow them (not
+/// checked with counters). Measured on 1×400·400×784 (a decoder's output layer) on an Intel Xeon with 2 MB of L2:
+/// 1.2× the calls per second (8–64 rows all alike); 2–15 rows and 1×784·784×400 no slower.
 const FEW_ROWS_TERMS: usize = 32;
 
 /// C (+)= A·B for m < [`FEW_ROWS`] rows of A, B row-major and unpacked, in passes over [`FEW_ROWS_TERMS`] terms
