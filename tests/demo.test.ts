@@ -22,6 +22,19 @@ const demo = (p: Tab) => p.evaluate(() => {
   return { ...d, hash: undefined };
 });
 const text = (p: Tab, selector: string) => p.evaluate((s) => document.querySelector(s)!.textContent, selector);
+/** page.waitFor, and when it times out, what the page showed then (its status line, the demo's state, its errors). */
+async function waitFor<A>(p: Tab, fn: (arg: A) => unknown, arg?: A, timeout?: number): Promise<void> {
+  try {
+    await p.waitFor(fn, arg, timeout);
+  } catch (e) {
+    const state = await p.evaluate(() => {
+      const d = (window as unknown as { __demo?: Demo }).__demo;
+      const pick = d && { ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors };
+      return { url: location.href, status: document.getElementById('status')?.textContent, demo: pick };
+    }).catch((err: Error) => `(the page did not answer: ${err.message})`);
+    throw new Error(`${(e as Error).message}; the page then: ${JSON.stringify(state)}; page errors: ${JSON.stringify(p.errors)}`);
+  }
+}
 
 beforeAll(async () => {
   expect(existsSync(join(root, 'dist/index.js')), 'dist/ is missing: npm run build').toBe(true);
@@ -67,10 +80,10 @@ describe.each(['chromium', 'firefox'] as const)('the demo in %s', (name) => {
     await page.goto(`${base()}/?seed=1&steps=${STEPS}&batch=100&autostart=1`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     // While it trains, click digits with the real mouse (the page must handle them at once).
-    await page.waitFor(() => document.querySelectorAll('#originals button').length === 12, undefined, 30_000);
+    await waitFor(page, () => document.querySelectorAll('#originals button').length === 12, undefined, 30_000);
     for (const nth of [3, 5]) await page.click('#originals button', { nth });
     await page.click('#originals button', { nth: 7, shift: true });
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.done, undefined, 60_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.done, undefined, 60_000);
     const d = await demo(page);
     expect(d.step).toBe(STEPS);
     expect(d.threads).toBe(2);
@@ -102,9 +115,9 @@ describe.each(['chromium', 'firefox'] as const)('the demo in %s', (name) => {
     const download = await page.download(() => page.click('#save'));
     expect(download.name).toBe('vae-demo.safetensors');
     expect(download.bytes.length).toBeGreaterThan(4 * 600_000);
-    await page.waitFor(() => document.getElementById('status')!.textContent!.startsWith('Saved'));
+    await waitFor(page, () => document.getElementById('status')!.textContent!.startsWith('Saved'));
     await page.goto(`${base()}/`);
-    await page.waitFor(() => {
+    await waitFor(page, () => {
       const d = (window as unknown as { __demo: Demo }).__demo;
       return d.restored && d.reconstructions !== undefined;
     }, undefined, 30_000);
@@ -118,7 +131,7 @@ describe.each(['chromium', 'firefox'] as const)('the demo in %s', (name) => {
     await page.viewport(390, 844);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.press('#train', 'Enter');
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.step > 0, undefined, 30_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.step > 0, undefined, 30_000);
     await page.press('#pause', 'Enter');
     // Training stops after the worker's current step, and its last progress message says so (a message already on
     // its way when Enter was pressed may show "Pause" again for a moment): wait until the steps stop.
@@ -137,10 +150,10 @@ describe.each(['chromium', 'firefox'] as const)('the demo in %s', (name) => {
     const file = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
     expect(existsSync(file), `${file} is missing: apt-get install -y dataset-fashion-mnist`).toBe(true);
     await page.setFiles('#file', file);
-    await page.waitFor(() => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
+    await waitFor(page, () => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
     expect(await text(page, '#status')).toMatch(/9,000 training and 1,000 test images of 784 values/);
     await page.click('#train');
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, 30_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, 30_000);
     await page.click('#pause');
     expect(page.errors).toEqual([]);
   }, 60_000);
