@@ -333,7 +333,9 @@ unsafe fn few_rows_pass<T: Terms>(m: usize, n: usize, t: T, b: *const f32, ldb: 
             (1, 1) => row_block::<1, 1, T>(j, end, t, b, c, ldc, accumulate),
             (2, 1) => row_block::<2, 1, T>(j, end, t, b, c, ldc, accumulate),
             (1, 2) => row_block::<1, 2, T>(j, end, t, b, c, ldc, accumulate),
-            (1, _) => row_block::<1, 3, T>(j, end, t, b, c, ldc, accumulate),
+            (1, 3) => row_block::<1, 3, T>(j, end, t, b, c, ldc, accumulate),
+            (1, 4) => row_block::<1, 4, T>(j, end, t, b, c, ldc, accumulate),
+            (1, _) => row_block::<1, 5, T>(j, end, t, b, c, ldc, accumulate),
             (2, 2) => row_block::<2, 2, T>(j, end, t, b, c, ldc, accumulate),
             (2, _) => row_block::<2, 3, T>(j, end, t, b, c, ldc, accumulate),
             (3, _) => row_block::<3, 1, T>(j, end, t, b, c, ldc, accumulate),
@@ -343,18 +345,8 @@ unsafe fn few_rows_pass<T: Terms>(m: usize, n: usize, t: T, b: *const f32, ldb: 
         let mut j = rest(lead % 4, lead);
         j = match rows {
             // One row: blocks of 6 vectors (6 independent add chains: 1×784·784×400 took 0.9–0.95× the time of
-            // 4), then what is left, up to 5 vectors, in one more pass over the terms.
-            1 => {
-                let j = row_block::<1, 6, T>(j, n, t, b, c, ldc, accumulate);
-                match (n - j) / 4 {
-                    0 => j,
-                    1 => row_block::<1, 1, T>(j, n, t, b, c, ldc, accumulate),
-                    2 => row_block::<1, 2, T>(j, n, t, b, c, ldc, accumulate),
-                    3 => row_block::<1, 3, T>(j, n, t, b, c, ldc, accumulate),
-                    4 => row_block::<1, 4, T>(j, n, t, b, c, ldc, accumulate),
-                    _ => row_block::<1, 5, T>(j, n, t, b, c, ldc, accumulate),
-                }
-            }
+            // 4); `rest` then takes what is left, up to 5 vectors, in one more pass over the terms.
+            1 => row_block::<1, 6, T>(j, n, t, b, c, ldc, accumulate),
             2 => row_block::<2, 4, T>(j, n, t, b, c, ldc, accumulate),
             3 => row_block::<3, 2, T>(j, n, t, b, c, ldc, accumulate),
             _ => row_block::<4, 2, T>(j, n, t, b, c, ldc, accumulate),
