@@ -27,11 +27,9 @@ async function waitFor<A>(p: Tab, fn: (arg: A) => unknown, arg?: A, timeout?: nu
   try {
     await p.waitFor(fn, arg, timeout);
   } catch (e) {
-    const state = await p.evaluate(() => {
-      const d = (window as unknown as { __demo?: Demo }).__demo;
-      const pick = d && { ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors };
-      return { url: location.href, status: document.getElementById('status')?.textContent, demo: pick };
-    }).catch((err: Error) => `(the page did not answer: ${err.message})`);
+    const state = await Promise.all([p.evaluate(() => location.href), text(p, '#status'), demo(p)])
+      .then(([url, status, d]) => ({ url, status, ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors }))
+      .catch((err: Error) => `(the page did not answer: ${err.message})`);
     throw new Error(`${(e as Error).message}; the page then: ${JSON.stringify(state)}; page errors: ${JSON.stringify(p.errors)}`);
   }
 }
