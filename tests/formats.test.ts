@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, idxImages, loadIdx, loadNpy, VAE } from '../ts/index';
+import { crc32, crc32Update } from '../ts/crc32';
 import { MNIST_DIR } from './helpers';
 
 function idx(dtype: number, shape: number[], payload: Uint8Array): Uint8Array {
@@ -78,6 +79,56 @@ describe('loadIdx', () => {
     expect([...loadIdx(members).data]).toEqual([4, 5, 6]);
     expect(() => loadIdx(gzipSync(Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 0])))).toThrow(/bad magic/);
     expect(() => loadIdx(gzipSync(Uint8Array.from([0, 0, 8, 2, 0, 0, 0])))).toThrow(/truncated header/);
+  });
+
+  it("checks each gzip member's trailer: data that inflates but differs from what was compressed is an error", () => {
+    const raw = readFileSync(join(MNIST_DIR, 't10k-images-idx3-ubyte')).subarray(0, 16 + 300 * 784);
+    const file = idx(0x08, [300, 28, 28], raw.subarray(16));
+    const corrupt = /loadIdx: corrupt gzip data \(gzip member 1's data \(CRC-32 0x[0-9a-f]{8}, \d+ bytes\) does not match its trailer \(0x[0-9a-f]{8}, \d+ bytes\): the file is corrupt or cut off\)/;
+    // Stored (uncompressed) deflate blocks: a flipped pixel still inflates; only the CRC-32 sees it.
+    const stored = gzipSync(file, { level: 0 });
+    expect(Buffer.compare(Buffer.from(loadIdx(stored).data as Uint8Array), raw.subarray(16))).toBe(0);
+    const flipped = Uint8Array.from(stored);
+    flipped[stored.length >> 1] ^= 0x10;
+    expect(() => loadIdx(flipped)).toThrow(corrupt);
+    // The trailer's CRC-32 or length wrong; the file cut within its trailer (fflate alone accepts all of these).
+    const gz = gzipSync(file);
+    for (const at of [gz.length - 8, gz.length - 1]) {
+      const bad = Uint8Array.from(gz);
+      bad[at] ^= 1;
+      expect(() => loadIdx(bad)).toThrow(corrupt);
+    }
+    for (const cut of [1, 3, 4, 8]) expect(() => loadIdx(gz.subarray(0, gz.length - cut))).toThrow(corrupt);
+    // Up to 3 bytes after the last member are ignored, as gzip ignores them.
+    for (const extra of [1, 3]) expect(loadIdx(Uint8Array.from([...gz, ...new Uint8Array(extra)])).shape).toEqual([300, 28, 28]);
+    // Two members: the first one's trailer is checked when the second begins, even behind a 100 kB header (a
+    // file name), which spans several of the 16 KiB slices the compressed bytes go in.
+    const [head, rest] = [gzipSync(file.subarray(0, 5000)), gzipSync(file.subarray(5000), { filename: 'n'.repeat(100_000) })];
+    expect(Buffer.compare(Buffer.from(loadIdx(Uint8Array.from([...head, ...rest])).data as Uint8Array), raw.subarray(16))).toBe(0);
+    const badHead = Uint8Array.from(head);
+    badHead[head.length - 5] ^= 1;
+    expect(() => loadIdx(Uint8Array.from([...badHead, ...rest]))).toThrow(corrupt);
+    const badRest = Uint8Array.from(rest);
+    badRest[rest.length - 5] ^= 1;
+    expect(() => loadIdx(Uint8Array.from([...head, ...badRest]))).toThrow(/gzip member 2's data/);
+  });
+});
+
+describe('crc32', () => {
+  it('matches a bit-at-a-time CRC-32 at every length, offset and split, and the standard check value', () => {
+    const bitwise = (b: Uint8Array) => {
+      let c = 0xffffffff;
+      for (const byte of b) {
+        c ^= byte;
+        for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (c & 1 ? 0xedb88320 : 0);
+      }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    const bytes = Uint8Array.from({ length: 300 }, (_, i) => (i * 2654435761) >>> 24);
+    for (let n = 0; n <= 40; n++) for (const off of [0, 1, 3, 7]) expect(crc32Update(0, bytes.subarray(off, off + n))).toBe(bitwise(bytes.subarray(off, off + n)));
+    for (const cut of [0, 1, 5, 8, 13, 299]) expect(crc32Update(crc32Update(0, bytes.subarray(0, cut)), bytes.subarray(cut))).toBe(bitwise(bytes));
+    expect(crc32([bytes.subarray(0, 9), bytes.subarray(9)])).toBe(bitwise(bytes));
+    expect(crc32Update(0, new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
   });
 });
 
