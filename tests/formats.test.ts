@@ -89,13 +89,13 @@ describe('loadIdx', () => {
     const stored = gzipSync(file, { level: 0 });
     expect(Buffer.compare(Buffer.from(loadIdx(stored).data as Uint8Array), raw.subarray(16))).toBe(0);
     const flipped = Uint8Array.from(stored);
-    flipped[stored.length >> 1] ^= 0x10;
+    flipped[stored.length >> 1]! ^= 0x10;
     expect(() => loadIdx(flipped)).toThrow(corrupt);
     // The trailer's CRC-32 or length wrong; the file cut within its trailer (fflate alone accepts all of these).
     const gz = gzipSync(file);
     for (const at of [gz.length - 8, gz.length - 1]) {
       const bad = Uint8Array.from(gz);
-      bad[at] ^= 1;
+      bad[at]! ^= 1;
       expect(() => loadIdx(bad)).toThrow(corrupt);
     }
     for (const cut of [1, 3, 4, 8]) expect(() => loadIdx(gz.subarray(0, gz.length - cut))).toThrow(corrupt);
@@ -106,10 +106,10 @@ describe('loadIdx', () => {
     const [head, rest] = [gzipSync(file.subarray(0, 5000)), gzipSync(file.subarray(5000), { filename: 'n'.repeat(100_000) })];
     expect(Buffer.compare(Buffer.from(loadIdx(Uint8Array.from([...head, ...rest])).data as Uint8Array), raw.subarray(16))).toBe(0);
     const badHead = Uint8Array.from(head);
-    badHead[head.length - 5] ^= 1;
+    badHead[head.length - 5]! ^= 1;
     expect(() => loadIdx(Uint8Array.from([...badHead, ...rest]))).toThrow(corrupt);
     const badRest = Uint8Array.from(rest);
-    badRest[rest.length - 5] ^= 1;
+    badRest[rest.length - 5]! ^= 1;
     expect(() => loadIdx(Uint8Array.from([...head, ...badRest]))).toThrow(/gzip member 2's data/);
   });
 });

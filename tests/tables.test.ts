@@ -271,7 +271,7 @@ describe('loadCsv', () => {
     await expect(loadCsv(tmpFile('bad.csv.gz', bad))).rejects.toThrow(/bad\.csv\.gz is not valid gzip data \(/);
     // Stored deflate blocks: a changed digit still inflates, and only the member's CRC-32 tells.
     const stored = gzipSync(new TextEncoder().encode('a,b\n1,2\n3,4\n'), { level: 0 });
-    stored[stored.length - 10] ^= 1;
+    stored[stored.length - 10]! ^= 1;
     await expect(loadCsv(tmpFile('flipped.csv.gz', stored))).rejects.toThrow(/flipped\.csv\.gz is not valid gzip data \(gzip member 1's data \(CRC-32 0x[0-9a-f]{8}, 12 bytes\) does not match its trailer/);
   });
 });
