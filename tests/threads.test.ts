@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Autoencoder, VAE, decodeSafetensors, idxImages, init, loadIdx } from '../ts/index';
 import type { Core } from '../ts/core/wasm';
+import { startLimits } from '../ts/core/threads';
 import type { AutoencoderConfig, FitOptions, VAEConfig } from '../ts/index';
 import { mnist, ROOT as root, weightBytes } from './helpers';
 
@@ -318,6 +319,26 @@ describe('threads', () => {
     m.dispose();
     await new Promise((r) => setTimeout(r, 400));
     expect(core.x.vae_threads_available()).toBe(1);
+  });
+
+  it('workers that are not ready in time leave the model on one thread, saying why, instead of hanging', async () => {
+    const core = await init();
+    expect(core.x.vae_threads_available()).toBe(1); // the last test stopped the pool
+    const limit = startLimits.readyMs;
+    startLimits.readyMs = 0; // no worker can be ready within 0 ms
+    const late = await VAE.create({ inputDim: 784, latentDim: 4, encoder: [16], seed: 2, threads: 2 }).finally(() => { startLimits.readyMs = limit; });
+    try {
+      expect(late.threads).toBe(1);
+      expect(late.threadsNote).toMatch(/one thread: worker threads could not start \(no worker was ready within 0 s\)/);
+      expect(core.x.vae_threads_available()).toBe(1);
+    } finally {
+      late.dispose();
+    }
+    // With the limit back, the pool starts as usual, and the model trains on it.
+    const m = await VAE.create({ inputDim: 784, latentDim: 4, encoder: [16], seed: 2, threads: 2 });
+    expect(m.threads).toBe(2);
+    await m.fit(data.subarray(0, 256 * 784), { batchSize: 128 });
+    m.dispose();
   });
 
   it('a pool started after a stopped one counts only its own sleeping workers (else every task pays a wake-up call)', async () => {

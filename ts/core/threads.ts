@@ -119,6 +119,12 @@ let stopped: Promise<unknown> = Promise.resolve();
 let idleTimer: ReturnType<typeof setTimeout> | undefined;
 /** How long an unused pool lives on. */
 const IDLE_MS = 200;
+/**
+ * How long new workers may take to say they are ready (ms). A worker that never does (seen in Firefox: a page's
+ * nested workers after a reload) would otherwise hang the model's creation; past this, the model runs on one thread
+ * and its threadsNote says why. Tests shorten it.
+ */
+export const startLimits = { readyMs: 10_000 };
 /** Pool start-up in progress (so concurrent requests share it). */
 let starting: Promise<void> | undefined;
 let lastStartError: string | undefined;
@@ -206,6 +212,16 @@ export function stopThreads(core: Core): void {
   stopped = Promise.all(p.workers.map((w) => Promise.resolve(w.terminate()).catch(() => {})));
 }
 
+/** `p`, or a rejection with `what` after `ms` (the timer never keeps a process alive). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+    (timer as { unref?: () => void }).unref?.();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 async function start(core: Core, workers: number): Promise<void> {
   if (pool) stopThreads(core);
   await stopped;
@@ -227,11 +243,12 @@ async function start(core: Core, workers: number): Promise<void> {
       spawned.push(w);
       w.postMessage({ module, memory, id, stackTop: (stack + STACK_BYTES) & ~15, control, message, spins: SPINS });
     }
-    await Promise.all(spawned.map((w) => w.ready));
+    await within(Promise.all(spawned.map((w) => w.ready)), startLimits.readyMs, `no worker was ready within ${startLimits.readyMs / 1000} s`);
     core.check(core.x.vae_threads_register(workers), 'vae-wasm: starting worker threads');
   } catch (e) {
     core.x.vae_threads_shutdown();
-    for (const w of spawned) w.terminate();
+    // Awaited by the next start, as a stopped pool's are.
+    stopped = Promise.all(spawned.map((w) => Promise.resolve(w.terminate()).catch(() => {})));
     throw e;
   }
   pool = { workers: spawned };
