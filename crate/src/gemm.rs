@@ -37,14 +37,8 @@ pub const NR: usize = 4 * NV;
 pub const KC: usize = 256;
 pub const MC: usize = MR * 16;
 pub const NC: usize = NR * 48;
-/// f32s in a 64-byte cache line.
-const LINE_FLOATS: usize = 16;
-/// What a cache line of C written by two threads costs, in floats written by packing (see [`Gemm::block`]).
-/// Measured on 2 threads: 128×400·400×20 split at column 200 took 57 µs against 42 µs split by rows, whose packing
-/// the model puts 2,720 floats dearer; about 120 ns per line.
-const SHARED_LINE_COST: u64 = 256;
 /// f32s of scratch a call needs for its packed panels.
-pub const SCRATCH: usize = MC * KC + KC * NC;
+pub const SCRATCH: usize = 4 * MC * KC + KC * NC;
 
 /// op(A)[i, p] for a row-major A with leading dimension lda.
 #[inline(always)]
@@ -83,49 +77,23 @@ pub unsafe fn gemm_scalar(
     }
 }
 
-// pack_a's 4×4 transposes take MR rows at a time.
-const _: () = assert!(MR == 4);
-
-/// Packs rows [i0, i0+mc) × k-slice [p0, p0+kc) of op(A) into MR-row panels: panel q holds, for each p, MR values
-/// (the kernel broadcasts each as it loads it).
+/// Packs rows [i0, i0+mc) × k-slice [p0, p0+kc) of op(A) into MR-row panels: panel q holds, for each p, MR values,
+/// each already broadcast to a full vector (so the kernel reads them with plain vector loads).
 unsafe fn pack_a(op: Op, a: *const f32, lda: usize, i0: usize, mc: usize, p0: usize, kc: usize, out: *mut f32) {
     let panels = (mc + MR - 1) / MR;
     for q in 0..panels {
-        let dst = out.add(q * kc * MR);
+        let dst = out.add(q * kc * MR * 4);
         let rows = (mc - q * MR).min(MR);
         let r0 = i0 + q * MR;
         match op {
-            // A is k × m: each p's MR values lie side by side.
-            Op::TN if rows == MR => {
-                for p in 0..kc {
-                    F32x4::load(a.add((p0 + p) * lda + r0)).store(dst.add(p * MR));
-                }
-            }
             Op::TN => {
                 for p in 0..kc {
                     let src = a.add((p0 + p) * lda + r0);
-                    let d = dst.add(p * MR);
+                    let d = dst.add(p * MR * 4);
                     for r in 0..MR {
-                        *d.add(r) = if r < rows { *src.add(r) } else { 0.0 };
+                        let v = if r < rows { *src.add(r) } else { 0.0 };
+                        F32x4::splat(v).store(d.add(4 * r));
                     }
-                }
-            }
-            // Four rows, four k at a time, through 4×4 transposes.
-            _ if rows == MR => {
-                let row = |r: usize| a.add((r0 + r) * lda + p0);
-                let mut p = 0;
-                while p + 4 <= kc {
-                    let t = crate::simd::transpose4(F32x4::load(row(0).add(p)), F32x4::load(row(1).add(p)), F32x4::load(row(2).add(p)), F32x4::load(row(3).add(p)));
-                    for (i, v) in t.iter().enumerate() {
-                        v.store(dst.add((p + i) * MR));
-                    }
-                    p += 4;
-                }
-                while p < kc {
-                    for r in 0..MR {
-                        *dst.add(p * MR + r) = *row(r).add(p);
-                    }
-                    p += 1;
                 }
             }
             _ => {
@@ -133,11 +101,11 @@ unsafe fn pack_a(op: Op, a: *const f32, lda: usize, i0: usize, mc: usize, p0: us
                     if r < rows {
                         let src = a.add((r0 + r) * lda + p0);
                         for p in 0..kc {
-                            *dst.add(p * MR + r) = *src.add(p);
+                            F32x4::splat(*src.add(p)).store(dst.add(p * MR * 4 + 4 * r));
                         }
                     } else {
                         for p in 0..kc {
-                            *dst.add(p * MR + r) = 0.0;
+                            F32x4::zero().store(dst.add(p * MR * 4 + 4 * r));
                         }
                     }
                 }
@@ -237,13 +205,12 @@ unsafe fn micro_kernel<const T: bool>(kc: usize, ap: *const f32, bp: *const f32,
             *x = F32x4::load(b.add(4 * v));
         }
         for (r, row) in acc.iter_mut().enumerate() {
-            // One v128.load32_splat (a single broadcasting load where the engine has AVX).
-            let av = F32x4::splat(*a.add(r));
+            let av = F32x4::load(a.add(4 * r));
             for (v, x) in row.iter_mut().enumerate() {
                 *x = x.add(av.mul(bv[v]));
             }
         }
-        a = a.add(MR);
+        a = a.add(4 * MR);
         b = b.add(NR);
     }
     if T {
@@ -264,8 +231,8 @@ unsafe fn micro_kernel<const T: bool>(kc: usize, ap: *const f32, bp: *const f32,
 
 /// C (+)= op(A)·op(B). `scratch` must hold at least [`SCRATCH`] f32s.
 ///
-/// A's panels are packed once per NC-wide block of C's columns (unless A fits one block of rows); when C is narrow
-/// and tall (convolutions' products over all pixels) that dominates. Then the
+/// Packing broadcasts each A value to a full vector, so A's panels cost four times its size, once per NC-wide block
+/// of C's columns; when C is narrow and tall (convolutions' products over all pixels) that dominates. Then the
 /// product is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with the roles of A and B swapped and each tile written back through
 /// transposes. Every C element is still the same sequential sum over k (a·b = b·a exactly), so both orientations
 /// give the same bits. An NN product of one row may skip the row's zeros: the same bits when B is finite (see
@@ -303,20 +270,16 @@ pub unsafe fn gemm(
         few_rows(m, n, Dense { a, lda, k, ldb, k0: 0 }, b, ldb, c, ldc, accumulate);
         return;
     }
-    let (direct, transposed) = orientation_costs(m, n, k);
-    oriented(transposed < direct, op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch);
-}
-
-/// The cost of computing an m × n × k product as C and as Cᵀ, in floats written by packing, plus the kernel's idle
-/// edge lanes (an idle lane costs about 1/8 of a float written) and, for Cᵀ, its tiles' transposes (measured: about
-/// 7% of the kernel's time, i.e. 1/57 of a float per multiply-add).
-fn orientation_costs(m: usize, n: usize, k: usize) -> (u64, u64) {
+    // The cost of each orientation in floats written by packing, plus the kernel's idle edge lanes (an idle lane
+    // costs about 1/8 of a float written) and, for Cᵀ, its tiles' transposes (measured: about 7% of the kernel's
+    // time, i.e. 1/57 of a float per multiply-add).
     let blocks = |x: u64, size: usize| (x + size as u64 - 1) / size as u64;
     let (m64, n64, k64) = (m as u64, n as u64, k as u64);
     // (A is packed once when it fits one block of rows, else once per block of columns.)
     let a_packs = |m: u64, n: u64| if m <= MC as u64 { 1 } else { blocks(n, NC) };
-    let cost = |m: u64, n: u64| m * k64 * a_packs(m, n) + k64 * n + (blocks(m, MR) * MR as u64 * blocks(n, NR) * NR as u64 - m * n) * k64 / 8;
-    (cost(m64, n64), cost(n64, m64) + m64 * n64 * k64 / 57)
+    let cost = |m: u64, n: u64| 4 * m * k64 * a_packs(m, n) + k64 * n + (blocks(m, MR) * MR as u64 * blocks(n, NR) * NR as u64 - m * n) * k64 / 8;
+    let transposed = cost(n64, m64) + m64 * n64 * k64 / 57 < cost(m64, n64);
+    oriented(transposed, op, m, n, k, a, lda, b, ldb, c, ldc, accumulate, scratch);
 }
 
 /// Below this many rows an NN product reads B unpacked (see [`few_rows`]): measured, 4–15 rows of 784 × 400 took 0.66–0.99× the packed path's time.
@@ -587,7 +550,7 @@ unsafe fn packed<const T: bool>(
     m: usize, n: usize, k: usize, a: *const f32, lda: usize, a_op: Op, b: *const f32, ldb: usize, b_op: Op, c: *mut f32,
     ldc: usize, accumulate: bool, scratch: &mut [f32],
 ) {
-    let (ap_buf, bp_buf) = scratch.split_at_mut(MC * KC);
+    let (ap_buf, bp_buf) = scratch.split_at_mut(4 * MC * KC);
     let (ap_buf, bp_buf) = (ap_buf.as_mut_ptr(), bp_buf.as_mut_ptr());
     let tile = Tile { c, ldc, ap: ap_buf, bp: bp_buf };
     if m <= MC {
@@ -650,7 +613,7 @@ impl Tile {
             let mut ir = 0;
             while ir < mc {
                 let rows = (mc - ir).min(MR);
-                let ap = self.ap.add((ir / MR) * kc * MR);
+                let ap = self.ap.add((ir / MR) * kc * MR * 4);
                 let (i, j) = (i0 + ir, j0 + jr);
                 if rows == MR && cols == NR {
                     micro_kernel::<T>(kc, ap, bp, cell(i, j), ldc, acc);
@@ -727,17 +690,12 @@ impl Gemm {
         crate::par::chunks(macs, PARALLEL_MIN_MACS, crate::par::product_split())
     }
 
-    /// The block of C that part `part` of `parts` computes: a range of rows or of columns, whichever costs less in
-    /// two parts (see [`orientation_costs`]): a chunk of columns packs all of op(A), a chunk of rows all of op(B);
-    /// columns cut inside a cache line also make both threads write that line in every row of C. The choice depends
-    /// on the shape alone, so part 2p of 2·parts is a prefix of part p of parts (the test hook that fails a worker
-    /// halfway through a chunk relies on it).
+    /// The block of C that part `part` of `parts` computes: a range of rows or of columns, whichever makes the
+    /// chunks repack less. A chunk of columns packs all of op(A) (m·k values, each broadcast to four lanes), a
+    /// chunk of rows all of op(B) (k·n): rows when n < 4m. The choice depends on the shape alone, so part 2p of 2·parts
+    /// is a prefix of part p of parts (the test hook that fails a worker halfway through a chunk relies on it).
     pub fn block(&self, part: usize, parts: usize) -> Block {
-        let cheaper = |(direct, transposed): (u64, u64)| direct.min(transposed);
-        let (half_m, half_n) = ((self.m + 1) / 2, (self.n + 1) / 2);
-        let (_, j) = crate::par::split(self.n, NR, 0, 2);
-        let shared_lines = if j % LINE_FLOATS != 0 { self.m as u64 * SHARED_LINE_COST } else { 0 };
-        if cheaper(orientation_costs(half_m, self.n, self.k)) <= cheaper(orientation_costs(self.m, half_n, self.k)) + shared_lines {
+        if self.n < 4 * self.m {
             let (i0, i1) = crate::par::split(self.m, MR, part, parts);
             Block { i0, i1, j0: 0, j1: self.n }
         } else {
