@@ -209,7 +209,12 @@ export function stopThreads(core: Core): void {
   const p = pool;
   pool = undefined;
   core.x.vae_threads_shutdown();
-  stopped = Promise.all(p.workers.map((w) => Promise.resolve(w.terminate()).catch(() => {})));
+  stopped = terminate(p.workers);
+}
+
+/** Terminates `workers`; the next start awaits the result (a failed termination counts as done). */
+function terminate(workers: AnyWorker[]): Promise<unknown> {
+  return Promise.all(workers.map((w) => Promise.resolve(w.terminate()).catch(() => {})));
 }
 
 /** `p`, or a rejection with `what` after `ms` (the timer never keeps a process alive). */
@@ -247,8 +252,7 @@ async function start(core: Core, workers: number): Promise<void> {
     core.check(core.x.vae_threads_register(workers), 'vae-wasm: starting worker threads');
   } catch (e) {
     core.x.vae_threads_shutdown();
-    // Awaited by the next start, as a stopped pool's are.
-    stopped = Promise.all(spawned.map((w) => Promise.resolve(w.terminate()).catch(() => {})));
+    stopped = terminate(spawned);
     throw e;
   }
   pool = { workers: spawned };
