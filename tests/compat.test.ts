@@ -1,6 +1,9 @@
 // Files saved by release 0.1.0 (the MLP-only core, before the layer plan) keep their meaning: they load, and every
 // output, and training on from them, gives the bits that release computed (tests/fixtures/release-0.1/, written by
 // scripts/make-compat-fixtures.mjs with the 0.1.0 build). Also the default configuration's first steps.
+// One exception: the Bernoulli loss' softplus has since been computed without a division (math::log1p_unit), so
+// the ELBO and L_k of Bernoulli models differ from that release's in the last digits (≈1e-8 relative; no output,
+// weight or training step changes). Those are checked to 1e-7 relative.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +14,14 @@ import { mnist, sha256 as hex, weightBytes } from './helpers';
 const fixtures = new URL('./fixtures/release-0.1/', import.meta.url).pathname;
 const expected = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8'));
 const weightsHash = (m: VAE | Autoencoder) => hex(weightBytes(m));
+/** Every number of `got` within 1e-7 relative of the same one in `want` (same keys, same length). */
+const nearly = (got: object, want: object) => {
+  expect(Object.keys(got)).toEqual(Object.keys(want));
+  for (const [k, w] of Object.entries(want) as [string, number][]) {
+    const g = (got as Record<string, number>)[k]!;
+    expect(Math.abs(g - w), `${k}: ${g} vs release 0.1's ${w}`).toBeLessThanOrEqual(1e-7 * Math.abs(w));
+  }
+};
 
 const train = mnist('train-images-idx3-ubyte');
 const crop = new Uint8Array(64 * 49);
@@ -35,8 +46,8 @@ describe('files saved by release 0.1.0', () => {
       const enc = m.encode(x);
       expect(hex(enc.mean)).toBe(e.encodeMean);
       expect(hex(enc.logVar)).toBe(e.encodeLogVar);
-      expect(m.elbo(x, { seed: 2, samples: 3 })).toEqual(e.elbo);
-      expect(Array.from(m.logLikelihood(x, { seed: 2, samples: 7 }).perRow.logLikelihood)).toEqual(e.logLikelihood);
+      nearly(m.elbo(x, { seed: 2, samples: 3 }), e.elbo);
+      nearly(Array.from(m.logLikelihood(x, { seed: 2, samples: 7 }).perRow.logLikelihood), e.logLikelihood);
     } else {
       expect(hex(m.encode(x))).toBe(e.encode);
     }
@@ -50,7 +61,7 @@ describe('files saved by release 0.1.0', () => {
       const d = await VAE.create({ inputDim: 784, latentDim: 20, seed: 1, threads });
       await d.fit(train.subarray(0, 1024 * 784), { epochs: 1, batchSize: 128 });
       expect(weightsHash(d)).toBe(expected.defaultEightSteps.weights);
-      expect(d.elbo(train.subarray(0, 256 * 784), { seed: 1 })).toEqual(expected.defaultEightSteps.elbo);
+      nearly(d.elbo(train.subarray(0, 256 * 784), { seed: 1 }), expected.defaultEightSteps.elbo);
       d.dispose();
     }
   }, 60_000);

@@ -305,6 +305,14 @@ pub fn ln<T: Real>(x: T) -> T {
     let m = m.mul(big.mul(T::splat(-0.5)).add(T::splat(1.0)));
     let e = e.add(big);
     let f = m.sub(T::splat(1.0));
+    // + (x − x): 0 for finite x (the same bits), NaN for NaN or ∞, which the bits of x alone would turn into a
+    // finite value that depends on the NaN's payload (engines differ in payloads, not in NaN-ness).
+    ln_1p_reduced(f).add(e.mul(T::splat(LN2))).add(x.sub(x))
+}
+
+/// ln(1 + f) for f in [√½ − 1, √2 − 1] (Cephes' polynomial), the reduced argument of both logarithms.
+#[inline(always)]
+fn ln_1p_reduced<T: Real>(f: T) -> T {
     let z = f.mul(f);
     let mut p = T::splat(7.037_683_6e-2);
     p = p.mul(f).add(T::splat(-1.151_461_1e-1));
@@ -316,9 +324,7 @@ pub fn ln<T: Real>(x: T) -> T {
     p = p.mul(f).add(T::splat(-2.499_999_4e-1));
     p = p.mul(f).add(T::splat(3.333_333e-1));
     let y = p.mul(f).mul(z).sub(z.mul(T::splat(0.5)));
-    // + (x − x): 0 for finite x (the same bits), NaN for NaN or ∞, which the bits of x alone would turn into a
-    // finite value that depends on the NaN's payload (engines differ in payloads, not in NaN-ness).
-    f.add(y).add(e.mul(T::splat(LN2))).add(x.sub(x))
+    f.add(y)
 }
 
 /// log(1 + t) for t ≥ 0, accurate for tiny t: with u = 1 + t rounded, log1p(t) = ln(u)·t/(u − 1).
@@ -333,12 +339,23 @@ pub fn log1p_nonneg<T: Real>(t: T) -> T {
     d.eq_select(T::splat(0.0), t, v)
 }
 
+/// log(1 + t) for t in [0, 1] (softplus' e^{−|a|}), without forming 1 + t and so without log1p_nonneg's division:
+/// below √2 − 1 the reduced argument is t itself (exact), above it (1 + t)/2 − 1 = (t − 1)/2 (exact for t ≥ ½,
+/// within half an ulp of f below), plus ln 2. 0 gives +0; NaN stays NaN.
+#[inline(always)]
+pub fn log1p_unit<T: Real>(t: T) -> T {
+    let big = t.gt_select(T::splat(core::f32::consts::SQRT_2 - 1.0), T::splat(1.0), T::splat(0.0));
+    // big = 1: (t − 1)·½; big = 0: (t − 0)·1.
+    let f = t.sub(big).mul(big.mul(T::splat(-0.5)).add(T::splat(1.0)));
+    ln_1p_reduced(f).add(big.mul(T::splat(LN2)))
+}
+
 /// Returns (softplus(a), sigmoid(a)) from one exponential: softplus(a) = max(a, 0) + log1p(e^{−|a|}),
 /// σ(a) = 1/(1 + e^{−|a|}) for a ≥ 0 and e^{−|a|}/(1 + e^{−|a|}) otherwise. Stable for every finite a.
 #[inline(always)]
 pub fn softplus_sigmoid<T: Real>(a: T) -> (T, T) {
     let e = exp(a.abs().mul(T::splat(-1.0)));
-    let sp = a.pmax(T::splat(0.0)).add(log1p_nonneg(e));
+    let sp = a.pmax(T::splat(0.0)).add(log1p_unit(e));
     let inv = T::splat(1.0).div(T::splat(1.0).add(e));
     let sig = a.lt_select(T::splat(0.0), e.mul(inv), inv);
     (sp, sig)
@@ -349,9 +366,11 @@ pub fn sigmoid<T: Real>(a: T) -> T {
     softplus_sigmoid(a).1
 }
 
+/// softplus as an activation: max(a, 0) + log1p(e^{−|a|}) through log1p_nonneg, the bits release 0.1 computed, so
+/// models saved with softplus layers keep every output (the Bernoulli loss' softplus_sigmoid is a little faster).
 #[inline(always)]
 pub fn softplus<T: Real>(a: T) -> T {
-    softplus_sigmoid(a).0
+    a.pmax(T::splat(0.0)).add(log1p_nonneg(exp(a.abs().mul(T::splat(-1.0)))))
 }
 
 /// tanh: Cephes' odd polynomial for |a| < 0.625, else sign(a)·(1 − 2/(e^{2|a|} + 1)).
@@ -372,7 +391,7 @@ pub fn tanh<T: Real>(a: T) -> T {
 }
 
 /// e^x for x ≤ 0 in f64 (x = −∞ gives 0): 2^n · e^r with |r| ≤ ½ ln 2 and a degree-13 Taylor polynomial (error
-/// below 1e-16 relative). Built from +, ×, / only, so identical on every engine.
+/// below 1e-16 relative). Built from +, × and one division only, so identical on every engine.
 pub fn exp_f64_nonpos(x: f64) -> f64 {
     if x < -745.0 {
         return 0.0;
@@ -383,11 +402,16 @@ pub fn exp_f64_nonpos(x: f64) -> f64 {
     const LN2_HI: f64 = 0.693_147_180_369_123_8;
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     let r = (x - n * LN2_HI) - n * LN2_LO;
-    let mut term = 1.0f64;
-    let mut sum = 1.0f64;
-    for i in 1..14 {
-        term = term * r / i as f64;
-        sum += term;
+    // Σ r^i/i! for i ≤ 13 by Horner's rule on the rounded 1/i! (no divisions: a chain of 13 of them was most of
+    // this function's latency, paid once per draw of the importance-weighted bound).
+    const INV_FACT: [f64; 14] = [
+        1.0, 1.0, 0.5, 0.166_666_666_666_666_66, 0.041_666_666_666_666_664, 0.008_333_333_333_333_333,
+        0.001_388_888_888_888_889, 1.984_126_984_126_984e-4, 2.480_158_730_158_73e-5, 2.755_731_922_398_589_3e-6,
+        2.755_731_922_398_589e-7, 2.505_210_838_544_172e-8, 2.087_675_698_786_81e-9, 1.605_904_383_682_161_3e-10,
+    ];
+    let mut sum = INV_FACT[13];
+    for c in INV_FACT[..13].iter().rev() {
+        sum = sum * r + c;
     }
     let mut p = 1.0f64;
     let mut e = -(n as i64);
@@ -496,6 +520,28 @@ mod tests {
     }
 
     #[test]
+    fn log1p_unit_accurate_on_0_1() {
+        // Every 97th f32 in [2⁻¹⁴⁹, 1] (≈ 11 million values), both sides of the √2 − 1 switch, and the ends.
+        let mut worst = 0.0f64;
+        let mut check = |t: f32| {
+            let (got, want) = (log1p_unit(t) as f64, (t as f64).ln_1p());
+            worst = worst.max(((got - want) / want).abs());
+        };
+        let mut bits = 1u32;
+        while bits <= 1.0f32.to_bits() {
+            check(f32::from_bits(bits));
+            bits += 97;
+        }
+        let switch = core::f32::consts::SQRT_2 - 1.0;
+        for t in [switch, f32::from_bits(switch.to_bits() + 1), f32::from_bits(switch.to_bits() - 1), 0.5, 1.0] {
+            check(t);
+        }
+        assert!(worst < 2.5e-7, "worst relative error {worst}");
+        assert_eq!(log1p_unit(0.0f32).to_bits(), 0);
+        assert!(log1p_unit(f32::NAN).is_nan());
+    }
+
+    #[test]
     fn sigmoid_softplus_tanh_accurate_everywhere() {
         for &a in &grid() {
             let a64 = a as f64;
@@ -506,6 +552,7 @@ mod tests {
             if a > -87.0 {
                 assert!(close(g, sig, 1e-6), "sigmoid({a}) = {g} vs {sig}");
                 assert!(close(s, sp, 1e-6), "softplus({a}) = {s} vs {sp}");
+                assert!(close(softplus(a), sp, 1e-6), "the activation's softplus({a}) = {} vs {sp}", softplus(a));
             } else {
                 assert!(g < 1.7e-38 && s < 1.7e-38);
             }
@@ -541,13 +588,14 @@ mod tests {
         for chunk in xs.chunks_exact(16) {
             let v = unsafe { F32x16::load(chunk.as_ptr()) };
             let pos = v.abs().add(F32x16::splat(1e-3));
-            let checks: [(F32x16, fn(f32) -> f32); 6] = [
+            let checks: [(F32x16, fn(f32) -> f32); 7] = [
                 (exp(v), exp::<f32>),
                 (sigmoid(v), sigmoid::<f32>),
                 (softplus(v), softplus::<f32>),
                 (tanh(v), tanh::<f32>),
                 (ln(pos), |x| ln::<f32>(x.abs() + 1e-3)),
                 (log1p_nonneg(pos), |x| log1p_nonneg::<f32>(x.abs() + 1e-3)),
+                (log1p_unit(pos.pmin(F32x16::splat(1.0))), |x| log1p_unit::<f32>((x.abs() + 1e-3).min(1.0))),
             ];
             for (wide, scalar) in checks.iter() {
                 let mut out = [0.0f32; 16];
@@ -576,6 +624,12 @@ mod tests {
             assert!((got - want).abs() <= 1e-14 * want, "exp({x}) = {got} vs {want}");
         }
         assert_eq!(exp_f64_nonpos(f64::NEG_INFINITY), 0.0);
+        // The reduced range, finely: within 2 ulp of the correctly rounded value.
+        for i in 0..20_000 {
+            let x = -(i as f64) * 1e-4;
+            let (got, want) = (exp_f64_nonpos(x), x.exp());
+            assert!((got - want).abs() <= 4.5e-16 * want, "exp({x}) = {got} vs {want}");
+        }
         let mut x = 1e-300;
         while x < 1e300 {
             let (got, want) = (ln_f64(x), x.ln());
