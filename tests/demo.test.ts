@@ -14,7 +14,7 @@ const STEPS = 60;
 let server: Awaited<ReturnType<typeof serve>>;
 
 interface Demo {
-  ready: boolean; done: boolean; step: number; threads: number; losses: number[]; restored: boolean;
+  ready: boolean; done: boolean; step: number; threads: number; losses: number[]; restored: boolean; trace: string[];
   reconstructions?: number[]; clickLatencies: number[]; errors: string[]; hash(): Promise<string>;
 }
 const demo = (p: Tab) => p.evaluate(() => {
@@ -28,7 +28,7 @@ async function waitFor<A>(p: Tab, fn: (arg: A) => unknown, arg?: A, timeout?: nu
     await p.waitFor(fn, arg, timeout);
   } catch (e) {
     const state = await Promise.all([p.evaluate(() => location.href), text(p, '#status'), demo(p)])
-      .then(([url, status, d]) => ({ url, status, ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors }))
+      .then(([url, status, d]) => ({ url, status, ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors, workerTrace: d.trace }))
       .catch((err: Error) => `(the page did not answer: ${err.message})`);
     throw new Error(`${(e as Error).message}; the page then: ${JSON.stringify(state)}; page errors: ${JSON.stringify(p.errors)}`);
   }
@@ -85,6 +85,8 @@ describe.each(['chromium', 'firefox'] as const)('the demo in %s', (name) => {
     const d = await demo(page);
     expect(d.step).toBe(STEPS);
     expect(d.threads).toBe(2);
+    // The worker's trace (shown when a wait times out) says what it did, in order.
+    expect(d.trace.map((t) => t.replace(/^\d+ ms: /, ''))).toEqual(['received start', 'creating the model', 'model created (2 threads)', 'first step done']);
     expect(await text(page, '#threads')).toBe('2');
     const first = d.losses.slice(0, 5).reduce((a, b) => a + b) / 5;
     const last = d.losses.slice(-5).reduce((a, b) => a + b) / 5;

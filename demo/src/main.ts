@@ -18,6 +18,8 @@ const demo = {
   restored: false,
   clickLatencies: [] as number[],
   errors: [] as string[],
+  /** The worker's last trace messages, each with the page's time in ms. */
+  trace: [] as string[],
   /** A conditional model: the class drawn, the samples under it, and the sliders' last decoded image. */
   digit: undefined as number | undefined,
   samples: undefined as number[] | undefined,
@@ -387,6 +389,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
     resolve((m.type === 'hash' ? m.hex : m) as never);
   }
   switch (m.type) {
+    case 'trace':
+      demo.trace = [...demo.trace.slice(-15), `${Math.round(performance.now())} ms: ${m.text}`];
+      break;
     case 'ready':
       side = m.side;
       cols = m.cols;

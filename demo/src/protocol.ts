@@ -100,4 +100,7 @@ export type FromWorker =
   | { type: 'tableProgress'; epoch: number; epochs: number; loss: number }
   /** scores: one per row (−ELBO, higher = more anomalous); perColumn: rows × columns, each column's share. */
   | { type: 'tableScores'; scores: Float32Array; perColumn: Float32Array; columns: string[]; parameters: number; seconds: number }
-  | { type: 'tableError'; message: string };
+  | { type: 'tableError'; message: string }
+  /** What the worker is about to do or just did (window.__demo.trace keeps the last ones: a page that stops
+   * answering then shows where its worker stopped). */
+  | { type: 'trace'; text: string };

@@ -4,6 +4,7 @@ import { VAE, convLayers, describeColumn, idxImages, loadIdx, oneHot, parseCsv, 
 import type { ColumnInfo, Dataset, FromWorker, LossPoint, Settings, TableSettings, ToWorker, Views } from './protocol';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+const trace = (text: string) => post({ type: 'trace', text });
 
 let train: Dataset | undefined;
 let test: Dataset | undefined;
@@ -153,7 +154,9 @@ async function create(s: Settings): Promise<void> {
     ...layers(s, train!.cols), latentDim: s.latent, activation: s.activation, likelihood: s.likelihood, seed: s.seed,
     ...(s.conditional ? { conditionDim: CLASSES } : {}),
   };
+  trace('creating the model');
   vae = await VAE.create(config);
+  trace(`model created (${vae.threads} threads)`);
   step = 0;
   epoch = 0;
   post({ type: 'model', settings: s, threads: vae.threads, threadsNote: vae.threadsNote, parameters: vae.parameterCount });
@@ -178,6 +181,7 @@ function start(): void {
         epochs: 1, batchSize: s.batch, klWeight: s.beta, signal: ctrl.signal, ...condition,
         optimizer: { name: 'adam', learningRate: s.learningRate },
         onBatchEnd: (b) => {
+          if (step === 0) trace('first step done');
           step++;
           windowSteps++;
           trainPoints.push({ step, loss: b.loss, reconstruction: b.reconstruction, kl: b.kl });
@@ -372,6 +376,7 @@ async function table(name: string, bytes: Uint8Array, s: TableSettings): Promise
 let queue: Promise<void> = Promise.resolve();
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
+  if (m.type !== 'decode' && m.type !== 'select') trace(`received ${m.type}`);
   queue = queue.then(() => (handlers[m.type] as (x: ToWorker) => Promise<void> | void)(m)).catch((err: Error) => post({ type: 'error', message: err.message }));
 };
 defaultData().catch((err: Error) => post({ type: 'error', message: `loading the MNIST subset failed: ${err.message}` }));
