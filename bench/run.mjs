@@ -87,6 +87,7 @@ const threadJobs = [
     { key: 'vae-wasm-mt-busy/default', script: 'vae-wasm-contender.mjs', args: ['--config', 'default', '--steps', steps(400), '--warmup', '20', '--threads', String(cores)], busy: true },
   ] : []),
   { key: 'forkjoin', script: 'forkjoin.mjs', args: [] },
+  { key: 'paired', script: 'paired.mjs', args: ['--threads', String(cores)] },
 ];
 jobs.splice(5, 0, ...threadJobs);
 if (only === 'threads') {
@@ -149,7 +150,7 @@ for (let r = 1; r <= rounds; r++) {
     const res = each.length === 1 ? each[0] : { ...each[0], copies: each.length, samplesPerSecond: each.reduce((a, r) => a + r.samplesPerSecond, 0) };
     if (ticks && ticksAfter && ticksAfter.total > ticks.total) res.stolenShare = (ticksAfter.steal - ticks.steal) / (ticksAfter.total - ticks.total);
     results[job.key].push(res);
-    process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : res.roundTripUs !== undefined ? `round trip ${res.roundTripUs.toFixed(1)} µs\n` : res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `${res.refused ?? res.missing}\n`);
+    process.stderr.write(res.peakGflops ? `peak ${res.peakGflops.toFixed(1)} GFLOP/s\n` : res.roundTripUs !== undefined ? `round trip ${res.roundTripUs.toFixed(1)} µs\n` : res.medianRatio !== undefined ? `${res.medianRatio.toFixed(2)}× (paired)\n` : res.samplesPerSecond ? `${res.samplesPerSecond.toFixed(0)} samples/s\n` : `${res.refused ?? res.missing}\n`);
   }
 }
 
@@ -161,7 +162,7 @@ const command = `npm run bench${process.argv.slice(2).length ? ' -- ' + process.
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 
 // ---- the thread pool when the cores are busy ----
-const trainKeys = Object.keys(results).filter((k) => !['kernels', 'profile', 'forkjoin'].includes(k));
+const trainKeys = Object.keys(results).filter((k) => !['kernels', 'profile', 'forkjoin', 'paired'].includes(k));
 const train = {};
 for (const key of trainKeys) {
   // Contenders that refused or are missing (TensorFlow.js wasm on the conv VAE, PyTorch not installed) have no rate.
@@ -180,6 +181,7 @@ const threadLines = (() => {
     `Command: \`${command}\` — ${rounds} rounds, interleaved; median (min–max). Machine: ${cpu}, ${os.cpus().length} logical cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Default configuration (784-400-20, batch 128, Adam), samples/s through the public API.`, '',
     '| situation | threads: 1 | threads: 2 | ratio | goal |', '|---|---|---|---|---|',
     `| alone | ${fmt(one)} | ${fmt(mt)} | ${(mt.median / one.median).toFixed(2)}× | ≥ 1.85× |`,
+    ...(results.paired ? [`| alone, paired in one process (bench/paired.mjs: ${results.paired[0].pairs} pairs of ${results.paired[0].steps}-step windows per round, one thread and ${cores} alternating) | | | ${fmt(stat(results.paired.map((r) => r.medianRatio)), 2)}× (pairs ${fmt(stat(results.paired.flatMap((r) => r.ratios)), 2)}×) | ≥ 1.85× |`] : []),
     `| ${cores} trainings at once (${cores} processes; total) | ${fmt(copies)} | ${fmt(auto)} (threads: 'auto') | ${(100 * auto.median / copies.median).toFixed(0)}% | ≥ 90% |`,
   ];
   if (train['vae-wasm-busy/default']) {
