@@ -3,14 +3,16 @@
 // 2 threads (the parts side by side): the round trip is what 2 threads take beyond half of one thread's time. Also
 // a task of empty parts (publishing and claiming alone: the caller takes every part before the worker looks), and
 // the same when the worker sleeps (the caller then pays the wake-up call). Prints one JSON line, in microseconds.
-// Parts of 150 µs: a task that took under 0.2 ms last time does not wake a sleeping worker (WAKE_MIN_MS in
-// crate/src/par.rs), so with 2 parts of 50 µs, once the worker had gone to sleep the caller computed both parts of
-// every later task, and the figure said whether the worker happened to fall asleep (measured: 1.3 or 34–48 µs,
-// from run to run) instead of what a round trip costs (7–11 µs with 150 µs parts, on the same machine).
+// Parts of 250 µs: a task that took under 0.2 ms last time does not wake a sleeping worker (WAKE_MIN_MS in
+// crate/src/par.rs). With 2 parts of 50 µs, once the worker had gone to sleep the caller computed both parts of every
+// later task, and the figure said whether the worker happened to fall asleep (measured: 1.3 or 34–48 µs, from run to
+// run) instead of what a round trip costs; 2 parts of 150 µs take about 160 µs on 2 threads, still under the bound, so
+// the same could happen on a VM that stalls now and then (an AMD EPYC run read 17–213 µs). At 250 µs a task on 2 threads
+// takes over 0.2 ms, so a worker that fell asleep is always woken, and its wake-up is part of the round trip.
 import { VAE, init } from '../dist/index.js';
 import { arg } from './mnist.mjs';
 
-const partUs = Number(arg('part-us', 150));
+const partUs = Number(arg('part-us', 250));
 const vae = await VAE.create({ inputDim: 4, latentDim: 2, threads: 2 }); // starts the pool
 if (vae.threads !== 2) throw new Error(`asked for 2 threads, got ${vae.threads}: ${vae.threadsNote}`);
 const core = await init();
@@ -30,8 +32,28 @@ function perTask(threads, parts, reps, work) {
 const probe = 1 << 20;
 const perIter = perTask(1, 1, 20, probe) / probe;
 const work = Math.max(1, Math.round(partUs / perIter));
-const one = perTask(1, 2, 2000, work);
-const two = perTask(2, 2, 2000, work);
+// One thread and two in alternating windows of 200 tasks, 15 pairs: the round trip of each pair is the two-thread
+// time beyond half the one-thread time of the window beside it (a VM's speed drifts between windows: on an AMD EPYC
+// VM best-of-7 times taken one after the other gave round trips from −384 to +530 µs).
+/** Mean time per task (µs) over one window. */
+function windowUs(threads, reps) {
+  const t0 = performance.now();
+  x.vae_threads_empty_tasks(threads, 2, reps, work);
+  return ((performance.now() - t0) / reps) * 1000;
+}
+windowUs(1, 50);
+windowUs(2, 50);
+const pairs = [];
+for (let p = 0; p < 15; p++) {
+  const first = p % 2 === 0 ? 1 : 2;
+  const a = windowUs(first, 200);
+  const b = windowUs(3 - first, 200);
+  pairs.push(first === 1 ? { one: a, two: b } : { one: b, two: a });
+}
+const medianOf = (xs) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
+const one = medianOf(pairs.map((q) => q.one));
+const two = medianOf(pairs.map((q) => q.two));
+const roundTrip = medianOf(pairs.map((q) => q.two - q.one / 2));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let asleep = 0;
 const n = 100;
@@ -42,7 +64,7 @@ for (let i = 0; i < n; i++) {
   asleep += performance.now() - t0;
 }
 console.log(JSON.stringify({
-  contender: 'forkjoin', partUs: one / 2, oneThreadUs: one, twoThreadsUs: two, roundTripUs: two - one / 2,
-  emptyUs: perTask(2, 2, 20000, 0), emptyAsleepUs: (asleep / n) * 1000,
+  contender: 'forkjoin', partUs: one / 2, oneThreadUs: one, twoThreadsUs: two, roundTripUs: roundTrip,
+  pairRoundTripsUs: pairs.map((q) => Math.round(q.two - q.one / 2)), emptyUs: perTask(2, 2, 20000, 0), emptyAsleepUs: (asleep / n) * 1000,
 }));
 vae.dispose();
