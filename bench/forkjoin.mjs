@@ -6,9 +6,10 @@
 // Parts of 250 µs: a task that took under 0.2 ms last time does not wake a sleeping worker (WAKE_MIN_MS in
 // crate/src/par.rs). With 2 parts of 50 µs, once the worker had gone to sleep the caller computed both parts of every
 // later task, and the figure said whether the worker happened to fall asleep (measured: 1.3 or 34–48 µs, from run to
-// run) instead of what a round trip costs; 2 parts of 150 µs take about 160 µs on 2 threads, still under the bound, so
-// the same could happen on a VM that stalls now and then (an AMD EPYC run read 17–213 µs). At 250 µs a task on 2 threads
-// takes over 0.2 ms, so a worker that fell asleep is always woken, and its wake-up is part of the round trip.
+// run) instead of what a round trip costs. 2 parts of 150 µs take about 165 µs on 2 threads, still under the bound:
+// in one of three runs (AMD EPYC) five of its 15 pairs read 121–221 µs, where the other runs' pairs read 2–52 µs. At
+// 250 µs a task on 2 threads takes over 0.2 ms, so a worker that fell asleep is always woken, and its wake-up is part
+// of the round trip.
 import { VAE, init } from '../dist/index.js';
 import { arg } from './mnist.mjs';
 
