@@ -11,7 +11,7 @@
 // 250 µs a task on 2 threads takes over 0.2 ms, so a worker that fell asleep is always woken, and its wake-up is part
 // of the round trip.
 import { VAE, init } from '../dist/index.js';
-import { arg } from './mnist.mjs';
+import { alternatingPairs, arg, median } from './mnist.mjs';
 
 const partUs = Number(arg('part-us', 250));
 const vae = await VAE.create({ inputDim: 4, latentDim: 2, threads: 2 }); // starts the pool
@@ -34,8 +34,9 @@ const probe = 1 << 20;
 const perIter = perTask(1, 1, 20, probe) / probe;
 const work = Math.max(1, Math.round(partUs / perIter));
 // One thread and two in alternating windows of 200 tasks, 15 pairs: the round trip of each pair is the two-thread
-// time beyond half the one-thread time of the window beside it (a VM's speed drifts between windows: on an AMD EPYC
-// VM best-of-7 times taken one after the other gave round trips from −384 to +530 µs).
+// time beyond half the one-thread time of the window beside it, so that the VM's drift from window to window does not
+// enter it (best-of-7 times taken one after the other, with the tier-dependent loop the core had before, read
+// −384 to +530 µs on an AMD EPYC VM).
 /** Mean time per task (µs) over one window. */
 function windowUs(threads, reps) {
   const t0 = performance.now();
@@ -44,17 +45,10 @@ function windowUs(threads, reps) {
 }
 windowUs(1, 50);
 windowUs(2, 50);
-const pairs = [];
-for (let p = 0; p < 15; p++) {
-  const first = p % 2 === 0 ? 1 : 2;
-  const a = windowUs(first, 200);
-  const b = windowUs(3 - first, 200);
-  pairs.push(first === 1 ? { one: a, two: b } : { one: b, two: a });
-}
-const medianOf = (xs) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
-const one = medianOf(pairs.map((q) => q.one));
-const two = medianOf(pairs.map((q) => q.two));
-const roundTrip = medianOf(pairs.map((q) => q.two - q.one / 2));
+const pairs = await alternatingPairs(15, () => windowUs(1, 200), () => windowUs(2, 200));
+const one = median(pairs.map((q) => q.one));
+const two = median(pairs.map((q) => q.two));
+const roundTrip = median(pairs.map((q) => q.two - q.one / 2));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let asleep = 0;
 const n = 100;

@@ -19,3 +19,27 @@ export function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
+
+/** The middle value of `xs` (the upper one of an even count). */
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * `n` pairs `{ one, two }` of measurements taken side by side: `one()` and `two()` (sync or async) run back to back,
+ * in alternating order, so that a machine whose speed drifts favours neither.
+ */
+export async function alternatingPairs(n, one, two) {
+  const pairs = [];
+  for (let p = 0; p < n; p++) {
+    if (p % 2 === 0) {
+      const a = await one();
+      pairs.push({ one: a, two: await two() });
+    } else {
+      const b = await two();
+      pairs.push({ one: await one(), two: b });
+    }
+  }
+  return pairs;
+}

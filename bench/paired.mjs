@@ -1,11 +1,11 @@
 // Two threads against one, paired in one process: a one-thread and a multi-thread model of the default
 // configuration train in alternating windows of `--steps` steps, `--pairs` times, and each pair gives a ratio. On a
-// shared VM the machine's speed drifts from minute to minute (one run today: one-thread rounds 6,181–7,862 samples/s
-// in separate processes); windows seconds apart see nearly the same machine, so the ratio of each pair is steadier
-// than a ratio of medians taken minutes apart. Prints one JSON line.
+// shared VM the machine's speed drifts from minute to minute (one run on 2026-12-03: one-thread rounds
+// 6,181–7,862 samples/s in separate processes); windows seconds apart see nearly the same machine, so the ratio of
+// each pair is steadier than a ratio of medians taken minutes apart. Prints one JSON line.
 // Usage: node bench/paired.mjs [--threads N] [--pairs P] [--steps S]
 import { VAE } from '../dist/index.js';
-import { arg, CONFIGS, mnistTrainImages } from './mnist.mjs';
+import { alternatingPairs, arg, CONFIGS, median, mnistTrainImages } from './mnist.mjs';
 
 const threads = Number(arg('threads', 2));
 const pairs = Number(arg('pairs', 8));
@@ -32,15 +32,7 @@ const windowRate = async (vae) => {
 // Warm-up: one window each (compilation, the pool's first tasks).
 await windowRate(one);
 await windowRate(many);
-const ratios = [];
-for (let p = 0; p < pairs; p++) {
-  // Alternate which goes first, so that a drift within a pair favours neither.
-  const first = p % 2 === 0 ? one : many;
-  const a = await windowRate(first);
-  const b = await windowRate(first === one ? many : one);
-  ratios.push(first === one ? b / a : a / b);
-}
-const sorted = [...ratios].sort((x, y) => x - y);
-console.log(JSON.stringify({ contender: 'paired', threads, pairs, steps, ratios, medianRatio: sorted[Math.floor(pairs / 2)] }));
+const ratios = (await alternatingPairs(pairs, () => windowRate(one), () => windowRate(many))).map((q) => q.two / q.one);
+console.log(JSON.stringify({ contender: 'paired', threads, pairs, steps, ratios, medianRatio: median(ratios) }));
 one.dispose();
 many.dispose();
