@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, idxImages, idxLabels, loadIdx, oneHot, parseCsv } from '../ts/index';
-import { inked, launch, onFirstUse, serve, type Tab } from './engines/drivers.mjs';
+import { inked, launch, onFirstUse, serve, waitOrExplain, type Tab } from './engines/drivers.mjs';
 import { demoData, ROOT, sklearnCsv } from './helpers';
 
 /** Built apart from tests/demo.test.ts's demo/dist, so the two suites can run at the same time. */
@@ -23,13 +23,18 @@ interface Table {
   quantile: number; threshold: number; bins: number[]; top: { row: number; score: number; columns: string[] }[]; done: boolean; errors: string[];
 }
 interface Demo {
-  ready: boolean; done: boolean; step: number; threads: number; errors: string[]; restored: boolean; table: Table;
+  ready: boolean; done: boolean; step: number; threads: number; errors: string[]; restored: boolean; table: Table; trace: string[];
   digit?: number; samples?: number[]; slid?: { z: number[]; image: number[]; digit?: number };
 }
 const demo = (p: Tab) => p.evaluate(() => {
   const d = (window as unknown as { __demo: Demo }).__demo;
   return JSON.parse(JSON.stringify({ ...d, hash: undefined, save: undefined })) as Demo;
 });
+/** page.waitFor, and when it times out, what the page showed then (its status lines, the demo's state, the worker's trace). */
+function waitFor<A>(p: Tab, fn: (arg: A) => unknown, arg?: A, timeout?: number): Promise<void> {
+  return waitOrExplain(p, fn, arg, timeout, () => Promise.all([textOf(p, '#status'), textOf(p, '#table-status'), demo(p)])
+    .then(([status, tableStatus, d]) => ({ status, tableStatus, ready: d.ready, step: d.step, errors: d.errors, tableDone: d.table.done, tableErrors: d.table.errors, workerTrace: d.trace })));
+}
 
 /** The q-quantile with linear interpolation between order statistics (R's type 7, numpy's default), in f64. */
 function quantile(values: number[], q: number): number {
@@ -100,9 +105,9 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
     await page.goto(`${base()}/?seed=1&tableEpochs=${TABLE.epochs}`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     // The page wires its file inputs once its module has run (Firefox may report the load before that).
-    await page.waitFor(() => (window as unknown as { __demo?: Demo }).__demo?.ready === true, undefined, 30_000);
+    await waitFor(page, () => (window as unknown as { __demo?: Demo }).__demo?.ready === true, undefined, 30_000);
     await page.setFiles('#csv', csv);
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.table.done, undefined, 60_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.table.done, undefined, 60_000);
     const t = (await demo(page)).table;
 
     // What was inferred, per column, as parseCsv infers it in Node; named by the file's header.
@@ -180,7 +185,7 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
     try { parseCsv(readFileSync(bad), { name: 'ragged.csv' }); } catch (e) { message = (e as Error).message; }
     expect(message).toMatch(/^parseCsv: ragged\.csv row 3 has 1 field, but the header has 2/);
     await page.setFiles('#csv', bad);
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.table.errors.length > 0, undefined, 20_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.table.errors.length > 0, undefined, 20_000);
     expect(await textOf(page, '#table-status')).toBe(`Error: ${message}`);
     expect(await attribute(page, '#table-status', 0, 'class')).toContain('error');
     expect(await visible(page, '#histogram')).toBe(false);
@@ -190,13 +195,13 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
     const text = join(files, 'text.csv');
     writeFileSync(text, 'x,y\n1,2\n3,oops\n4,5\n');
     await page.setFiles('#csv', text);
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.table.errors.length > 1, undefined, 20_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.table.errors.length > 1, undefined, 20_000);
     expect(await textOf(page, '#table-status')).toBe('Error: parseCsv: text.csv column "y" is numeric, but row 3 has "oops"; fix the cell, add it to missing, or declare the column categorical (columns: { "y": \'categorical\' })');
 
     // Still usable: the file as Debian ships it. Its first line is scikit-learn's preamble; the last column, target,
     // is categorical with the three classes.
     await page.setFiles('#csv', sklearnCsv('wine_data.csv'));
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.table.done, undefined, 60_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.table.done, undefined, 60_000);
     const t = (await demo(page)).table;
     expect(t.columns.map((c) => c.name)).toEqual([...Array.from({ length: 13 }, (_, i) => `column${i + 1}`), 'target']);
     expect(t.columns.slice(0, 13).every((c) => c.kind === 'numeric')).toBe(true);
@@ -215,7 +220,7 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
     const EPOCHS = 3;
     const STEPS = EPOCHS * 100;
     await page.goto(`${base()}/?seed=1&steps=${STEPS}&batch=100&latent=2&conditional=1&autostart=1`);
-    await page.waitFor(() => {
+    await waitFor(page, () => {
       const d = (window as unknown as { __demo: Demo }).__demo;
       return d.done || d.errors.length > 0;
     }, undefined, 60_000);
@@ -226,7 +231,7 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
 
     const pick = async (d: number) => {
       await page.click('#classes button', { nth: d });
-      await page.waitFor((d) => {
+      await waitFor(page, (d) => {
         const x = (window as unknown as { __demo: Demo }).__demo;
         return x.digit === d && x.slid?.digit === d;
       }, d, 20_000);
@@ -282,36 +287,36 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
     const labels = join(dir, 't10k-labels-idx1-ubyte.gz');
     expect(existsSync(images) && existsSync(labels), `${dir} is missing: apt-get install -y dataset-fashion-mnist`).toBe(true);
     await page.goto(`${base()}/?seed=1&batch=100`);
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.ready, undefined, 30_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.ready, undefined, 30_000);
     const errors = async () => (await demo(page)).errors;
     const status = () => textOf(page, '#status');
 
     // The images alone: a conditional VAE asks for their labels.
     await page.setFiles('#file', images);
-    await page.waitFor(() => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
+    await waitFor(page, () => document.getElementById('status')!.textContent!.includes('t10k-images-idx3-ubyte.gz'));
     await page.click('input[name=conditional]');
     expect(await checked(page, 'input[name=conditional]')).toBe(true);
     await page.click('#train');
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.errors.length > 0, undefined, 20_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.errors.length > 0, undefined, 20_000);
     expect(await status()).toBe('Error: a conditional VAE needs the images\' labels: open the label file (IDX, e.g. train-labels-idx1-ubyte) after the images, or untick "conditional"');
 
     // A label file of another length: named, with both counts.
     const short = join(files, 'five-labels.idx');
     writeFileSync(short, Buffer.from([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5]));
     await page.setFiles('#file', short);
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.errors.length > 1, undefined, 20_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.errors.length > 1, undefined, 20_000);
     expect(await status()).toBe('Error: five-labels.idx has 5 labels, but the images are 10,000; open the label file that belongs to them');
 
     // Both files at once (the picker takes several): images, then labels; then a CVAE trains and draws the class picked.
     await page.setFiles('#file', [labels, images]);
-    await page.waitFor(() => document.getElementById('status')!.textContent!.startsWith('t10k-labels-idx1-ubyte.gz: labels'), undefined, 20_000);
+    await waitFor(page, () => document.getElementById('status')!.textContent!.startsWith('t10k-labels-idx1-ubyte.gz: labels'), undefined, 20_000);
     expect(await status()).toBe('t10k-labels-idx1-ubyte.gz: labels for the 9,000 training and 1,000 test images; tick "conditional" and press Train for a conditional VAE.');
     await page.click('#train');
-    await page.waitFor(() => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, 30_000);
+    await waitFor(page, () => (window as unknown as { __demo: Demo }).__demo.step >= 20, undefined, 30_000);
     await page.click('#pause');
     expect(await status()).toMatch(/^A VAE 784-400-20 conditional on the label \(CVAE\)/);
     await page.click('#classes button', { nth: 3 });
-    await page.waitFor(() => {
+    await waitFor(page, () => {
       const x = (window as unknown as { __demo: Demo }).__demo;
       return x.digit === 3 && x.slid?.digit === 3;
     }, undefined, 20_000);
@@ -325,16 +330,16 @@ describe.each(['chromium', 'firefox'] as const)("the demo's own data in %s", (na
     const before = await demo(page);
     expect(before.digit).toBe(3);
     await page.download(() => page.click('#save'));
-    await page.waitFor(() => document.getElementById('status')!.textContent!.startsWith('Saved'));
+    await waitFor(page, () => document.getElementById('status')!.textContent!.startsWith('Saved'));
     await page.goto(`${base()}/`);
-    await page.waitFor(() => {
+    await waitFor(page, () => {
       const x = (window as unknown as { __demo: Demo }).__demo;
       return x.restored && x.digit === 0 && x.slid?.digit === 0;
     }, undefined, 30_000);
     expect(await checked(page, 'input[name=conditional]')).toBe(true);
     expect(await visible(page, '#classes')).toBe(true);
     await page.click('#classes button', { nth: 3 });
-    await page.waitFor(() => {
+    await waitFor(page, () => {
       const x = (window as unknown as { __demo: Demo }).__demo;
       return x.digit === 3 && x.slid?.digit === 3;
     }, undefined, 20_000);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VAE, idxImages, loadIdx } from '../ts/index';
-import { inked, launch, onFirstUse, root, serve, type Tab } from './engines/drivers.mjs';
+import { inked, launch, onFirstUse, root, serve, waitOrExplain, type Tab } from './engines/drivers.mjs';
 import { demoData, sha256, weightBytes } from './helpers';
 
 const site = join(root, 'demo/dist');
@@ -23,15 +23,9 @@ const demo = (p: Tab) => p.evaluate(() => {
 });
 const text = (p: Tab, selector: string) => p.evaluate((s) => document.querySelector(s)!.textContent, selector);
 /** page.waitFor, and when it times out, what the page showed then (its status line, the demo's state, its errors). */
-async function waitFor<A>(p: Tab, fn: (arg: A) => unknown, arg?: A, timeout?: number): Promise<void> {
-  try {
-    await p.waitFor(fn, arg, timeout);
-  } catch (e) {
-    const state = await Promise.all([p.evaluate(() => location.href), text(p, '#status'), demo(p)])
-      .then(([url, status, d]) => ({ url, status, ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors, workerTrace: d.trace }))
-      .catch((err: Error) => `(the page did not answer: ${err.message})`);
-    throw new Error(`${(e as Error).message}; the page then: ${JSON.stringify(state)}; page errors: ${JSON.stringify(p.errors)}`);
-  }
+function waitFor<A>(p: Tab, fn: (arg: A) => unknown, arg?: A, timeout?: number): Promise<void> {
+  return waitOrExplain(p, fn, arg, timeout, () => Promise.all([p.evaluate(() => location.href), text(p, '#status'), demo(p)])
+    .then(([url, status, d]) => ({ url, status, ready: d.ready, done: d.done, step: d.step, restored: d.restored, reconstructions: d.reconstructions !== undefined, errors: d.errors, workerTrace: d.trace })));
 }
 
 beforeAll(async () => {

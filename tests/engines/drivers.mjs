@@ -113,6 +113,26 @@ export function onFirstUse(start) {
  */
 
 /**
+ * `tab.waitFor`, and when it times out, an error that also says what the page showed then (`explain`'s answer, or
+ * that the page did not answer) and the page's errors.
+ * @template A
+ * @param {Tab} tab
+ * @param {(arg: A) => unknown} fn
+ * @param {A | undefined} arg
+ * @param {number | undefined} timeout
+ * @param {() => Promise<unknown>} explain
+ * @returns {Promise<void>}
+ */
+export async function waitOrExplain(tab, fn, arg, timeout, explain) {
+  try {
+    await tab.waitFor(fn, arg, timeout);
+  } catch (e) {
+    const state = await explain().catch((err) => `(the page did not answer: ${err.message})`);
+    throw new Error(`${/** @type {Error} */ (e).message}; the page then: ${JSON.stringify(state)}; page errors: ${JSON.stringify(tab.errors)}`);
+  }
+}
+
+/**
  * The fraction of a canvas's pixels that are drawn (not transparent, not near black), read in the page.
  * @param {Tab} tab
  * @param {string} id the canvas's id
